@@ -1,0 +1,16 @@
+"""The numba compilation flags of every lmkit kernel, defined once.
+
+``jit`` is for kernels whose float32 arithmetic tolerates reassociation
+(``fastmath``): dot products, axpy updates, sigmoid lookups.  ``jit_exact``
+keeps IEEE semantics for code that needs them (log-sum-exp, NaN checks,
+anything whose result a test compares to the last bit across orderings).
+Both cache compiled code on disk (``cache=True``) so a second process starts
+at full speed, and release the GIL (``nogil=True``) so worker threads can run
+kernels concurrently.
+"""
+from __future__ import annotations
+
+import numba
+
+jit = numba.njit(cache=True, nogil=True, fastmath=True)
+jit_exact = numba.njit(cache=True, nogil=True)
