@@ -1,0 +1,48 @@
+"""The ``lmkit`` command: parse arguments, hand them to the library, report.
+
+Each command family lives in its own module and registers its sub-parsers
+here.  Modules import only ``argparse`` at top level and load numba and the
+trainers inside their handlers, so ``lmkit --help`` answers at once.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from lmkit import __version__
+from lmkit.cli import data as data_commands
+from lmkit.cli import lm as lm_commands
+from lmkit.cli import word2vec as word2vec_commands
+
+_FAMILIES = (data_commands, word2vec_commands, lm_commands)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lmkit", description="Word embeddings and neural language models.")
+    parser.add_argument("--version", action="version", version=f"lmkit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    train = commands.add_parser("train", help="train a model from a corpus or dataset name")
+    trainers = train.add_subparsers(dest="model", required=True, metavar="MODEL")
+    for family in _FAMILIES:
+        family.register(commands, trainers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
+                        format="%(message)s")
+    try:
+        return int(args.handler(args) or 0)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"lmkit: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lmkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
