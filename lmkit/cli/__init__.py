@@ -13,9 +13,10 @@ import sys
 from lmkit import __version__
 from lmkit.cli import data as data_commands
 from lmkit.cli import lm as lm_commands
+from lmkit.cli import vectors as vectors_commands
 from lmkit.cli import word2vec as word2vec_commands
 
-_FAMILIES = (data_commands, word2vec_commands, lm_commands)
+_FAMILIES = (data_commands, word2vec_commands, vectors_commands, lm_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
