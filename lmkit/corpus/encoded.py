@@ -1,0 +1,383 @@
+"""Encoded corpora: int32 id arrays on disk, memory-mapped, built once and reused.
+
+An encoded corpus is a folder::
+
+    ids.npy        int32[n_tokens]       every kept token, sentences back to back
+    offsets.npy    int64[n_sentences+1]  sentence s is ids[offsets[s]:offsets[s+1]]
+    vocab.tsv      the vocabulary (lmkit.corpus.vocab)
+    tokenizer.json the tokenizer that produced it (lmkit.corpus.tokenizer)
+    meta.json      sizes and provenance, written last
+
+It is built in a temporary folder and renamed into place when complete, so
+a run interrupted midway leaves no folder under the final name; a folder
+whose files do not match ``meta.json`` (edited, truncated) is rebuilt, never
+read.  The cache key is a digest of the source files (path, size, mtime),
+the tokenizer and the vocabulary options.
+
+Encoding streams the text twice through the Rust tokenizer and never holds
+the corpus in memory: pass 1 finds the token types (the ``WordLevel``
+trainer, or the subword trainer), pass 2 writes every token's type id to a
+scratch file and counts them.  The vocabulary is then chosen from the counts
+and a last numpy pass maps type ids to vocabulary ids in chunks.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from tokenizers import trainers
+
+from lmkit.corpus.datasets import resolve
+from lmkit.corpus.tokenizer import OOV_SENTINEL, Tokenizer, TokenizerConfig, word_level_encoder
+from lmkit.corpus.vocab import Vocab
+from lmkit.io import atomic_write
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = "lmkit-encoded"
+CACHE_VERSION = 1
+ENCODE_BATCH_LINES = 10_000      # lines per call into the Rust encoder: amortizes the call, bounds memory
+REMAP_CHUNK_TOKENS = 1 << 24     # tokens per numpy chunk when mapping type ids to vocabulary ids
+
+
+def default_cache_dir() -> Path:
+    """``$LMKIT_CACHE`` if set, else ``~/.cache/lmkit``."""
+    env = os.environ.get("LMKIT_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "lmkit"
+
+
+class EncodedCorpus:
+    """A corpus as memory-mapped ids plus sentence offsets, with its vocabulary and tokenizer.
+
+    Attributes: ``ids`` (int32[n_tokens], read-only memmap), ``offsets``
+    (int64[n_sentences + 1]), ``vocab``, ``tokenizer``, ``directory``, ``name``.
+    """
+
+    def __init__(self, directory: str | os.PathLike):
+        self.directory = Path(directory)
+        meta_path = self.directory / "meta.json"
+        if not meta_path.is_file():
+            raise ValueError(f"{self.directory}: not a complete encoded corpus (no meta.json)")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if meta.get("format") != CACHE_FORMAT or meta.get("format_version") != CACHE_VERSION:
+                raise ValueError(f"format {meta.get('format')!r} version {meta.get('format_version')!r}")
+            for name, size in meta["file_bytes"].items():
+                actual = (self.directory / name).stat().st_size
+                if actual != size:
+                    raise ValueError(f"{name} has {actual} bytes, meta.json records {size}")
+            self.ids = np.load(self.directory / "ids.npy", mmap_mode="r", allow_pickle=False)
+            self.offsets = np.load(self.directory / "offsets.npy", allow_pickle=False)
+            if self.ids.dtype != np.int32 or self.ids.shape != (meta["n_tokens"],):
+                raise ValueError(f"ids.npy holds {self.ids.dtype}{self.ids.shape}, expected int32[{meta['n_tokens']}]")
+            if (self.offsets.dtype != np.int64 or self.offsets.shape != (meta["n_sentences"] + 1,)
+                    or self.offsets[0] != 0 or self.offsets[-1] != meta["n_tokens"]):
+                raise ValueError("offsets.npy does not match the token and sentence counts")
+            self.vocab = Vocab.load(self.directory / "vocab.tsv")
+            self.tokenizer = Tokenizer.load(self.directory / "tokenizer.json")
+        except (OSError, KeyError, TypeError, json.JSONDecodeError, ValueError) as error:
+            raise ValueError(f"{self.directory}: corrupt encoded corpus ({error})") from error
+        self.name = meta["source"]
+        self.meta = meta
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def n_sentences(self) -> int:
+        return int(self.offsets.shape[0] - 1)
+
+    def __len__(self) -> int:
+        return self.n_tokens
+
+    def __repr__(self) -> str:
+        return (f"EncodedCorpus({self.name!r}, tokens={self.n_tokens}, sentences={self.n_sentences}, "
+                f"vocab={len(self.vocab)})")
+
+    def sentence(self, index: int) -> np.ndarray:
+        """The ids of sentence ``index``: int32[length]."""
+        return self.ids[self.offsets[index]:self.offsets[index + 1]]
+
+    def sentences(self) -> Iterator[np.ndarray]:
+        for index in range(self.n_sentences):
+            yield self.sentence(index)
+
+    def chunks(self, max_tokens: int) -> list[tuple[int, int]]:
+        """Split the token stream into ``(start, end)`` ranges on sentence boundaries.
+
+        Each range holds at most ``max_tokens`` tokens unless one sentence is
+        longer.  Worker threads take ranges from this list.
+        """
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        ranges, sentence, last = [], 0, self.n_sentences
+        offsets = self.offsets
+        while sentence < last:
+            start = int(offsets[sentence])
+            following = int(np.searchsorted(offsets, start + max_tokens, side="right")) - 1
+            following = min(max(following, sentence + 1), last)
+            ranges.append((start, int(offsets[following])))
+            sentence = following
+        return ranges
+
+    def counts(self) -> np.ndarray:
+        """How often each vocabulary id occurs in ``ids``: int64[V] (special symbols count 0 unless present)."""
+        return np.bincount(self.ids, minlength=len(self.vocab)).astype(np.int64)
+
+
+def encode_corpus(source, tokenizer: Tokenizer | TokenizerConfig | None = None, *, min_count: int = 1,
+                  max_size: int | None = None, unk: str | None = None, eos: str | None = None,
+                  max_sentence_length: int = 10_000, errors: str = "strict",
+                  cache_dir: str | os.PathLike | None = None, verbose: bool = True) -> EncodedCorpus:
+    """Tokenize ``source``, choose a vocabulary, and encode it (or reuse the cached result).
+
+    ``source``: a path, glob, directory, list of paths, or dataset name
+    (``"brown:train"``).  ``min_count``, ``max_size``, ``unk`` and ``eos`` are
+    :meth:`Vocab.build`'s options; lines longer than ``max_sentence_length``
+    tokens are cut into pieces of at most that many.
+    """
+    text = resolve(source, errors=errors)
+    tokenizer = _as_tokenizer(tokenizer)
+    if max_sentence_length < 1:
+        raise ValueError(f"max_sentence_length must be >= 1, got {max_sentence_length}")
+    options = {"min_count": min_count, "max_size": max_size, "unk": unk, "eos": eos}
+    Vocab.build({"x": max(min_count, 1)}, **options)  # validate the options before any work
+    key = _cache_key(text.fingerprint(), tokenizer.to_json(), options, max_sentence_length)
+
+    def build(folder: Path) -> None:
+        if tokenizer.needs_training:
+            log.info("training the %s subword model on %s", tokenizer.config.subword, text.name)
+            tokenizer.train(_progress(text.line_blocks(), verbose, f"train {tokenizer.config.subword}"))
+            encoder = tokenizer.subword_model
+        else:
+            encoder = _word_types(text, tokenizer.config, verbose)
+        type_tokens = _types_by_id(encoder)
+        lengths, type_counts = _write_type_ids(text, encoder, len(type_tokens), folder / "types.raw", verbose)
+        if type_counts.sum() == 0:
+            raise ValueError(f"{text.name}: the corpus is empty (no tokens in {lengths.shape[0]} lines)")
+        counts = {token: int(count) for token, count in zip(type_tokens, type_counts.tolist())
+                  if count > 0 and token != OOV_SENTINEL}
+        provisional = Vocab.build(counts, **options)
+        kept = np.fromiter((token in provisional.token_to_id or provisional.unk is not None
+                            for token in type_tokens), dtype=bool, count=len(type_tokens))
+        sentence_lengths = _kept_lengths(folder / "types.raw", lengths, kept, max_sentence_length)
+        vocab = Vocab.build(counts, **options, n_sentences=int(sentence_lengths.shape[0]))
+        lookup = _type_lookup(type_tokens, vocab)
+        _finish(folder, text.name, lookup, lengths, sentence_lengths, vocab, tokenizer)
+
+    return _cached(Path(cache_dir) if cache_dir is not None else default_cache_dir(), text.name, key, build)
+
+
+def encode_with_vocab(source, vocab: Vocab, tokenizer: Tokenizer | TokenizerConfig | None = None, *,
+                      max_sentence_length: int = 10_000, errors: str = "strict",
+                      cache_dir: str | os.PathLike | None = None, verbose: bool = True) -> EncodedCorpus:
+    """Encode ``source`` with a fixed vocabulary (e.g. a test split with the training one).
+
+    Tokens outside ``vocab`` become ``vocab.unk``, or are dropped when it has none.
+    """
+    text = resolve(source, errors=errors)
+    tokenizer = _as_tokenizer(tokenizer)
+    if tokenizer.needs_training:
+        raise ValueError("encode_with_vocab needs a trained subword tokenizer (the one the vocabulary came from)")
+    vocab_digest = hashlib.sha256(json.dumps(vocab.to_dict(), ensure_ascii=False).encode()).hexdigest()
+    key = _cache_key(text.fingerprint(), tokenizer.to_json(), {"vocab": vocab_digest}, max_sentence_length)
+
+    def build(folder: Path) -> None:
+        if tokenizer.config.subword is not None:
+            encoder = tokenizer.subword_model
+            type_tokens = _types_by_id(encoder)
+            lookup = _type_lookup(type_tokens, vocab)
+        else:
+            encoder = word_level_encoder(tokenizer.config, {**vocab.token_to_id, OOV_SENTINEL: len(vocab)})
+            lookup = np.append(np.arange(len(vocab), dtype=np.int32), np.int32(vocab.unk_id))
+        lengths, type_counts = _write_type_ids(text, encoder, lookup.shape[0], folder / "types.raw", verbose)
+        total = int(type_counts.sum())
+        if total == 0:
+            raise ValueError(f"{text.name}: the corpus is empty (no tokens in {lengths.shape[0]} lines)")
+        sentence_lengths = _kept_lengths(folder / "types.raw", lengths, lookup >= 0, max_sentence_length)
+        if sentence_lengths.shape[0] == 0:
+            raise ValueError(f"{text.name}: all {total} tokens are outside the vocabulary, which has no unk symbol")
+        _finish(folder, text.name, lookup, lengths, sentence_lengths, vocab, tokenizer)
+
+    return _cached(Path(cache_dir) if cache_dir is not None else default_cache_dir(), text.name, key, build)
+
+
+# ----------------------------------------------------------------------------- internals
+
+def _as_tokenizer(tokenizer) -> Tokenizer:
+    if tokenizer is None:
+        return Tokenizer()
+    if isinstance(tokenizer, TokenizerConfig):
+        return Tokenizer(tokenizer)
+    if isinstance(tokenizer, Tokenizer):
+        return tokenizer
+    raise ValueError(f"tokenizer must be a Tokenizer, TokenizerConfig or None, got {type(tokenizer).__name__}")
+
+
+def _cache_key(fingerprint: str, tokenizer_json: str, options: dict, max_sentence_length: int) -> str:
+    document = {"format": CACHE_FORMAT, "version": CACHE_VERSION, "source": fingerprint,
+                "tokenizer": tokenizer_json, "options": options, "max_sentence_length": max_sentence_length}
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _cached(cache_dir: Path, name: str, key: str, build) -> EncodedCorpus:
+    """Open the cached corpus for ``key``, building it with ``build(folder)`` if absent or corrupt."""
+    folder = cache_dir / "corpora" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)[-60:]}-{key}"
+    if folder.exists():
+        try:
+            corpus = EncodedCorpus(folder)
+            log.info("reusing encoded corpus %s", folder)
+            return corpus
+        except ValueError as error:
+            log.warning("rebuilding the encoded corpus: %s", error)
+            shutil.rmtree(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".building-{key}-", dir=folder.parent))
+    try:
+        build(scratch)
+        (scratch / "types.raw").unlink()
+        os.replace(scratch, folder)
+    except OSError:
+        if not (folder / "meta.json").is_file():  # not a concurrent build that finished first
+            raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return EncodedCorpus(folder)
+
+
+def _progress(blocks, verbose: bool, description: str):
+    """Wrap line blocks with a tqdm bar counting lines."""
+    if not verbose:
+        yield from blocks
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(desc=description, unit=" lines", unit_scale=True, leave=False) as bar:
+        for block in blocks:
+            yield block
+            bar.update(len(block))
+
+
+def _batches(text, verbose: bool, description: str) -> Iterator[list[str]]:
+    for block in _progress(text.line_blocks(), verbose, description):
+        for start in range(0, len(block), ENCODE_BATCH_LINES):
+            yield block[start:start + ENCODE_BATCH_LINES]
+
+
+def _word_types(text, config: TokenizerConfig, verbose: bool):
+    """Pass 1 (word level): a pipeline whose WordLevel model knows every word type of ``text``."""
+    pipeline = word_level_encoder(config, {OOV_SENTINEL: 0})
+    trainer = trainers.WordLevelTrainer(vocab_size=2**31 - 1, min_frequency=0, special_tokens=[OOV_SENTINEL],
+                                        show_progress=False)
+    pipeline.train_from_iterator(_batches(text, verbose, "scan types"), trainer=trainer)
+    return pipeline
+
+
+def _types_by_id(encoder) -> list[str]:
+    """The encoder's model vocabulary as a list indexed by type id."""
+    vocabulary = encoder.get_vocab(with_added_tokens=False)
+    tokens = [""] * len(vocabulary)
+    for token, index in vocabulary.items():
+        tokens[index] = token
+    return tokens
+
+
+def _write_type_ids(text, encoder, n_types: int, raw_path: Path, verbose: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Pass 2: encode every line to type ids, appended as int32 to ``raw_path``.
+
+    Returns ``(lengths, counts)``: int64[n_lines] tokens per line (0 for blank
+    lines) and int64[n_types] occurrences of each type.
+    """
+    counts = np.zeros(n_types, dtype=np.int64)
+    lengths: list[np.ndarray] = []
+    with open(raw_path, "wb") as raw:
+        for lines in _batches(text, verbose, f"encode {text.name}"):
+            encoded = [encoding.ids for encoding in encoder.encode_batch_fast(lines, add_special_tokens=False)]
+            line_lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+            ids = np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int32, count=int(line_lengths.sum()))
+            counts += np.bincount(ids, minlength=n_types)
+            lengths.append(line_lengths)
+            raw.write(ids.tobytes())
+    return (np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)), counts
+
+
+def _line_chunks(lengths: np.ndarray) -> Iterator[tuple[int, int, int, int]]:
+    """``(first_line, end_line, first_token, end_token)`` groups of whole lines of about REMAP_CHUNK_TOKENS."""
+    ends = np.cumsum(lengths)
+    line = 0
+    while line < lengths.shape[0]:
+        start = int(ends[line - 1]) if line else 0
+        stop = max(int(np.searchsorted(ends, start + REMAP_CHUNK_TOKENS, side="right")), line + 1)
+        yield line, stop, start, int(ends[stop - 1])
+        line = stop
+
+
+def _kept_lengths(raw_path: Path, lengths: np.ndarray, kept: np.ndarray, max_sentence_length: int) -> np.ndarray:
+    """Sentence lengths after dropping unkept types, empty lines and cutting long lines: int64[n_sentences]."""
+    raw = np.memmap(raw_path, dtype=np.int32, mode="r") if lengths.sum() else np.zeros(0, dtype=np.int32)
+    per_line = np.empty_like(lengths)
+    for first, end, start, stop in _line_chunks(lengths):
+        running = np.concatenate(([0], np.cumsum(kept[raw[start:stop]], dtype=np.int64)))
+        line_ends = np.cumsum(lengths[first:end])
+        line_starts = line_ends - lengths[first:end]
+        per_line[first:end] = running[line_ends] - running[line_starts]
+    per_line = per_line[per_line > 0]
+    pieces = -(-per_line // max_sentence_length)
+    result = np.repeat(np.int64(max_sentence_length), int(pieces.sum()))
+    last_piece = np.cumsum(pieces) - 1
+    result[last_piece] = per_line - (pieces - 1) * max_sentence_length
+    return result
+
+
+def _type_lookup(type_tokens: list[str], vocab: Vocab) -> np.ndarray:
+    """int32[n_types]: the vocabulary id of each type id (unk_id, or -1 to drop)."""
+    get, default = vocab.token_to_id.get, vocab.unk_id
+    return np.fromiter((get(token, default) for token in type_tokens), dtype=np.int32, count=len(type_tokens))
+
+
+def _finish(folder: Path, name: str, lookup: np.ndarray, lengths: np.ndarray, sentence_lengths: np.ndarray,
+            vocab: Vocab, tokenizer: Tokenizer) -> None:
+    """Pass 3: map type ids to vocabulary ids into ids.npy; write offsets, vocab, tokenizer and meta.json."""
+    raw = np.memmap(folder / "types.raw", dtype=np.int32, mode="r")
+    n_tokens = int(sentence_lengths.sum())
+    with open(folder / "ids.npy", "wb") as handle:
+        _write_npy_header(handle, np.int32, n_tokens)
+        written = 0
+        for _, _, start, stop in _line_chunks(lengths):
+            ids = lookup[raw[start:stop]]
+            ids = ids[ids >= 0]
+            handle.write(ids.tobytes())
+            written += ids.shape[0]
+        handle.flush()
+        os.fsync(handle.fileno())
+    del raw
+    if written != n_tokens:
+        raise RuntimeError(f"internal error: wrote {written} ids, expected {n_tokens}")
+    offsets = np.zeros(sentence_lengths.shape[0] + 1, dtype=np.int64)
+    np.cumsum(sentence_lengths, out=offsets[1:])
+    np.save(folder / "offsets.npy", offsets, allow_pickle=False)
+    vocab.save(folder / "vocab.tsv")
+    tokenizer.save(folder / "tokenizer.json")
+    file_bytes = {f: (folder / f).stat().st_size for f in ("ids.npy", "offsets.npy", "vocab.tsv", "tokenizer.json")}
+    meta = {"format": CACHE_FORMAT, "format_version": CACHE_VERSION, "source": name, "n_tokens": n_tokens,
+            "n_sentences": int(sentence_lengths.shape[0]), "n_lines": int(lengths.shape[0]),
+            "vocab_size": len(vocab), "file_bytes": file_bytes}
+    with atomic_write(folder / "meta.json", "w", encoding="utf-8") as handle:
+        json.dump(meta, handle, indent=1)
+
+
+def _write_npy_header(handle, dtype, length: int) -> None:
+    """A version-1.0 .npy header for a 1-D array of ``length`` items of ``dtype``."""
+    header = np.lib.format.header_data_from_array_1_0(np.empty(0, dtype=dtype))
+    header["shape"] = (length,)
+    np.lib.format.write_array_header_1_0(handle, header)
