@@ -1,0 +1,34 @@
+"""Test-wide settings: where the shared data lives, and a private cache.
+
+``LMKIT_DATA`` defaults to ``../shared/data`` beside the checkout (the
+project's reference data); tests that need a file from it use the
+``brown_zip`` / ``shared_data`` fixtures, which skip with the reason when it
+is missing.  Encoded corpora go to a temporary cache for the session, so
+tests never read or pollute the user's ``~/.cache/lmkit``.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+if "LMKIT_DATA" not in os.environ and _SHARED.is_dir():
+    os.environ["LMKIT_DATA"] = str(_SHARED)
+os.environ["LMKIT_CACHE"] = tempfile.mkdtemp(prefix="lmkit-test-cache-")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The folder of reference data (``$LMKIT_DATA``)."""
+    folder = Path(os.environ.get("LMKIT_DATA", _SHARED))
+    if not (folder / "brown.zip").is_file():
+        pytest.skip(f"reference data not found in {folder} (set LMKIT_DATA)")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def brown_zip(shared_data: Path) -> Path:
+    return shared_data / "brown.zip"

@@ -1,0 +1,173 @@
+import json
+import os
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from lmkit.corpus import encoded as encoded_module
+from lmkit.corpus.encoded import EncodedCorpus, encode_corpus, encode_with_vocab
+from lmkit.corpus.tokenizer import TokenizerConfig
+from lmkit.corpus.vocab import Vocab
+
+TEXT = "the cat sat on the mat\n\nthe dog sat\na rare word\nthe end\n"
+
+
+def write(tmp_path, text=TEXT, name="corpus.txt"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def encode(path, tmp_path, **kwargs):
+    kwargs.setdefault("cache_dir", tmp_path / "cache")
+    kwargs.setdefault("verbose", False)
+    return encode_corpus(path, **kwargs)
+
+
+def test_ids_offsets_and_vocab_match_a_plain_python_encoding(tmp_path):
+    corpus = encode(write(tmp_path), tmp_path)
+    sentences = [line.split() for line in TEXT.splitlines() if line.split()]
+    counts = Counter(word for sentence in sentences for word in sentence)
+    expected_vocab = sorted(counts, key=lambda w: (-counts[w], w))
+    assert corpus.vocab.tokens == expected_vocab
+    assert corpus.vocab.counts.tolist() == [counts[w] for w in expected_vocab]
+    assert corpus.ids.dtype == np.int32 and isinstance(corpus.ids, np.memmap)
+    assert corpus.offsets.tolist() == [0, 6, 9, 12, 14]
+    decoded = [[corpus.vocab.tokens[i] for i in corpus.sentence(s)] for s in range(corpus.n_sentences)]
+    assert decoded == sentences
+    assert np.array_equal(corpus.counts(), corpus.vocab.counts)
+
+
+def test_min_count_drops_words_and_empty_sentences_without_unk(tmp_path):
+    corpus = encode(write(tmp_path), tmp_path, min_count=2)
+    assert corpus.vocab.tokens == ["the", "sat"]
+    decoded = [[corpus.vocab.tokens[i] for i in s] for s in corpus.sentences()]
+    assert decoded == [["the", "sat", "the"], ["the", "sat"], ["the"]]
+    assert -1 not in np.asarray(corpus.ids)
+
+
+def test_unk_and_eos_keep_every_token(tmp_path):
+    corpus = encode(write(tmp_path), tmp_path, min_count=2, unk="<unk>", eos="</s>")
+    vocab = corpus.vocab
+    assert corpus.n_tokens == 14 and corpus.n_sentences == 4
+    assert vocab.counts[vocab.eos_id] == 4
+    assert vocab.counts[vocab.unk_id] == 8  # 14 tokens minus 4 "the" and 2 "sat"
+    assert vocab.eos_id not in np.asarray(corpus.ids)
+
+
+def test_tokenizer_options_apply(tmp_path):
+    path = write(tmp_path, "The Cat, the cat.\n")
+    corpus = encode(path, tmp_path, tokenizer=TokenizerConfig(lowercase=True, pre_tokenizer="words"))
+    assert [corpus.vocab.tokens[i] for i in corpus.ids] == ["the", "cat", ",", "the", "cat", "."]
+
+
+def test_subword_encoding_and_fixed_vocab_encoding(tmp_path):
+    path = write(tmp_path, "lower lowest newer newest\n" * 20)
+    corpus = encode(path, tmp_path, tokenizer=TokenizerConfig(subword="bpe", subword_vocab_size=40))
+    pieces = [corpus.vocab.tokens[i] for i in corpus.sentence(0)]
+    assert "".join(pieces) == "lowerlowestnewernewest"
+    other = write(tmp_path, "newest lower\n", name="other.txt")
+    again = encode_with_vocab(other, corpus.vocab, corpus.tokenizer, cache_dir=tmp_path / "cache", verbose=False)
+    assert "".join(corpus.vocab.tokens[i] for i in again.ids) == "newestlower"
+
+
+def test_long_lines_are_cut(tmp_path):
+    path = write(tmp_path, " ".join(f"w{i}" for i in range(25)) + "\nshort line\n")
+    corpus = encode(path, tmp_path, max_sentence_length=10)
+    assert np.diff(corpus.offsets).tolist() == [10, 10, 5, 2]
+    with pytest.raises(ValueError, match="max_sentence_length"):
+        encode(path, tmp_path, max_sentence_length=0)
+
+
+def test_encode_with_vocab_maps_unknown_words(tmp_path):
+    train = encode(write(tmp_path), tmp_path, min_count=2, unk="<unk>")
+    test_path = write(tmp_path, "the zebra sat\n", name="test.txt")
+    test = encode_with_vocab(test_path, train.vocab, train.tokenizer, cache_dir=tmp_path / "cache", verbose=False)
+    assert test.vocab == train.vocab
+    assert test.ids.tolist() == [train.vocab.index("the"), train.vocab.unk_id, train.vocab.index("sat")]
+    no_unk = Vocab.build({"the": 2, "sat": 2})
+    unknown = write(tmp_path, "zebra okapi\n", name="unknown.txt")
+    with pytest.raises(ValueError, match="all 2 tokens are outside the vocabulary"):
+        encode_with_vocab(unknown, no_unk, cache_dir=tmp_path / "cache", verbose=False)
+
+
+def test_empty_corpus_and_min_count_errors_name_the_source(tmp_path):
+    empty = write(tmp_path, "\n   \n", name="empty.txt")
+    with pytest.raises(ValueError, match=r"empty\.txt: the corpus is empty"):
+        encode(empty, tmp_path)
+    with pytest.raises(ValueError, match="min_count=100 leaves an empty vocabulary"):
+        encode(write(tmp_path), tmp_path, min_count=100)
+    with pytest.raises(FileNotFoundError, match="nowhere.txt"):
+        encode(tmp_path / "nowhere.txt", tmp_path)
+
+
+def test_cache_is_reused_and_invalidated_by_changes(tmp_path):
+    path = write(tmp_path)
+    first = encode(path, tmp_path)
+    assert encode(path, tmp_path).directory == first.directory
+    assert encode(path, tmp_path, min_count=2).directory != first.directory
+    assert encode(path, tmp_path, tokenizer=TokenizerConfig(lowercase=True)).directory != first.directory
+    os.utime(path, ns=(1, 1))
+    assert encode(path, tmp_path).directory != first.directory
+
+
+def test_truncated_cache_file_is_detected_and_rebuilt(tmp_path, caplog):
+    path = write(tmp_path)
+    first = encode(path, tmp_path)
+    expected = np.array(first.ids)
+    ids_file = first.directory / "ids.npy"
+    del first
+    ids_file.write_bytes(ids_file.read_bytes()[:-8])
+    with pytest.raises(ValueError, match="corrupt encoded corpus"):
+        EncodedCorpus(ids_file.parent)
+    rebuilt = encode(path, tmp_path)
+    assert np.array_equal(rebuilt.ids, expected)
+    assert "rebuilding" in caplog.text
+
+
+def test_interrupted_build_leaves_nothing_under_the_final_name(tmp_path, monkeypatch):
+    path = write(tmp_path)
+
+    def explode(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(encoded_module, "_finish", explode)
+    with pytest.raises(KeyboardInterrupt):
+        encode(path, tmp_path)
+    assert list((tmp_path / "cache" / "corpora").iterdir()) == []
+    monkeypatch.undo()
+    assert encode(path, tmp_path).n_tokens == 14
+
+
+def test_missing_meta_is_not_a_corpus(tmp_path):
+    corpus = encode(write(tmp_path), tmp_path)
+    meta = json.loads((corpus.directory / "meta.json").read_text())
+    (corpus.directory / "meta.json").unlink()
+    with pytest.raises(ValueError, match="no meta.json"):
+        EncodedCorpus(corpus.directory)
+    assert meta["n_tokens"] == 14
+
+
+def test_chunks_cover_the_corpus_on_sentence_boundaries(tmp_path):
+    lines = [" ".join(["w"] * n) for n in (3, 1, 4, 1, 5, 9, 2, 6)]
+    corpus = encode(write(tmp_path, "\n".join(lines)), tmp_path)
+    chunks = corpus.chunks(6)
+    assert chunks[0][0] == 0 and chunks[-1][1] == corpus.n_tokens
+    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
+    boundaries = set(corpus.offsets.tolist())
+    assert all(start in boundaries and end in boundaries for start, end in chunks)
+    assert all(end - start <= 6 or np.sum((corpus.offsets > start) & (corpus.offsets < end)) == 0
+               for start, end in chunks)
+    with pytest.raises(ValueError, match="max_tokens"):
+        corpus.chunks(0)
+
+
+def test_gzip_input_encodes_like_plain(tmp_path):
+    import gzip
+
+    plain = encode(write(tmp_path), tmp_path)
+    with gzip.open(tmp_path / "corpus.txt.gz", "wt", encoding="utf-8") as handle:
+        handle.write(TEXT)
+    packed = encode(tmp_path / "corpus.txt.gz", tmp_path)
+    assert np.array_equal(plain.ids, packed.ids) and plain.vocab == packed.vocab
