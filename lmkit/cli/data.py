@@ -1,8 +1,91 @@
-"""`lmkit` commands of the data family (see :mod:`lmkit.cli`)."""
+"""`lmkit data ...`: list, download and encode corpora (see :mod:`lmkit.cli`)."""
 from __future__ import annotations
 
 import argparse
 
 
 def register(commands: argparse._SubParsersAction, trainers: argparse._SubParsersAction) -> None:
-    """Add this family's commands to the top-level and ``train`` sub-parsers."""
+    """Add ``lmkit data list|download|encode``."""
+    data = commands.add_parser("data", help="list, download and encode corpora")
+    actions = data.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    listing = actions.add_parser("list", help="known datasets and where they were found")
+    listing.set_defaults(handler=_list)
+
+    fetch = actions.add_parser("download", help="download a dataset (sha256-checked)")
+    fetch.add_argument("name", help="dataset name, e.g. brown")
+    fetch.add_argument("--dest", help="folder to save into (default: $LMKIT_DATA or ~/.local/share/lmkit)")
+    fetch.add_argument("--url", help="download from this URL instead of the public one (file:// works)")
+    fetch.set_defaults(handler=_download)
+
+    encode = actions.add_parser("encode", help="tokenize and encode a corpus into the cache; print its statistics")
+    encode.add_argument("input", help="file, glob, directory or dataset name (brown, brown:train, ...)")
+    add_tokenizer_arguments(encode)
+    encode.add_argument("--min-count", type=int, default=1, help="drop tokens seen fewer times (default 1)")
+    encode.add_argument("--max-size", type=int, default=None, help="keep at most this many vocabulary entries")
+    encode.add_argument("--unk", default=None, help="merge dropped tokens into this symbol instead of removing them")
+    encode.add_argument("--eos", default=None, help="add this sentence-end symbol to the vocabulary")
+    encode.add_argument("--vocab-out", help="also write the vocabulary as TSV here")
+    encode.add_argument("--quiet", action="store_true", help="no progress bars")
+    encode.set_defaults(handler=_encode)
+
+
+def add_tokenizer_arguments(parser: argparse.ArgumentParser) -> None:
+    """The tokenizer options shared by every command that reads text."""
+    group = parser.add_argument_group("tokenization")
+    group.add_argument("--lowercase", action="store_true", help="lowercase the text")
+    group.add_argument("--nfkc", action="store_true", help="apply Unicode NFKC normalization")
+    group.add_argument("--strip-accents", action="store_true", help="remove accents (café -> cafe)")
+    group.add_argument("--split", choices=("whitespace", "words"), default="whitespace",
+                       help="whitespace: text is already tokenized (default); words: split words and punctuation")
+    group.add_argument("--subword", choices=("bpe", "wordpiece", "unigram"), default=None,
+                       help="train a subword model on the corpus and use its pieces as tokens")
+    group.add_argument("--subword-vocab-size", type=int, default=30_000, help="subword vocabulary size")
+    group.add_argument("--encoding-errors", choices=("strict", "replace"), default="strict",
+                       help="strict: stop at invalid UTF-8 (default); replace: substitute U+FFFD")
+
+
+def tokenizer_config(args: argparse.Namespace):
+    """The TokenizerConfig named by :func:`add_tokenizer_arguments`' options."""
+    from lmkit.corpus.tokenizer import TokenizerConfig
+
+    return TokenizerConfig(lowercase=args.lowercase, nfkc=args.nfkc, strip_accents=args.strip_accents,
+                           pre_tokenizer=args.split, subword=args.subword,
+                           subword_vocab_size=args.subword_vocab_size)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from lmkit.corpus.datasets import DATASET_FILES, find_dataset_file
+
+    for name, entry in DATASET_FILES.items():
+        try:
+            where = str(find_dataset_file(name))
+        except FileNotFoundError:
+            where = f"not found (lmkit data download {name})"
+        print(f"{name:16s} {entry.description}\n{'':16s} {where}")
+    print("Corpus names: brown, brown:train, brown:valid, brown:test (Bengio et al. 2003 split)")
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from lmkit.corpus.datasets import download
+
+    path = download(args.name, args.dest, url=args.url)
+    print(f"saved {path}")
+    return 0
+
+
+def _encode(args: argparse.Namespace) -> int:
+    import time
+
+    from lmkit.corpus.encoded import encode_corpus
+
+    started = time.perf_counter()
+    corpus = encode_corpus(args.input, tokenizer_config(args), min_count=args.min_count, max_size=args.max_size,
+                           unk=args.unk, eos=args.eos, errors=args.encoding_errors, verbose=not args.quiet)
+    seconds = time.perf_counter() - started
+    if args.vocab_out:
+        corpus.vocab.save(args.vocab_out)
+    print(f"{corpus.name}: {corpus.n_tokens} tokens, {corpus.n_sentences} sentences, "
+          f"vocabulary {len(corpus.vocab)} ({seconds:.2f} s)\ncache: {corpus.directory}")
+    return 0
