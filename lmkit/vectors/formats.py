@@ -54,10 +54,11 @@ _UNICODE_ERRORS = ("strict", "replace", "ignore")
 
 
 @contextlib.contextmanager
-def _open_read(path: Path) -> Iterator[IO[bytes]]:
-    """Binary read handle on ``path``, decompressing ``.gz``/``.bz2``."""
+def open_read(path: str | os.PathLike) -> Iterator[IO[bytes]]:
+    """Binary read handle on ``path``, decompressing ``.gz``/``.bz2``; FileNotFoundError if absent."""
+    path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"vector file not found: {path}")
+        raise FileNotFoundError(f"file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".gz":
         handle = gzip.open(path, "rb")
@@ -294,7 +295,7 @@ def read_word2vec(path: str | os.PathLike, binary: bool = False, limit: int | No
         raise ValueError(f"datatype must be float16, float32 or float64, got {datatype!r}")
     if no_header and binary:
         raise ValueError("no_header=True is only possible for text files: a binary file needs its header")
-    with _open_read(path) as handle:
+    with open_read(path) as handle:
         if no_header:
             words, vectors = _read_text(handle, path, limit, None, datatype, unicode_errors)
         else:
@@ -366,7 +367,7 @@ def sniff_binary(path: str | os.PathLike) -> bool:
     or invalid UTF-8), so in practice the rule errs only on tiny, contrived files.
     """
     path = Path(path)
-    with _open_read(path) as handle:
+    with open_read(path) as handle:
         handle.readline()
         sample = handle.read(65536)
     if any(byte < 0x20 and byte not in (9, 10, 13) for byte in sample):
