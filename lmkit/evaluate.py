@@ -199,7 +199,7 @@ def evaluate_word_analogies(kv: KeyedVectors, path: str | os.PathLike, restrict_
             sections[section].incorrect += 1
     result = AnalogyResult(sections, n_questions, n_oov)
     for section in sections:
-        logger.info("%s: %.1f%% (%d/%d)", section.name, 100 * section.accuracy, section.correct, section.total)
+        logger.debug("%s: %.1f%% (%d/%d)", section.name, 100 * section.accuracy, section.correct, section.total)
     logger.info("analogies: accuracy %.1f%% (%d/%d), %.1f%% of %d questions in the vocabulary",
                 100 * result.accuracy, result.total.correct, result.total.total, 100 * result.coverage,
                 n_questions)
