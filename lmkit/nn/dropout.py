@@ -14,6 +14,7 @@ mask.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -29,11 +30,7 @@ class Dropout:
     """
 
     def __init__(self, rate: float, rng: np.random.Generator) -> None:
-        try:
-            valid = math.isfinite(float(rate)) and 0.0 <= float(rate) < 1.0
-        except (TypeError, ValueError):
-            valid = False
-        if not valid:
+        if not (isinstance(rate, numbers.Real) and math.isfinite(rate) and 0.0 <= rate < 1.0):
             raise ValueError(f"rate must satisfy 0 <= rate < 1, got {rate!r}")
         if not isinstance(rng, np.random.Generator):
             raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
