@@ -1,0 +1,274 @@
+"""The compiled word2vec training loop: CBOW and skip-gram, hierarchical softmax and negative sampling.
+
+Structure (after fastText's ``model.cc`` / ``loss.cc``): the *model* builds
+hidden vectors and the *loss* turns them into updates, so the four
+architecture x loss combinations share one inner loop.
+
+* A **hidden row** is an input vector ``h``: for skip-gram the input vector
+  ``syn0[c]`` of one context word ``c``; for CBOW the sum or mean of the
+  context vectors (``neu1``, built in a scratch buffer).
+* An **output set** for the target word ``w`` is a list of output rows with
+  binary labels: for hierarchical softmax the inner nodes on w's Huffman path
+  (rows of ``syn1``, label ``1 - code``); for negative sampling ``w`` itself
+  (label 1) and ``negative`` draws from the unigram^0.75 table, never ``w``
+  (rows of ``syn1neg``, label 0).
+* :func:`logistic_rows` is the one binary-logistic update: for each output
+  row ``u`` and hidden row ``h``, ``f = h . u``, ``g = alpha * (label -
+  sigma(f))``, ``grad_h += g * u`` and ``u += g * h``; the negative
+  log-likelihood ``-log sigma(+-f)`` is accumulated as the loss.  Each output
+  row is read once for all hidden rows and then updated once per hidden row.
+
+Skip-gram hands :func:`logistic_rows` its hidden rows one context at a time
+(``batched=False``: the C tool's update, fresh negatives for each (context,
+target) pair) or all contexts of a window at once (``batched=True``: one
+shared set of negatives and one pass over the output rows per window, the
+pSGNScc scheme of Ji et al. 2016, "Parallelizing Word2Vec in Shared and
+Distributed Memory"; far fewer distinct output rows are touched, which is
+where the time goes).  CBOW always has one hidden row per window, so both
+modes are the C tool's update for it.
+
+sigma and the loss come from tables over ``[-MAX_EXP, MAX_EXP)`` like the C
+tool's ``expTable`` (saturating to 0/1 outside, as fastText does).  The table
+index is computed and range-checked as an integer, so a NaN dot product can
+neither index out of bounds nor hide: it makes the loss NaN, which the driver
+checks after every chunk.
+
+Draw order of the worker's RNG (the tests replay it): per sentence, one draw
+for each token whose keep probability is below 1 (subsampling); then per kept
+position ``i``, one draw for the reduced window ``b`` in ``[0, window)``; then
+the negatives, in the order the outputs are processed, redrawing any draw
+equal to the target.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from lmkit._jit import jit
+from lmkit.word2vec.sampling import draw_alias, next_random, uniform_float, uniform_index
+
+MAX_EXP = 6.0          # sigma is saturated outside [-MAX_EXP, MAX_EXP], as in the C tool
+TABLE_SIZE = 1000      # the C tool's EXP_TABLE_SIZE
+_SCALE = np.float32(TABLE_SIZE / (2.0 * MAX_EXP))
+_MAX_EXP32 = np.float32(MAX_EXP)
+
+# Layout of the per-worker rows of the shared `progress` (int64) and `stats` (float64) arrays;
+# one 64-byte row per worker so workers never write to the same cache line.
+PROGRESS_WORDS = 0     # raw words this worker has processed since training started
+STATS_LOSS, STATS_EXAMPLES, STATS_EFFECTIVE, STATS_RAW = 0, 1, 2, 3
+ROW_WIDTH = 8
+
+
+def logistic_tables() -> tuple[np.ndarray, np.ndarray]:
+    """``(sigmoid, nll)``, float32[TABLE_SIZE], at the bucket centres ``x_i``.
+
+    ``sigmoid[i] = 1 / (1 + exp(-x_i))`` and ``nll[i] = -log sigmoid(x_i) =
+    log(1 + exp(-x_i))`` with ``x_i = ((i + 0.5) / TABLE_SIZE * 2 - 1) * MAX_EXP``.
+    """
+    x = ((np.arange(TABLE_SIZE) + 0.5) / TABLE_SIZE * 2.0 - 1.0) * MAX_EXP
+    return (1.0 / (1.0 + np.exp(-x))).astype(np.float32), np.log1p(np.exp(-x)).astype(np.float32)
+
+
+@jit
+def logistic(f, label, sigmoid, nll) -> tuple:
+    """``(sigma(f), -log p(label | f))`` from the tables; label is 1.0 or 0.0.
+
+    Uses ``-log(1 - sigma(f)) = f - log sigma(f)`` so one table serves both labels.
+    Outside the table: sigma is 0 or 1 and the loss is linear (0 or |f|).
+    """
+    index = np.int64((f + _MAX_EXP32) * _SCALE)  # NaN or huge |f| -> out of range, handled below
+    if index >= TABLE_SIZE:
+        s = np.float32(1.0)
+        minus_log_s = np.float32(0.0)
+    elif index < 0:
+        s = np.float32(0.0)
+        minus_log_s = -f
+    else:
+        s = sigmoid[index]
+        minus_log_s = nll[index]
+    if label > np.float32(0.5):
+        return s, minus_log_s
+    return s, minus_log_s + f
+
+
+@jit
+def learning_rate(alpha, min_alpha, done, total):
+    """Linear decay ``alpha - (alpha - min_alpha) * done / total``, floored at ``min_alpha``."""
+    progress = min(done / max(total, 1.0), 1.0)
+    return np.float32(alpha - (alpha - min_alpha) * progress)
+
+
+@jit
+def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n_out, alpha,
+                  grad, gains, sigmoid, nll) -> float:
+    """The binary-logistic update of ``n_hidden`` hidden rows against ``n_out`` output rows.
+
+    hidden: float32[*, d], rows ``hidden_rows[first:first + n_hidden]`` (int32)
+    out: float32[*, d] (syn1 or syn1neg), rows ``out_rows[:n_out]`` with ``labels[:n_out]``
+    grad: float32[>= n_hidden, d], accumulates ``dL/dh`` (times -alpha) for each hidden row
+    gains: float32[>= n_hidden] scratch.  Returns the summed negative log-likelihood.
+
+    For each output row ``u`` in order: all ``f_i = h_i . u`` and ``grad_i += g_i u``
+    with the old ``u``, then ``u += sum_i g_i h_i``.  With one hidden row this
+    is exactly the C tool's per-pair update.
+    """
+    d = out.shape[1]
+    loss = 0.0
+    for j in range(n_out):
+        row = out_rows[j]
+        label = labels[j]
+        for i in range(n_hidden):
+            h = hidden_rows[first + i]
+            f = np.float32(0.0)
+            for k in range(d):
+                f += hidden[h, k] * out[row, k]
+            s, nll_value = logistic(f, label, sigmoid, nll)
+            loss += nll_value
+            g = (label - s) * alpha
+            gains[i] = g
+            for k in range(d):
+                grad[i, k] += g * out[row, k]
+        for i in range(n_hidden):
+            h = hidden_rows[first + i]
+            g = gains[i]
+            for k in range(d):
+                out[row, k] += g * hidden[h, k]
+    return loss
+
+
+@jit
+def update(hidden, hidden_rows, first, n_hidden, target, syn1, codes, points, code_lengths,
+           syn1neg, negative, threshold, alias, alpha, state, out_rows, labels, grad, gains,
+           sigmoid, nll) -> tuple:
+    """Predict ``target`` from the hidden rows with HS (if syn1 has rows) and/or NS (negative > 0).
+
+    Zeroes and fills ``grad[:n_hidden]``.  Returns ``(state, loss)``.
+    """
+    d = grad.shape[1]
+    for i in range(n_hidden):
+        for k in range(d):
+            grad[i, k] = 0.0
+    loss = 0.0
+    if syn1.shape[0] > 0:
+        length = code_lengths[target]
+        for j in range(length):
+            out_rows[j] = points[target, j]
+            labels[j] = np.float32(1.0) - np.float32(codes[target, j])
+        loss += logistic_rows(hidden, hidden_rows, first, n_hidden, syn1, out_rows, labels, length,
+                              alpha, grad, gains, sigmoid, nll)
+    if negative > 0:
+        out_rows[0] = target
+        labels[0] = 1.0
+        for j in range(1, negative + 1):
+            drawn = target
+            while drawn == target:
+                state, drawn = draw_alias(state, threshold, alias)
+            out_rows[j] = drawn
+            labels[j] = 0.0
+        loss += logistic_rows(hidden, hidden_rows, first, n_hidden, syn1neg, out_rows, labels,
+                              negative + 1, alpha, grad, gains, sigmoid, nll)
+    return state, loss
+
+
+@jit
+def train_sentences(ids, offsets, first_sentence, end_sentence,
+                    syn0, syn1, syn1neg, codes, points, code_lengths, threshold, alias, keep,
+                    sigmoid, nll, cbow, cbow_mean, negative, window, batched,
+                    alpha0, min_alpha, total_words, progress, stats, worker, rng,
+                    sentence, contexts, hidden_row, out_rows, labels, neu1, grad, gains) -> None:
+    """Train on sentences ``[first_sentence, end_sentence)`` of ``(ids, offsets)``.
+
+    ids: int32[n_tokens], offsets: int64[n_sentences + 1]
+    syn0: float32[V, d] input vectors; syn1: float32[V - 1 or 0, d] HS weights (0 rows: no
+    HS); syn1neg: float32[V or 0, d] NS weights; codes/points/code_lengths: the Huffman tree
+    threshold (int64[V]) / alias (int32[V]): negative-sampling table; keep: float32[V]
+    cbow, cbow_mean, batched: bool; negative, window: int
+    alpha0, min_alpha: float32; total_words: float64 = epochs * n_tokens, the schedule length
+    progress: int64[workers, 8], stats: float64[workers, 8] (row ``worker`` is ours)
+    rng: uint64[1], this worker's state, advanced in place
+    Scratch: sentence int32[max sentence length], contexts int32[2 window], hidden_row int32[1]
+    (holds 0), out_rows int32[max(code length, negative + 1)], labels float32[same],
+    neu1 float32[1, d], grad float32[2 window, d], gains float32[2 window].
+
+    The learning rate is recomputed before each sentence from the words all
+    workers have processed (the sum over ``progress``), one schedule for all.
+    """
+    d = syn0.shape[1]
+    state = rng[0]
+    loss = 0.0
+    examples = 0
+    effective = 0
+    raw = 0
+    n_workers = progress.shape[0]
+    for s in range(first_sentence, end_sentence):
+        start = offsets[s]
+        end = offsets[s + 1]
+        done = 0.0
+        for w in range(n_workers):
+            done += progress[w, PROGRESS_WORDS]
+        alpha = learning_rate(alpha0, min_alpha, done, total_words)
+        n = 0
+        for t in range(start, end):                       # subsample into the scratch sentence
+            word = ids[t]
+            if keep[word] < np.float32(1.0):
+                state, r = next_random(state)
+                if uniform_float(r) >= keep[word]:
+                    continue
+            sentence[n] = word
+            n += 1
+        for i in range(n):
+            state, r = next_random(state)
+            reach = window - uniform_index(r, window)     # the C tool's reduced window: window - b
+            lo = max(0, i - reach)
+            hi = min(n, i + reach + 1)
+            m = 0
+            for j in range(lo, hi):
+                if j != i:
+                    contexts[m] = sentence[j]
+                    m += 1
+            if m == 0:
+                continue
+            target = sentence[i]
+            if cbow:
+                for k in range(d):
+                    neu1[0, k] = 0.0
+                for c in range(m):
+                    for k in range(d):
+                        neu1[0, k] += syn0[contexts[c], k]
+                if cbow_mean:
+                    inverse = np.float32(1.0) / np.float32(m)
+                    for k in range(d):
+                        neu1[0, k] *= inverse
+                state, value = update(neu1, hidden_row, 0, 1, target, syn1, codes, points,
+                                      code_lengths, syn1neg, negative, threshold, alias, alpha,
+                                      state, out_rows, labels, grad, gains, sigmoid, nll)
+                loss += value
+                examples += 1
+                for c in range(m):                         # the C tool: unscaled error to each input
+                    for k in range(d):
+                        syn0[contexts[c], k] += grad[0, k]
+            elif batched:
+                state, value = update(syn0, contexts, 0, m, target, syn1, codes, points,
+                                      code_lengths, syn1neg, negative, threshold, alias, alpha,
+                                      state, out_rows, labels, grad, gains, sigmoid, nll)
+                loss += value
+                examples += m
+                for c in range(m):
+                    for k in range(d):
+                        syn0[contexts[c], k] += grad[c, k]
+            else:
+                for c in range(m):
+                    state, value = update(syn0, contexts, c, 1, target, syn1, codes, points,
+                                          code_lengths, syn1neg, negative, threshold, alias, alpha,
+                                          state, out_rows, labels, grad, gains, sigmoid, nll)
+                    loss += value
+                    for k in range(d):
+                        syn0[contexts[c], k] += grad[0, k]
+                examples += m
+        effective += n
+        raw += end - start
+        progress[worker, PROGRESS_WORDS] += end - start
+    rng[0] = state
+    stats[worker, STATS_LOSS] += loss
+    stats[worker, STATS_EXAMPLES] += examples
+    stats[worker, STATS_EFFECTIVE] += effective
+    stats[worker, STATS_RAW] += raw

@@ -1,0 +1,227 @@
+"""The word2vec training driver: epochs, worker threads, the shared schedule, progress.
+
+The per-chunk work is compiled (:func:`lmkit.word2vec.kernels.train_sentences`);
+everything around it stays in Python: handing corpus chunks to worker
+threads, the tqdm bar, per-epoch loss, callbacks and the divergence check.
+
+Workers train Hogwild-style (Recht et al. 2011): each thread runs the nogil
+kernel on its own chunks and writes the shared weight matrices without locks.
+They share one learning-rate schedule: every worker publishes the raw words
+it has processed in its row of ``progress`` and each sentence's rate is
+``alpha - (alpha - min_alpha) * (sum of progress) / (epochs * n_tokens)``.
+With one worker, training runs in the calling thread and is a deterministic
+function of the seed.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from lmkit.word2vec import kernels
+from lmkit.word2vec.kernels import ROW_WIDTH, STATS_EFFECTIVE, STATS_EXAMPLES, STATS_LOSS, STATS_RAW
+
+log = logging.getLogger(__name__)
+
+CHUNK_TOKENS = 65_536  # tokens per kernel call: ~0.1-0.3 s of work, fine-grained enough to balance threads
+
+
+class TrainingDivergedError(ValueError, FloatingPointError):
+    """The weights became NaN or infinite (usually a learning rate that is too large)."""
+
+
+@dataclass
+class Arrays:
+    """Everything the kernel reads or writes besides the corpus (see ``train_sentences``)."""
+
+    syn0: np.ndarray          # float32[V, d] input vectors (the word vectors)
+    syn1: np.ndarray          # float32[V - 1, d] hierarchical-softmax weights, or [0, d] without HS
+    syn1neg: np.ndarray       # float32[V, d] negative-sampling weights, or [0, d] without NS
+    codes: np.ndarray         # uint8[V, L] Huffman codes (L = 0 without HS)
+    points: np.ndarray        # int32[V, L] Huffman inner nodes
+    code_lengths: np.ndarray  # int32[V]
+    threshold: np.ndarray     # int64[V] alias table of the unigram^ns_exponent distribution
+    alias: np.ndarray         # int32[V]
+    keep: np.ndarray          # float32[V] subsampling keep probabilities
+    sigmoid: np.ndarray       # float32[TABLE_SIZE]
+    nll: np.ndarray           # float32[TABLE_SIZE]
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What is trained: the kernel's static options."""
+
+    cbow: bool
+    cbow_mean: bool
+    negative: int
+    window: int
+    batched: bool
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The linear learning-rate decay over ``total_words`` raw words."""
+
+    alpha: float
+    min_alpha: float
+    total_words: float
+
+
+class Worker:
+    """One worker's RNG state and scratch buffers (allocated once, reused by every chunk)."""
+
+    def __init__(self, index: int, state: np.uint64, arrays: Arrays, objective: Objective, max_sentence: int):
+        d = arrays.syn0.shape[1]
+        width = max(arrays.codes.shape[1], objective.negative + 1)
+        self.index = index
+        self.rng = np.array([state], dtype=np.uint64)
+        self.sentence = np.zeros(max(max_sentence, 1), dtype=np.int32)
+        self.contexts = np.zeros(2 * objective.window, dtype=np.int32)
+        self.hidden_row = np.zeros(1, dtype=np.int32)
+        self.out_rows = np.zeros(width, dtype=np.int32)
+        self.labels = np.zeros(width, dtype=np.float32)
+        self.neu1 = np.zeros((1, d), dtype=np.float32)
+        self.grad = np.zeros((2 * objective.window, d), dtype=np.float32)
+        self.gains = np.zeros(2 * objective.window, dtype=np.float32)
+
+    def run(self, arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, first: int, end: int,
+            objective: Objective, schedule: Schedule, progress: np.ndarray, stats: np.ndarray) -> None:
+        """Train on sentences ``[first, end)``; releases the GIL while it runs."""
+        a = arrays
+        kernels.train_sentences(
+            ids, offsets, first, end, a.syn0, a.syn1, a.syn1neg, a.codes, a.points, a.code_lengths,
+            a.threshold, a.alias, a.keep, a.sigmoid, a.nll, objective.cbow, objective.cbow_mean,
+            objective.negative, objective.window, objective.batched, np.float32(schedule.alpha),
+            np.float32(schedule.min_alpha), float(schedule.total_words), progress, stats, self.index,
+            self.rng, self.sentence, self.contexts, self.hidden_row, self.out_rows, self.labels,
+            self.neu1, self.grad, self.gains)
+
+
+def sentence_chunks(offsets: np.ndarray, max_tokens: int) -> list[tuple[int, int]]:
+    """Consecutive sentence ranges ``[first, end)`` of at most ``max_tokens`` tokens (or one sentence)."""
+    chunks, first, n = [], 0, offsets.shape[0] - 1
+    while first < n:
+        end = int(np.searchsorted(offsets, offsets[first] + max_tokens, side="right")) - 1
+        end = min(max(end, first + 1), n)
+        chunks.append((first, end))
+        first = end
+    return chunks
+
+
+def _finite(*matrices: np.ndarray) -> bool:
+    return all(bool(np.isfinite(m).all()) for m in matrices)
+
+
+def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective: Objective,
+                 schedule: Schedule, epochs: int, states: list[np.uint64], *, verbose: bool = True,
+                 on_epoch_end: Callable[[int, float], None] | None = None,
+                 chunk_tokens: int = CHUNK_TOKENS) -> list[float]:
+    """Run ``epochs`` passes over ``(ids, offsets)`` with ``len(states)`` workers.
+
+    ``states``: one RNG state per worker.  Returns the mean loss (negative
+    log-likelihood per training example) of each epoch and calls
+    ``on_epoch_end(epoch, loss)`` after each.  Raises :class:`TrainingDivergedError`
+    as soon as a chunk's loss or, at an epoch's end, any weight is NaN or infinite.
+    """
+    n_workers = len(states)
+    lengths = np.diff(offsets)
+    max_sentence = int(lengths.max()) if lengths.shape[0] else 1
+    workers = [Worker(k, state, arrays, objective, max_sentence) for k, state in enumerate(states)]
+    chunks = sentence_chunks(offsets, chunk_tokens)
+    progress = np.zeros((n_workers, ROW_WIDTH), dtype=np.int64)
+    losses: list[float] = []
+    bar = _progress_bar(epochs * int(ids.shape[0]), verbose)
+    try:
+        for epoch in range(epochs):
+            stats = np.zeros((n_workers, ROW_WIDTH), dtype=np.float64)
+            started = time.perf_counter()
+            args = (arrays, ids, offsets, objective, schedule, progress, stats, epoch)
+            if n_workers == 1:
+                _run_serial(workers[0], chunks, args, bar)
+            else:
+                _run_threads(workers, chunks, args, bar)
+            loss = float(stats[:, STATS_LOSS].sum() / max(stats[:, STATS_EXAMPLES].sum(), 1.0))
+            if not _finite(arrays.syn0, arrays.syn1, arrays.syn1neg):
+                raise _diverged(epoch, progress)
+            elapsed = time.perf_counter() - started
+            effective = stats[:, STATS_EFFECTIVE].sum()
+            log.info("epoch %d/%d: loss %.4f, %d raw words (%d effective) in %.1fs, %.0f effective words/s",
+                     epoch + 1, epochs, loss, stats[:, STATS_RAW].sum(), effective, elapsed,
+                     effective / max(elapsed, 1e-9))
+            losses.append(loss)
+            if bar is not None:
+                bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.4f}")
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, loss)
+    finally:
+        if bar is not None:
+            bar.close()
+    return losses
+
+
+def _progress_bar(total: int, verbose: bool):
+    if not verbose:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit=" words", unit_scale=True, desc="word2vec", smoothing=0.1)
+
+
+def _diverged(epoch: int, progress: np.ndarray) -> TrainingDivergedError:
+    words = int(progress[:, kernels.PROGRESS_WORDS].sum())
+    return TrainingDivergedError(f"training diverged: NaN or infinite weights in epoch {epoch + 1} after "
+                                 f"{words} words; lower alpha (the learning rate)")
+
+
+def _check_chunk(stats: np.ndarray, worker: int, epoch: int, progress: np.ndarray) -> None:
+    if not np.isfinite(stats[worker, STATS_LOSS]):
+        raise _diverged(epoch, progress)
+
+
+def _run_serial(worker: Worker, chunks, args, bar) -> None:
+    arrays, ids, offsets, objective, schedule, progress, stats, epoch = args
+    for first, end in chunks:
+        worker.run(arrays, ids, offsets, first, end, objective, schedule, progress, stats)
+        _check_chunk(stats, 0, epoch, progress)
+        if bar is not None:
+            bar.update(int(offsets[end] - offsets[first]))
+
+
+def _run_threads(workers: list[Worker], chunks, args, bar) -> None:
+    """Workers pull chunks from a shared iterator; the calling thread drives the bar."""
+    arrays, ids, offsets, objective, schedule, progress, stats, epoch = args
+    pending = iter(chunks)
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def loop(worker: Worker) -> None:
+        try:
+            while not failures:
+                with lock:
+                    chunk = next(pending, None)
+                if chunk is None:
+                    return
+                worker.run(arrays, ids, offsets, chunk[0], chunk[1], objective, schedule, progress, stats)
+                _check_chunk(stats, worker.index, epoch, progress)
+        except BaseException as error:  # noqa: BLE001 - re-raised in the calling thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=loop, args=(w,), name=f"word2vec-{w.index}", daemon=True) for w in workers]
+    reported = int(progress[:, kernels.PROGRESS_WORDS].sum())
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.1)
+            if bar is not None:
+                done = int(progress[:, kernels.PROGRESS_WORDS].sum())
+                bar.update(done - reported)
+                reported = done
+    if bar is not None:
+        bar.update(int(progress[:, kernels.PROGRESS_WORDS].sum()) - reported)
+    if failures:
+        raise failures[0]

@@ -1,0 +1,153 @@
+"""The compiled training pass against its plain-Python twin (w2v_reference.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lmkit.word2vec import kernels
+from lmkit.word2vec.sampling import seed_state, unigram_table
+from lmkit.word2vec.training import Arrays, Objective, Schedule, Worker
+from lmkit.word2vec.trees import build_huffman
+
+import w2v_reference as ref
+
+# Without the JIT (NUMBA_DISABLE_JIT=1) numpy scalars warn where compiled code wraps silently.
+pytestmark = [pytest.mark.filterwarnings("ignore:overflow encountered in scalar multiply:RuntimeWarning"),
+              pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")]
+
+SENTENCES = [[0, 1, 2, 3, 4, 0, 5], [6, 7, 0, 1, 8, 9, 2, 2, 0], [3, 0, 1]]
+V, D = 10, 8
+
+
+def _setup(hs: bool, negative: int, sample_keep: bool, seed: int = 3):
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(np.concatenate(SENTENCES), minlength=V).astype(np.int64)
+    tree = build_huffman(counts) if hs else build_huffman(counts[:1])
+    table = unigram_table(counts, 0.75)
+    keep = np.ones(V, np.float32)
+    if sample_keep:  # frequent words 0, 1, 2 are sometimes dropped
+        keep[:3] = [0.4, 0.7, 0.9]
+    sigmoid, nll = kernels.logistic_tables()
+    # Non-zero output weights, so that every update moves the input vectors too.
+    arrays = Arrays(
+        syn0=rng.normal(0, 0.5, (V, D)).astype(np.float32),
+        syn1=rng.normal(0, 0.5, (V - 1 if hs else 0, D)).astype(np.float32),
+        syn1neg=rng.normal(0, 0.5, (V if negative else 0, D)).astype(np.float32),
+        codes=tree.codes, points=tree.points, code_lengths=tree.lengths,
+        threshold=table.threshold, alias=table.alias, keep=keep, sigmoid=sigmoid, nll=nll)
+    return arrays
+
+
+def _reference_model(arrays: Arrays, negative: int) -> dict:
+    return {"syn0": arrays.syn0.copy(), "syn1": arrays.syn1.copy(), "syn1neg": arrays.syn1neg.copy(),
+            "codes": arrays.codes, "points": arrays.points, "code_lengths": arrays.code_lengths,
+            "threshold": arrays.threshold, "alias": arrays.alias, "keep": arrays.keep,
+            "sigmoid": arrays.sigmoid, "nll": arrays.nll, "negative": negative}
+
+
+def _run_kernel(arrays: Arrays, objective: Objective, schedule: Schedule, seed: int):
+    ids = np.concatenate(SENTENCES).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in SENTENCES])]).astype(np.int64)
+    worker = Worker(0, seed_state(seed), arrays, objective, max(len(s) for s in SENTENCES))
+    progress = np.zeros((1, kernels.ROW_WIDTH), np.int64)
+    stats = np.zeros((1, kernels.ROW_WIDTH), np.float64)
+    worker.run(arrays, ids, offsets, 0, len(SENTENCES), objective, schedule, progress, stats)
+    return stats[0], progress[0], worker.rng[0]
+
+
+COMBINATIONS = [
+    # (cbow, cbow_mean, hs, negative, batched)
+    (False, True, False, 3, False),   # SG-NS, the C tool's update
+    (False, True, True, 0, False),    # SG-HS
+    (True, True, False, 3, False),    # CBOW-NS (mean)
+    (True, True, True, 0, False),     # CBOW-HS
+    (True, False, True, 2, False),    # CBOW sum, HS + NS
+    (False, True, False, 3, True),    # SG-NS batched (shared negatives per window)
+    (False, True, True, 0, True),     # SG-HS batched
+    (False, True, True, 2, True),     # SG HS + NS batched
+]
+
+
+@pytest.mark.parametrize("cbow,cbow_mean,hs,negative,batched", COMBINATIONS)
+@pytest.mark.parametrize("subsample", [False, True])
+def test_kernel_matches_reference(cbow, cbow_mean, hs, negative, batched, subsample):
+    seed, window = 11, 3
+    arrays = _setup(hs, negative, subsample)
+    model = _reference_model(arrays, negative)
+    objective = Objective(cbow=cbow, cbow_mean=cbow_mean, negative=negative, window=window, batched=batched)
+    total = 2.0 * sum(len(s) for s in SENTENCES)
+    schedule = Schedule(alpha=0.05, min_alpha=0.001, total_words=total)
+
+    stats, progress, state = _run_kernel(arrays, objective, schedule, seed)
+    rng = ref.XorShift64Star(int(seed_state(seed)))
+    expected = ref.train_sentences(SENTENCES, model, rng, cbow=cbow, cbow_mean=cbow_mean, window=window,
+                                   batched=batched, alpha0=0.05, min_alpha=0.001, total_words=total)
+
+    assert int(state) == rng.state, "the kernel consumed a different number of random draws"
+    for name in ("syn0", "syn1", "syn1neg"):
+        np.testing.assert_allclose(getattr(arrays, name), model[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    assert not np.allclose(arrays.syn0, _setup(hs, negative, subsample).syn0), "nothing was trained"
+    assert stats[kernels.STATS_EXAMPLES] == expected["examples"]
+    assert stats[kernels.STATS_EFFECTIVE] == expected["effective"]
+    assert stats[kernels.STATS_RAW] == progress[kernels.PROGRESS_WORDS] == sum(len(s) for s in SENTENCES)
+    assert stats[kernels.STATS_LOSS] == pytest.approx(expected["loss"], rel=1e-5)
+
+
+def test_batched_differs_from_exact_only_for_skipgram():
+    """Batched skip-gram is a different update; for CBOW the flag changes nothing."""
+    results = {}
+    for cbow in (False, True):
+        for batched in (False, True):
+            arrays = _setup(False, 3, False)
+            objective = Objective(cbow=cbow, cbow_mean=True, negative=3, window=3, batched=batched)
+            _run_kernel(arrays, objective, Schedule(0.05, 0.001, 100.0), seed=5)
+            results[cbow, batched] = arrays.syn0
+    assert np.array_equal(results[True, False], results[True, True])
+    assert not np.allclose(results[False, False], results[False, True])
+
+
+def test_negatives_never_hit_the_target():
+    counts = np.array([1000, 1, 1, 1], dtype=np.int64)          # word 0 would be drawn ~99% of the time
+    table = unigram_table(counts, 1.0)
+    sigmoid, nll = kernels.logistic_tables()
+    syn0 = np.full((4, 2), 0.1, np.float32)
+    syn1neg = np.zeros((4, 2), np.float32)
+    empty = np.zeros((0, 2), np.float32)
+    out_rows, labels = np.zeros(21, np.int32), np.zeros(21, np.float32)
+    grad, gains = np.zeros((1, 2), np.float32), np.zeros(1, np.float32)
+    state = seed_state(0)
+    for _ in range(50):
+        state, _ = kernels.update(syn0, np.zeros(1, np.int32), 0, 1, 0, empty, np.zeros((4, 0), np.uint8),
+                                  np.zeros((4, 0), np.int32), np.zeros(4, np.int32), syn1neg, 20,
+                                  table.threshold, table.alias, np.float32(0.01), state, out_rows, labels,
+                                  grad, gains, sigmoid, nll)
+        assert out_rows[0] == 0 and labels[0] == 1.0
+        assert (out_rows[1:] != 0).all() and (labels[1:] == 0.0).all()
+
+
+def test_logistic_tables_and_lookup():
+    sigmoid, nll = kernels.logistic_tables()
+    x = np.linspace(-5.9, 5.9, 101).astype(np.float32)
+    for value in x:
+        s, loss_pos = kernels.logistic(value, np.float32(1.0), sigmoid, nll)
+        _, loss_neg = kernels.logistic(value, np.float32(0.0), sigmoid, nll)
+        exact = 1.0 / (1.0 + np.exp(-float(value)))
+        assert abs(s - exact) < 0.005                    # table resolution: 12/1000 in x
+        assert abs(loss_pos + np.log(exact)) < 0.01
+        assert abs(loss_neg + np.log(1.0 - exact)) < 0.01
+    assert kernels.logistic(np.float32(7.0), np.float32(1.0), sigmoid, nll) == (1.0, 0.0)
+    assert kernels.logistic(np.float32(7.0), np.float32(0.0), sigmoid, nll) == (1.0, 7.0)
+    assert kernels.logistic(np.float32(-7.0), np.float32(1.0), sigmoid, nll) == (0.0, 7.0)
+    assert kernels.logistic(np.float32(-7.0), np.float32(0.0), sigmoid, nll) == (0.0, 0.0)
+    s, loss = kernels.logistic(np.float32(np.nan), np.float32(1.0), sigmoid, nll)
+    assert np.isnan(loss)                                # NaN never indexes the table and shows in the loss
+
+
+def test_learning_rate_schedule():
+    lr = kernels.learning_rate
+    assert lr(0.025, 0.0001, 0.0, 1000.0) == pytest.approx(0.025)
+    assert lr(0.025, 0.0001, 500.0, 1000.0) == pytest.approx(0.025 - 0.0249 * 0.5)
+    assert lr(0.025, 0.0001, 1000.0, 1000.0) == pytest.approx(0.0001)
+    assert lr(0.025, 0.0001, 5000.0, 1000.0) == pytest.approx(0.0001)   # floored after the end
+    values = [lr(0.05, 0.0, float(done), 100.0) for done in range(0, 101, 10)]
+    assert np.allclose(np.diff(values), -0.005, atol=1e-6)              # linear in words processed
