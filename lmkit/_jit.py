@@ -14,3 +14,9 @@ import numba
 
 jit = numba.njit(cache=True, nogil=True, fastmath=True)
 jit_exact = numba.njit(cache=True, nogil=True)
+# Row-parallel kernels (``numba.prange``); threads follow ``numba.set_num_threads``.
+jit_parallel = numba.njit(cache=True, nogil=True, fastmath=True, parallel=True)
+# Reassociation and contraction (vectorized reductions, FMA) without ``nnan``/
+# ``ninf``: for code that tests for NaN/inf, which full fastmath lets the
+# compiler assume away.
+jit_finite = numba.njit(cache=True, nogil=True, fastmath={"nsz", "arcp", "contract", "afn", "reassoc"})

@@ -1,0 +1,115 @@
+"""Compiled kernels of the neural language model: feature gather and softmax.
+
+The dense layers are float32 BLAS products (numpy ``@``); what BLAS cannot do
+well is here:
+
+* :func:`gather_features` -- ``x[b] = concat_j C[contexts[b, j]]``, the
+  embedding lookup of the ``n - 1`` context words.  (The scatter-add of
+  ``dL/dx`` back into the rows of ``C`` is the optimizer's sparse
+  ``step_rows``, which merges repeated rows.)
+* :func:`softmax_xent` -- the exact softmax over the vocabulary fused with the
+  cross-entropy, in place on the logits buffer, rows in parallel::
+
+      p = exp(l - max l) / sum exp(l - max l)
+      loss[b] = -log p[t_b] = log sum exp(l - max l) - (l[t_b] - max l)
+      dL/dl = scale * (p - onehot(t_b))           (training only)
+
+  The exponential is a float32 Cephes-style polynomial, ``exp(x) = 2^k p(r)``
+  with ``k = round(x / ln 2)``, ``|r| <= ln 2 / 2``, relative error < 2e-7,
+  which the compiler vectorizes (libm's ``expf`` is a scalar call, about 4x
+  slower here); ``2^k`` is added to the float's exponent bits.  Row sums are
+  accumulated in float64.  A row holding NaN or inf gets a NaN loss, which
+  the trainer turns into a stop.
+
+Every kernel takes preallocated arrays only; ``scratch: int32[n_blocks, V]``
+holds the exponents of one row per parallel block.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from lmkit._jit import jit, jit_finite, jit_parallel
+
+# Cephes expf: ln 2 split in two for an exact range reduction, minimax coefficients.
+_LOG2E = np.float32(1.4426950408889634)
+_LN2_HI = np.float32(0.693359375)
+_LN2_LO = np.float32(-2.12194440e-4)
+_C0 = np.float32(1.9875691500e-4)
+_C1 = np.float32(1.3981999507e-3)
+_C2 = np.float32(8.3334519073e-3)
+_C3 = np.float32(4.1665795894e-2)
+_C4 = np.float32(1.6666665459e-1)
+_C5 = np.float32(5.0000001201e-1)
+_MIN_X = np.float32(-87.0)  # exp(-87) ~ 1.6e-38: still a normal float32
+
+
+@jit
+def gather_features(table, contexts, x):
+    """``x[b, j*m:(j+1)*m] = table[contexts[b, j]]``.
+
+    ``table: float32[V + 1, m]``, ``contexts: int32[B, k]``, ``x: float32[B, k*m]``.
+    """
+    m = table.shape[1]
+    for b in range(contexts.shape[0]):
+        for j in range(contexts.shape[1]):
+            row = table[contexts[b, j]]
+            base = j * m
+            for i in range(m):
+                x[b, base + i] = row[i]
+
+
+@jit_finite
+def _row_max_finite(row):
+    """``(max(row), all finite)``, ``row: float32[V]``."""
+    mx = row[0]
+    check = np.float32(0.0)
+    for i in range(row.shape[0]):
+        mx = max(mx, row[i])
+        check += row[i] * np.float32(0.0)  # NaN/inf anywhere makes this NaN
+    return mx, check == check
+
+
+@jit_parallel
+def softmax_xent(logits, targets, scale, write_grad, losses, scratch):
+    """Fused softmax and cross-entropy over the rows of ``logits``, in place.
+
+    ``logits: float32[B, V]`` -- overwritten with ``scale * (softmax - onehot)``
+    when ``write_grad``, else with unnormalized exponentials (clobbered);
+    ``targets: int32[B]``; ``losses: float64[B]`` receives ``-log p[target]``
+    (NaN for a row holding NaN/inf); ``scratch: int32[n_blocks, V]``.
+    """
+    n_rows, v = logits.shape
+    n_blocks = scratch.shape[0]
+    per_block = (n_rows + n_blocks - 1) // n_blocks
+    for block in prange(n_blocks):
+        kbuf = scratch[block]
+        for b in range(block * per_block, min(n_rows, (block + 1) * per_block)):
+            row = logits[b]
+            bits = row.view(np.int32)
+            mx, finite = _row_max_finite(row)
+            if not finite:
+                losses[b] = np.nan
+                continue
+            target_logit = row[targets[b]] - mx
+            for i in range(v):
+                xv = max(row[i] - mx, _MIN_X)
+                k = np.floor(xv * _LOG2E + np.float32(0.5))
+                r = xv - k * _LN2_HI - k * _LN2_LO
+                p = _C0 * r + _C1
+                p = p * r + _C2
+                p = p * r + _C3
+                p = p * r + _C4
+                p = p * r + _C5
+                row[i] = p * r * r + r + np.float32(1.0)
+                kbuf[i] = np.int32(k)
+            total = 0.0
+            for i in range(v):
+                bits[i] += kbuf[i] << 23
+                total += row[i]
+            losses[b] = np.log(total) - target_logit
+            if write_grad:
+                factor = np.float32(scale / total)
+                for i in range(v):
+                    row[i] *= factor
+                row[targets[b]] -= np.float32(scale)

@@ -1,0 +1,379 @@
+"""The neural probabilistic language model of Bengio, Ducharme, Vincent & Jauvin (2003).
+
+"A Neural Probabilistic Language Model", JMLR 3:1137-1155, eq. (1)::
+
+    x = (C[w_{t-n+1}], ..., C[w_{t-1}])            feature vectors, (B, k*m), k = n - 1
+    a = act(BN(d + H x))                            hidden layer, (B, h)   (h = 0: none)
+    y = b + W x + U a                               logits, (B, V)         (W: "direct")
+    p(w_t | context) = softmax(y)[w_t]
+
+``C: float32[V + 1, m]`` (row ``V`` is the padding symbol, see
+:mod:`lmkit.lm.examples`), ``H: [h, k*m]``, ``d: [h]``, ``U: [V, h]``,
+``W: [V, k*m]``, ``b: [V]``.  ``U`` and ``W`` are kept side by side in one
+output matrix ``O = [U | W]: [V, h + k*m]`` fed ``z = [a | x]``, so the
+output layer -- nearly all the work -- is one BLAS product each way.
+Dropout (optional) acts on ``x`` and on ``a``; batch normalization
+(optional) on the hidden pre-activation.
+
+Float32 models use the numba kernels of :mod:`lmkit.lm.kernels`; float64
+models (gradient checks) use the plain-numpy losses of :mod:`lmkit.nn`.
+Training lives in :mod:`lmkit.lm.train`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lmkit.lm.examples import BOUNDARIES
+from lmkit.nn.activations import ACTIVATIONS, get_activation, recommended_init
+from lmkit.nn.batchnorm import BatchNorm
+from lmkit.nn.dropout import Dropout
+from lmkit.nn.init import init_weights
+from lmkit.nn.losses import softmax_cross_entropy
+from lmkit.nn.optim import OPTIMIZERS
+
+logger = logging.getLogger(__name__)
+
+MODEL_VERSION = 1
+EVAL_BATCH = 1024  # rows scored at once: a (1024, V) float32 logits buffer
+
+
+@dataclass
+class NPLMConfig:
+    """Shape and training settings of an :class:`NPLM`; each default with its reason."""
+
+    context: int = 4               # n - 1 = 4: Bengio et al.'s best Brown models are 5-grams
+    features: int = 60             # m = 60: MLP1 of the paper's Table 1
+    hidden: int = 50               # h = 50: MLP1 (0 = no hidden layer, then direct must be on)
+    direct: bool = True            # W x: MLP1 has direct connections; they speed up early learning
+    activation: str = "tanh"       # the paper's; relu / leaky_relu / prelu / elu get He init
+    dropout_features: float = 0.0  # the paper used none (weight decay instead)
+    dropout_hidden: float = 0.0    # the paper used none
+    batch_norm: bool = False       # not in the paper; off keeps eq. (1) exact
+    boundaries: str = "sentence"   # contexts restart at each sentence (see lmkit.lm.examples)
+    optimizer: str = "adam"        # Adam converges in few epochs; "sgd" is the paper's
+    lr: float = 1e-3               # Adam's usual rate; the paper's SGD used 1e-3 too
+    lr_decay: float = 0.0          # r of lr0 / (1 + r t), t = updates; the paper's SGD: 1e-8 per example
+    weight_decay: float | None = None  # None: 1e-4 with SGD (the paper), 0 with Adam (L2 fights Adam's scaling)
+    clip_norm: float = 5.0         # global gradient-norm clip: a rare bad batch cannot blow up the run
+    batch_size: int = 256          # large enough for efficient BLAS, small enough for many updates
+    epochs: int = 10               # upper bound; early stopping usually ends sooner
+    patience: int = 2              # epochs without validation improvement before stopping
+    seed: int = 1                  # fixed seed + same threads -> bit-identical runs
+    threads: int = 0               # numba and BLAS threads; 0 = all cores
+    max_tokens: int = 0            # train on the first N tokens only (0 = all): quick runs
+
+    def validate(self) -> "NPLMConfig":
+        """Raise ``ValueError`` naming the first bad field; returns ``self``."""
+        positive = ("context", "features", "batch_size", "epochs")
+        for name in positive:
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("hidden", "patience", "threads", "max_tokens"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.hidden == 0 and not self.direct:
+            raise ValueError("hidden=0 needs direct=True: the model would have no path from context to output")
+        if self.activation not in ACTIVATIONS or self.activation == "maxout":
+            raise ValueError(f"unknown activation {self.activation!r}; use one of "
+                             f"{', '.join(a for a in ACTIVATIONS if a != 'maxout')}")
+        for name in ("dropout_features", "dropout_hidden"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.boundaries not in BOUNDARIES:
+            raise ValueError(f"boundaries must be one of {BOUNDARIES}, got {self.boundaries!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
+        if not self.lr > 0 or self.lr_decay < 0 or self.clip_norm < 0:
+            raise ValueError("lr must be > 0, lr_decay and clip_norm >= 0")
+        if self.weight_decay is not None and self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        return self
+
+    @property
+    def effective_weight_decay(self) -> float:
+        if self.weight_decay is not None:
+            return float(self.weight_decay)
+        return 1e-4 if self.optimizer == "sgd" else 0.0
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "NPLMConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"unknown NPLM config field(s): {', '.join(unknown)}")
+        return cls(**values).validate()
+
+
+class NPLM:
+    """Bengio et al.'s neural language model (see the module docstring).
+
+    Build with :meth:`build` (random weights for a vocabulary), train with
+    :meth:`fit`, or :meth:`load` a saved one.  Follows the language-model
+    protocol of :mod:`lmkit.lm.perplexity` (``vocab``, ``context_size``,
+    ``boundaries``, ``score``).
+    """
+
+    kind = "nplm"
+
+    def __init__(self, config: NPLMConfig | None = None):
+        self.config = (config or NPLMConfig()).validate()
+        self.vocab = None
+        self.tokenizer = None
+        self.dtype = np.dtype(np.float32)
+        self._workspace: dict[str, np.ndarray] = {}
+
+    @property
+    def context_size(self) -> int:
+        return self.config.context
+
+    @property
+    def boundaries(self) -> str:
+        return self.config.boundaries
+
+    # ------------------------------------------------------------------ parameters
+    def build(self, vocab, *, tokenizer=None, rng: np.random.Generator | None = None,
+              dtype=np.float32, unigram_counts: np.ndarray | None = None) -> "NPLM":
+        """Fresh weights for ``vocab`` (a :class:`~lmkit.corpus.vocab.Vocab`).
+
+        ``C`` rows ~ N(0, 1) (an embedding's LeCun init), ``H`` by the
+        activation's recommended scheme (Xavier for tanh, He for the ReLU
+        family), ``O`` Xavier-uniform, ``d = 0`` and ``b`` the log unigram
+        frequencies (+1 smoothed) of ``unigram_counts: int[V]`` (default
+        ``vocab.counts``; the trainer passes the training split's), the best
+        context-free start.
+        """
+        cfg = self.config
+        rng = np.random.default_rng(cfg.seed) if rng is None else rng
+        self.vocab, self.tokenizer, self.dtype = vocab, tokenizer, np.dtype(dtype)
+        v, k, m, h = len(vocab), cfg.context, cfg.features, cfg.hidden
+        self.C = init_weights((v + 1, m), "lecun", rng, dtype=dtype, layout="embedding")
+        act_params = {"units": h, "dtype": dtype} if cfg.activation == "prelu" else {}
+        self.act = get_activation(cfg.activation, **act_params) if h else None
+        scheme, gain = recommended_init(cfg.activation)
+        self.H = init_weights((h, k * m), scheme, rng, gain=gain, dtype=dtype) if h else np.zeros((0, k * m), dtype)
+        self.d = np.zeros(h, dtype=dtype)
+        self.O = init_weights((v, self.n_inputs), "xavier_uniform", rng, dtype=dtype)
+        counts = np.asarray(vocab.counts if unigram_counts is None else unigram_counts, dtype=np.float64) + 1.0
+        self.b = np.log(counts / counts.sum()).astype(dtype)
+        self.bn = BatchNorm(h, dtype=dtype) if cfg.batch_norm and h else None
+        self.dropout_x = Dropout(cfg.dropout_features, rng)
+        self.dropout_a = Dropout(cfg.dropout_hidden, rng)
+        self._workspace = {}
+        return self
+
+    @property
+    def n_inputs(self) -> int:
+        """Columns of ``O``: ``h`` (if any) + ``k*m`` (if direct)."""
+        cfg = self.config
+        return cfg.hidden + (cfg.context * cfg.features if cfg.direct else 0)
+
+    @property
+    def U(self) -> np.ndarray:
+        """``[V, h]`` hidden-to-output weights (a view of ``O``)."""
+        return self.O[:, :self.config.hidden]
+
+    @property
+    def W(self) -> np.ndarray:
+        """``[V, k*m]`` direct connections (a view of ``O``; empty when off)."""
+        return self.O[:, self.config.hidden:]
+
+    def dense_params(self) -> dict[str, np.ndarray]:
+        """Every learned array but ``C``, by name (``H``, ``O`` decay; the rest do not)."""
+        params = {"O": self.O, "b": self.b}
+        if self.config.hidden:
+            params.update(H=self.H, d=self.d)
+        if self.act is not None:
+            params.update({f"act{i}": p for i, p in enumerate(self.act.params)})
+        if self.bn is not None:
+            params.update(bn_gamma=self.bn.gamma, bn_beta=self.bn.beta)
+        return params
+
+    # ------------------------------------------------------------------ forward / backward
+    def _buffers(self, batch: int) -> dict[str, np.ndarray]:
+        """Preallocated ``x``, ``z``, ``logits`` (and kernel scratch) for ``batch`` rows."""
+        ws = self._workspace
+        if ws.get("batch", 0) < batch:
+            import numba
+
+            cfg = self.config
+            blocks = max(1, min(batch, numba.get_num_threads()))
+            ws.update(batch=batch,
+                      x=np.empty((batch, cfg.context * cfg.features), self.dtype),
+                      z=np.empty((batch, self.n_inputs), self.dtype),
+                      logits=np.empty((batch, len(self.vocab)), self.dtype),
+                      grad_O=np.empty_like(self.O),
+                      losses=np.empty(batch, np.float64),
+                      scratch=np.empty((blocks, len(self.vocab)), np.int32))
+        return {name: ws[name][:batch] for name in ("x", "z", "logits", "losses")} | {"scratch": ws["scratch"]}
+
+    def _forward(self, contexts: np.ndarray, train: bool) -> dict[str, np.ndarray]:
+        """Compute the logits of ``contexts: int32[B, k]`` into the workspace."""
+        from lmkit.lm.kernels import gather_features
+
+        cfg = self.config
+        buf = self._buffers(len(contexts))
+        x = buf["x"]
+        if self.dtype == np.float32:
+            gather_features(self.C, contexts, x)
+        else:
+            x[...] = self.C[contexts].reshape(len(contexts), -1)
+        x = self.dropout_x.forward(x, train)
+        z, h = buf["z"], cfg.hidden
+        if h:
+            pre = x @ self.H.T  # (B, h)
+            pre += self.d
+            if self.bn is not None:
+                pre = self.bn.forward(pre, train)
+            z[:, :h] = self.dropout_a.forward(self.act.forward(pre), train)
+        if cfg.direct:
+            z[:, h:] = x
+        logits = buf["logits"]
+        np.matmul(z, self.O.T, out=logits)  # (B, V)
+        logits += self.b
+        buf["x_used"] = x
+        return buf
+
+    def forward_backward(self, contexts: np.ndarray, targets: np.ndarray) -> float:
+        """One training forward and backward pass; returns the mean cross-entropy.
+
+        Leaves the gradients in ``self.grads`` (same names as
+        :meth:`dense_params`) and those of the used rows of ``C`` in
+        ``self.c_rows: int[B*k]`` / ``self.c_grad_rows: float[B*k, m]``
+        (repeated rows not merged).  A NaN/inf loss is returned as is.
+        """
+        from lmkit.lm.kernels import softmax_xent
+
+        cfg, n = self.config, len(targets)
+        buf = self._forward(contexts, train=True)
+        logits, z, x = buf["logits"], buf["z"], buf["x_used"]
+        if self.dtype == np.float32:
+            softmax_xent(logits, targets, np.float32(1.0 / n), True, buf["losses"], buf["scratch"])
+            loss = float(buf["losses"].mean())
+        else:
+            loss, _ = softmax_cross_entropy(logits, targets, out=logits)
+        dlogits = logits  # (B, V), overwritten in place
+        grads = {"O": np.matmul(dlogits.T, z, out=self._workspace["grad_O"]), "b": dlogits.sum(axis=0)}
+        dz = dlogits @ self.O  # (B, n_inputs)
+        h = cfg.hidden
+        dx = dz[:, h:] if cfg.direct else np.zeros_like(x)
+        if h:
+            dpre = self.act.backward(self.dropout_a.backward(np.ascontiguousarray(dz[:, :h])))
+            if self.bn is not None:
+                dpre = self.bn.backward(dpre)
+                grads.update(bn_gamma=self.bn.grad_gamma, bn_beta=self.bn.grad_beta)
+            grads["H"] = dpre.T @ x
+            grads["d"] = dpre.sum(axis=0)
+            grads.update({f"act{i}": g for i, g in enumerate(self.act.grads)})
+            dx = dx + dpre @ self.H
+        dx = self.dropout_x.backward(dx)
+        self.grads = grads
+        self.c_rows = contexts.reshape(-1)
+        self.c_grad_rows = np.ascontiguousarray(dx).reshape(n * cfg.context, cfg.features)
+        return loss
+
+    def score(self, contexts: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """``float64[n]``: ``log p(targets[i] | contexts[i])``, exact softmax, evaluation mode.
+
+        ``contexts: int32[n, >= k]`` (oldest first; extra leading columns ignored).
+        """
+        from lmkit.lm.kernels import softmax_xent
+
+        self._check_built()
+        contexts = np.ascontiguousarray(contexts[:, contexts.shape[1] - self.context_size:], dtype=np.int32)
+        targets = np.ascontiguousarray(targets, dtype=np.int32)
+        out = np.empty(len(targets), dtype=np.float64)
+        for start in range(0, len(targets), EVAL_BATCH):
+            c, t = contexts[start:start + EVAL_BATCH], targets[start:start + EVAL_BATCH]
+            buf = self._forward(c, train=False)
+            if self.dtype == np.float32:
+                softmax_xent(buf["logits"], t, np.float32(1.0), False, buf["losses"], buf["scratch"])
+                out[start:start + len(t)] = -buf["losses"]
+            else:
+                logits = buf["logits"]
+                shifted = logits - logits.max(axis=1, keepdims=True)
+                lse = np.log(np.exp(shifted).sum(axis=1))
+                out[start:start + len(t)] = shifted[np.arange(len(t)), t] - lse
+        return out
+
+    # ------------------------------------------------------------------ training
+    def fit(self, corpus, valid=None, *, output=None, resume: bool = False, verbose: bool = True) -> "NPLM":
+        """Train on ``corpus`` (an encoded training split); see :func:`lmkit.lm.train.fit`."""
+        from lmkit.lm.train import fit
+
+        return fit(self, corpus, valid, output=output, resume=resume, verbose=verbose)
+
+    def _check_built(self) -> None:
+        if self.vocab is None:
+            raise ValueError("this NPLM has no weights: call fit(corpus), build(vocab) or NPLM.load(path)")
+
+    # ------------------------------------------------------------------ save / load
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Every array that defines the model (weights and batch-norm statistics)."""
+        arrays = {"C": self.C, **self.dense_params()}
+        if self.bn is not None:
+            arrays.update(bn_mean=self.bn.running_mean, bn_var=self.bn.running_var)
+        return arrays
+
+    def meta(self) -> dict:
+        return {"model_version": MODEL_VERSION, "config": dataclasses.asdict(self.config),
+                "vocab": self.vocab.to_dict(),
+                "tokenizer": self.tokenizer.to_json() if self.tokenizer is not None else None}
+
+    def save(self, path) -> Path:
+        """Write weights, config, vocabulary and tokenizer as an lmkit model of kind ``nplm``."""
+        from lmkit.io import save_model
+
+        self._check_built()
+        return save_model(path, self.kind, self.state_arrays(), self.meta())
+
+    @classmethod
+    def from_parts(cls, arrays: dict, meta: dict, path="model") -> "NPLM":
+        """Rebuild a model from :meth:`state_arrays` and :meth:`meta` (also used by checkpoints)."""
+        from lmkit.corpus.vocab import Vocab
+
+        if meta.get("model_version") != MODEL_VERSION:
+            raise ValueError(f"{path}: NPLM model version {meta.get('model_version')!r} is not supported "
+                             f"(this lmkit reads version {MODEL_VERSION})")
+        model = cls(NPLMConfig.from_dict(meta["config"]))
+        vocab = Vocab.from_dict(meta["vocab"])
+        tokenizer = None
+        if meta.get("tokenizer"):
+            from lmkit.corpus.tokenizer import Tokenizer
+
+            tokenizer = Tokenizer.from_json(meta["tokenizer"])
+        model.build(vocab, tokenizer=tokenizer, rng=np.random.default_rng(0), dtype=arrays["C"].dtype)
+        model.load_state_arrays(arrays, path)
+        return model
+
+    def load_state_arrays(self, arrays: dict, path="model") -> None:
+        """Copy saved arrays into this model's (checking names and shapes)."""
+        own = self.state_arrays()
+        missing = sorted(set(own) - set(arrays))
+        if missing:
+            raise ValueError(f"{path}: NPLM arrays missing: {', '.join(missing)}")
+        for name, target in own.items():
+            if arrays[name].shape != target.shape:
+                raise ValueError(f"{path}: array {name} has shape {arrays[name].shape}, "
+                                 f"the config implies {target.shape}")
+            target[...] = arrays[name]
+
+    @classmethod
+    def load(cls, path) -> "NPLM":
+        from lmkit.io import load_model
+
+        arrays, meta = load_model(path, cls.kind)
+        return cls.from_parts(arrays, meta, path)
+
+    def export_vectors(self, path, binary: bool = False) -> Path:
+        """Write the feature matrix ``C`` (padding row excluded) as word2vec vectors."""
+        from lmkit.vectors import KeyedVectors
+
+        self._check_built()
+        vectors = KeyedVectors(list(self.vocab.tokens), np.ascontiguousarray(self.C[:len(self.vocab)]))
+        vectors.save_word2vec_format(path, binary=binary)
+        return Path(path)

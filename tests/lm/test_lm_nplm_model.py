@@ -1,0 +1,124 @@
+"""NPLM forward/backward: full-model gradient check, kernels vs numpy twins, exact perplexity."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lm_reference import make_corpus, random_sentences, reference_examples
+from lmkit.lm.examples import build_examples
+from lmkit.lm.kernels import gather_features, softmax_xent
+from lmkit.lm.nplm import NPLM, NPLMConfig
+from lmkit.lm.perplexity import perplexity
+from lmkit.nn.gradcheck import check_gradient
+
+
+def _batch(corpus, context, n=12, seed=0):
+    v = len(corpus.vocab)
+    contexts, targets = build_examples(corpus.ids, corpus.offsets, context=context, pad_id=v,
+                                       eos_id=corpus.vocab.eos_id, boundaries="sentence")
+    pick = np.random.default_rng(seed).permutation(len(targets))[:n]
+    return np.ascontiguousarray(contexts[pick]), np.ascontiguousarray(targets[pick])
+
+
+@pytest.mark.parametrize("hidden,direct,activation,batch_norm", [
+    (5, True, "tanh", False),
+    (5, False, "tanh", False),
+    (0, True, "tanh", False),
+    (4, True, "prelu", False),
+    (4, False, "elu", True),
+])
+def test_full_model_gradient_check(hidden, direct, activation, batch_norm):
+    rng = np.random.default_rng(0)
+    corpus = make_corpus(random_sentences(rng, 20, 7), 8)
+    config = NPLMConfig(context=3, features=4, hidden=hidden, direct=direct, activation=activation,
+                        batch_norm=batch_norm)
+    model = NPLM(config).build(corpus.vocab, rng=np.random.default_rng(1), dtype=np.float64)
+    model.O[...] = np.random.default_rng(2).normal(0, 0.5, model.O.shape)  # away from the init's symmetry
+    contexts, targets = _batch(corpus, 3)
+    model.forward_backward(contexts, targets)
+    analytic = {name: g.copy() for name, g in model.grads.items()}
+    dense_c = np.zeros_like(model.C)
+    np.add.at(dense_c, model.c_rows, model.c_grad_rows)
+
+    def loss():
+        return model.forward_backward(contexts, targets)
+
+    params = model.dense_params()
+    assert set(params) == set(analytic)
+    for name, param in params.items():
+        check_gradient(loss, param, analytic[name], eps=1e-6, tol=1e-5, floor=1e-4)
+    check_gradient(loss, model.C, dense_c, eps=1e-6, tol=1e-5, floor=1e-4)
+    assert np.abs(dense_c[len(corpus.vocab)]).sum() > 0  # the padding row is learned too
+
+
+def test_gather_kernel_matches_numpy():
+    rng = np.random.default_rng(3)
+    table = rng.standard_normal((11, 5)).astype(np.float32)
+    contexts = rng.integers(0, 11, (9, 3)).astype(np.int32)
+    x = np.empty((9, 15), np.float32)
+    gather_features(table, contexts, x)
+    np.testing.assert_array_equal(x, table[contexts].reshape(9, 15))
+
+
+@pytest.mark.parametrize("blocks", [1, 3])
+def test_softmax_kernel_matches_numpy(blocks):
+    rng = np.random.default_rng(4)
+    logits = (rng.standard_normal((7, 301)) * 8).astype(np.float32)
+    logits[2, 5] = 60.0  # a dominant logit: exp underflow elsewhere
+    targets = rng.integers(0, 301, 7).astype(np.int32)
+    x = logits.astype(np.float64)
+    lse = np.log(np.exp(x - x.max(1, keepdims=True)).sum(1)) + x.max(1)
+    expected_loss = lse - x[np.arange(7), targets]
+    expected_grad = np.exp(x - lse[:, None])
+    expected_grad[np.arange(7), targets] -= 1
+    expected_grad *= 0.25
+    buf, losses = logits.copy(), np.empty(7)
+    softmax_xent(buf, targets, np.float32(0.25), True, losses, np.empty((blocks, 301), np.int32))
+    np.testing.assert_allclose(losses, expected_loss, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(buf, expected_grad, rtol=1e-5, atol=1e-7)
+    buf, losses2 = logits.copy(), np.empty(7)
+    softmax_xent(buf, targets, np.float32(1.0), False, losses2, np.empty((blocks, 301), np.int32))
+    np.testing.assert_array_equal(losses2, losses)
+    bad = logits.copy()
+    bad[1, 3], bad[4, 0] = np.nan, np.inf
+    softmax_xent(bad, targets, np.float32(1.0), True, losses, np.empty((blocks, 301), np.int32))
+    assert np.isnan(losses[[1, 4]]).all() and np.isfinite(np.delete(losses, [1, 4])).all()
+
+
+def _reference_logprob(model, context, word):
+    """Eq. (1) of the paper in float64, one example at a time."""
+    cfg = model.config
+    x = model.C.astype(np.float64)[list(context)].reshape(-1)
+    z = []
+    if cfg.hidden:
+        z.append(np.tanh(model.d + model.H.astype(np.float64) @ x))
+    if cfg.direct:
+        z.append(x)
+    y = model.b.astype(np.float64) + model.O.astype(np.float64) @ np.concatenate(z)
+    return y[word] - y.max() - math.log(np.exp(y - y.max()).sum())
+
+
+@pytest.mark.parametrize("hidden,direct", [(6, True), (6, False), (0, True)])
+def test_perplexity_matches_slow_numpy(hidden, direct):
+    rng = np.random.default_rng(5)
+    sentences = random_sentences(rng, 60, 20)
+    corpus = make_corpus(sentences, 22, unk=True)
+    model = NPLM(NPLMConfig(context=2, features=5, hidden=hidden, direct=direct)).build(corpus.vocab)
+    v = len(corpus.vocab)
+    examples = reference_examples(sentences, 2, v, corpus.vocab.eos_id, False)
+    expected = math.exp(-sum(_reference_logprob(model, c, w) for c, w in examples) / len(examples))
+    result = perplexity(model, corpus, batch_size=37)
+    assert result.n_tokens == len(examples) and result.n_eos == 60
+    assert result.n_unk == sum(1 for _, w in examples if w == corpus.vocab.unk_id)
+    assert math.isclose(result.perplexity, expected, rel_tol=1e-6)
+
+
+def test_zero_output_weights_give_perplexity_v():
+    rng = np.random.default_rng(6)
+    corpus = make_corpus(random_sentences(rng, 30, 12), 13)
+    model = NPLM(NPLMConfig(context=3, features=4, hidden=5)).build(corpus.vocab)
+    model.O[...] = 0.0
+    model.b[...] = 0.0
+    assert perplexity(model, corpus).perplexity == pytest.approx(len(corpus.vocab), rel=1e-6)
