@@ -134,7 +134,8 @@ def _parse_text_rows(rests: list[bytes], size: int, dtype: type, path: Path, fir
     """
     try:
         text = b"".join(rests).decode("ascii")
-        values = np.loadtxt(io.StringIO(text), dtype=dtype, comments=None, ndmin=2)
+        with np.errstate(over="ignore"):  # overflow to inf is reported below
+            values = np.loadtxt(io.StringIO(text), dtype=dtype, comments=None, ndmin=2)
         if values.shape == (len(rests), size) and np.isfinite(values).all():
             return values
     except (UnicodeDecodeError, ValueError):
@@ -143,15 +144,15 @@ def _parse_text_rows(rests: list[bytes], size: int, dtype: type, path: Path, fir
         where = f"{path}: line {first_line + offset}"
         tokens = rest.split()
         if len(tokens) != size:
-            hint = " (is this a binary file? pass binary=True)" if offset == 0 and first_line == 2 else ""
-            raise ValueError(f"{where}: expected {size} values after the word, found {len(tokens)}{hint}")
+            raise ValueError(f"{where}: expected {size} values after the word, found {len(tokens)}")
         try:
-            row = np.array([float(token) for token in tokens], dtype=dtype)
+            with np.errstate(over="ignore"):
+                row = np.array([float(token) for token in tokens], dtype=dtype)
         except ValueError:
             bad = next(t for t in tokens if not _is_float(t))
             raise ValueError(f"{where}: non-numeric value {bad[:40]!r}") from None
         if not np.isfinite(row).all():
-            raise ValueError(f"{where}: non-finite value (nan or inf) in the vector")
+            raise ValueError(f"{where}: non-finite value (nan, inf, or out of range of {np.dtype(dtype)})")
     raise ValueError(f"{path}: lines {first_line}-{first_line + len(rests) - 1}: could not parse the vectors")
 
 
@@ -251,11 +252,13 @@ def _read_binary(handle: IO[bytes], path: Path, n_rows: int, size: int, dtype: t
         word = _decode_word(raw, unicode_errors, where)
         _add_word(seen, word, index + 1, where, "word")
         words.append(word)
-        row = np.frombuffer(buffer, dtype="<f4", count=size, offset=space + 1)
-        if not np.isfinite(row).all():
-            raise ValueError(f"{where}: non-finite value (nan or inf) in the vector of {word!r}")
-        out[index] = row
+        out[index] = np.frombuffer(buffer, dtype="<f4", count=size, offset=space + 1)
+        if not np.isfinite(out[index]).all():
+            raise ValueError(f"{where}: non-finite value (nan, inf, or out of range of {np.dtype(dtype)}) "
+                             f"in the vector of {word!r}")
         pos = space + 1 + row_bytes
+        if buffer[pos:pos + 1] == b"\n":  # the C tool's row end (else stripped in front of the next word)
+            pos += 1
     return words, out
 
 
@@ -304,10 +307,17 @@ def read_word2vec(path: str | os.PathLike, binary: bool = False, limit: int | No
                 raise ValueError(f"{path}: line 1: empty file, expected a header 'V d'")
             n_words, size = _parse_header(header, path)
             n_rows = n_words if limit is None else min(n_words, limit)
-            if binary:
-                words, vectors = _read_binary(handle, path, n_rows, size, datatype, unicode_errors, len(header))
-            else:
-                words, vectors = _read_text(handle, path, n_rows, size, datatype, unicode_errors)
+            try:
+                if binary:
+                    words, vectors = _read_binary(handle, path, n_rows, size, datatype, unicode_errors,
+                                                  len(header))
+                else:
+                    words, vectors = _read_text(handle, path, n_rows, size, datatype, unicode_errors)
+            except ValueError as error:
+                if sniff_binary(path) != binary:
+                    hint = "binary: pass binary=True" if not binary else "like text: pass binary=False"
+                    raise ValueError(f"{error} (the file looks {hint})") from None
+                raise
     logger.info("loaded %d x %d vectors from %s", vectors.shape[0], vectors.shape[1], path)
     return words, vectors
 

@@ -129,8 +129,10 @@ class KeyedVectors:
         if self._normed is None:
             dtype = np.float64 if self._vectors.dtype == np.float64 else np.float32
             vectors = self._vectors.astype(dtype, copy=False)
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            self._normed = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+            # squares summed in float64: float32 overflows past |v| ~ 1e19
+            norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64))[:, None]
+            self._normed = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0,
+                                     casting="unsafe")
         return self._normed
 
     # ---------------------------------------------------------------- queries
