@@ -125,6 +125,7 @@ class NPLM:
         self.vocab = None
         self.tokenizer = None
         self.dtype = np.dtype(np.float32)
+        self.history: list[dict] = []  # per-epoch records of the last fit
         self._workspace: dict[str, np.ndarray] = {}
 
     @property

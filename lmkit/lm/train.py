@@ -1,0 +1,248 @@
+"""Training an :class:`~lmkit.lm.nplm.NPLM`: minibatch loop, early stopping, checkpoints.
+
+Each step: ``lr = lr0 / (1 + r t)`` (Bengio et al. 2003, section 4.1; ``r =
+0`` keeps it constant), forward/backward with the exact softmax, global
+gradient-norm clipping, then the optimizer -- dense steps for ``H``, ``O``
+and the biases, a sparse ``step_rows`` for the rows of ``C`` the batch used.
+Weight decay (coupled L2, ``g += wd * p``) applies to ``H``, ``O`` and ``C``
+but not to biases, batch-norm or PReLU parameters: the paper's "weight decay
+penalty applied only to the weights of the neural network and to the C
+matrix, not to the biases".  Two optimizer instances of the same kind carry
+the two groups.
+
+After each epoch the validation perplexity decides early stopping
+(``patience`` epochs without improvement), the best model so far is written
+to ``output`` and a checkpoint (``output + ".ckpt"``: weights, optimizer
+state, RNG state, epoch, step, history) replaces the previous one
+atomically.  ``resume=True`` continues from that checkpoint; with the same
+seed and threads the result is bit-identical to an uninterrupted run.  A
+NaN/inf loss stops training with :class:`TrainingDiverged` naming the step;
+the last checkpoint (the last good state) is left untouched.
+
+Threads: ``config.threads`` sets numba's pool (``numba.set_num_threads``,
+used by the softmax kernel) and OpenBLAS's (through its C API, found in the
+loaded numpy); 0 leaves both at their defaults (all cores).
+"""
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import logging
+import math
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lmkit.lm.examples import build_examples, count_examples
+from lmkit.nn.clip import clip_grad_norm
+from lmkit.nn.optim import make_optimizer
+from lmkit.nn.schedules import InverseTimeDecay
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_KIND = "nplm_checkpoint"
+C_INDEX = 2  # optimizer state index of C (after O and H)
+
+
+class TrainingDiverged(ValueError):
+    """The training loss became NaN or infinite."""
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` numba and BLAS threads (0: leave the defaults)."""
+    if threads <= 0:
+        return
+    import numba
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        maps = ""
+    for lib_path in sorted(set(re.findall(r"(/\S*openblas\S*\.so\S*)", maps))):
+        lib = ctypes.CDLL(lib_path)
+        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                     "openblas_set_num_threads64_", "openblas_set_num_threads"):
+            if hasattr(lib, name):
+                getattr(lib, name)(ctypes.c_int(threads))
+                break
+
+
+def _training_examples(corpus, config, vocab):
+    """``(contexts, targets)`` of the first ``max_tokens`` tokens (whole sentences) of ``corpus``."""
+    offsets = np.asarray(corpus.offsets)
+    s_end = len(offsets) - 1
+    if config.max_tokens:
+        s_end = max(1, int(np.searchsorted(offsets, offsets[0] + config.max_tokens, side="left")))
+        s_end = min(s_end, len(offsets) - 1)
+    if count_examples(offsets, vocab.eos_id, 0, s_end) == 0:
+        raise ValueError("the training corpus has no token to predict")
+    return build_examples(corpus.ids, offsets, context=config.context, pad_id=len(vocab),
+                          eos_id=vocab.eos_id, boundaries=config.boundaries, s_end=s_end)
+
+
+class _Optimizers:
+    """The decayed group (``O``, ``H``, rows of ``C``) and the undecayed one (biases and the rest)."""
+
+    def __init__(self, model):
+        cfg = model.config
+        self.weights = make_optimizer(cfg.optimizer, lr=cfg.lr, weight_decay=cfg.effective_weight_decay)
+        self.others = make_optimizer(cfg.optimizer, lr=cfg.lr)
+        params = model.dense_params()
+        self.decayed = [n for n in ("O", "H") if n in params]
+        self.undecayed = [n for n in params if n not in self.decayed]
+
+    def set_lr(self, lr: float) -> None:
+        self.weights.lr = self.others.lr = lr
+
+    def step(self, model) -> None:
+        params, grads = model.dense_params(), model.grads
+        self.weights.step([params[n] for n in self.decayed], [grads[n] for n in self.decayed])
+        self.weights.step_rows(C_INDEX, model.C, model.c_rows, model.c_grad_rows)
+        self.others.step([params[n] for n in self.undecayed], [grads[n] for n in self.undecayed])
+
+    def state(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Optimizer state as arrays plus a JSON document (step counts)."""
+        arrays, steps = {}, {}
+        for group, opt in (("weights", self.weights), ("others", self.others)):
+            for index, st in opt.state.items():
+                steps[f"{group}/{index}"] = int(st["t"])
+                for name in opt._state_names:
+                    arrays[f"opt/{group}/{index}/{name}"] = st[name]
+        return arrays, steps
+
+    def load_state(self, arrays: dict, steps: dict) -> None:
+        for group, opt in (("weights", self.weights), ("others", self.others)):
+            for key, t in steps.items():
+                if not key.startswith(group + "/"):
+                    continue
+                index = int(key.split("/")[1])
+                names = {name: arrays[f"opt/{key}/{name}"] for name in opt._state_names}
+                first = next(iter(names.values()), None)
+                shape = first.shape if first is not None else None
+                dtype = first.dtype if first is not None else None
+                opt.state[index] = {"t": int(t), "shape": shape, "dtype": dtype,
+                                    **{n: a.copy() for n, a in names.items()}}
+
+
+def _save_checkpoint(path: Path, model, optimizers, rng, progress: dict) -> None:
+    from lmkit.io import save_model
+
+    opt_arrays, opt_steps = optimizers.state()
+    arrays = {f"model/{n}": a for n, a in model.state_arrays().items()} | opt_arrays
+    meta = {"model": model.meta(), "optimizer_steps": opt_steps, "rng": rng.bit_generator.state,
+            "progress": progress}
+    save_model(path, CHECKPOINT_KIND, arrays, meta)
+
+
+def _load_checkpoint(path: Path, model, optimizers, rng) -> dict:
+    from lmkit.io import load_model
+
+    arrays, meta = load_model(path, CHECKPOINT_KIND)
+    saved_config = meta["model"]["config"]
+    if saved_config != dataclasses.asdict(model.config):
+        changed = sorted(k for k in saved_config if saved_config[k] != dataclasses.asdict(model.config).get(k)
+                         and k not in ("epochs", "patience", "threads"))
+        if changed:
+            raise ValueError(f"{path}: the checkpoint was made with other settings ({', '.join(changed)}); "
+                             f"resume with the same configuration")
+    if meta["model"]["vocab"]["tokens"] != list(model.vocab.tokens):
+        raise ValueError(f"{path}: the checkpoint was made with another vocabulary")
+    model.load_state_arrays({n[len("model/"):]: a for n, a in arrays.items() if n.startswith("model/")}, path)
+    optimizers.load_state(arrays, meta["optimizer_steps"])
+    rng.bit_generator.state = meta["rng"]
+    return meta["progress"]
+
+
+def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose: bool = True):
+    """Train ``model`` (an :class:`NPLM`, weights built here) on the encoded ``corpus``.
+
+    ``valid``: an encoded validation split in the same vocabulary (or a
+    path/dataset name), used for early stopping; ``output``: where the best
+    model and the checkpoint go; ``resume``: continue from ``output + ".ckpt"``.
+    Returns ``model`` holding the best weights (by validation perplexity).
+    """
+    from tqdm.auto import tqdm
+
+    from lmkit.lm.perplexity import _as_corpus, perplexity
+
+    cfg = model.config
+    set_threads(cfg.threads)
+    vocab = corpus.vocab
+    rng = np.random.default_rng(cfg.seed)
+    counts = np.bincount(np.asarray(corpus.ids), minlength=len(vocab))
+    if vocab.eos_id >= 0:
+        counts[vocab.eos_id] += len(corpus.offsets) - 1
+    model.build(vocab, tokenizer=getattr(corpus, "tokenizer", None), rng=rng, unigram_counts=counts)
+    contexts, targets = _training_examples(corpus, cfg, vocab)
+    valid = _as_corpus(model, valid) if valid is not None else None
+    optimizers = _Optimizers(model)
+    schedule = InverseTimeDecay(cfg.lr, cfg.lr_decay)
+    output = Path(output) if output is not None else None
+    checkpoint = Path(f"{output}.ckpt") if output is not None else None
+    progress = {"epoch": 0, "step": 0, "best": math.inf, "bad_epochs": 0, "history": []}
+    if resume:
+        if checkpoint is None or not checkpoint.is_file():
+            raise FileNotFoundError(f"no checkpoint to resume from: {checkpoint}")
+        progress = _load_checkpoint(checkpoint, model, optimizers, rng)
+        logger.info("resuming after epoch %d (step %d)", progress["epoch"], progress["step"])
+    best_arrays = None
+    if resume and output is not None and output.is_file():
+        from lmkit.io import load_model
+
+        best_arrays = load_model(output, model.kind)[0]
+    n, batch = len(targets), cfg.batch_size
+    while progress["epoch"] < cfg.epochs and progress["bad_epochs"] <= cfg.patience:
+        epoch = progress["epoch"] + 1
+        order = rng.permutation(n)
+        start_time, seen, loss_sum = time.perf_counter(), 0, 0.0
+        with tqdm(total=n, unit="tok", unit_scale=True, disable=not verbose,
+                  desc=f"epoch {epoch}/{cfg.epochs}") as bar:
+            for start in range(0, n, batch):
+                pick = order[start:start + batch]
+                c, t = contexts[pick], targets[pick]
+                optimizers.set_lr(schedule(progress["step"]))
+                loss = model.forward_backward(c, t)
+                if not math.isfinite(loss):
+                    where = f"the last good checkpoint is {checkpoint}" if checkpoint and checkpoint.is_file() \
+                        else "no checkpoint was written yet"
+                    raise TrainingDiverged(f"training loss became {loss} at step {progress['step'] + 1} "
+                                           f"(epoch {epoch}); stopped, {where}")
+                if cfg.clip_norm > 0:
+                    clip_grad_norm(list(model.grads.values()) + [model.c_grad_rows], cfg.clip_norm)
+                optimizers.step(model)
+                progress["step"] += 1
+                seen += len(t)
+                loss_sum += loss * len(t)
+                bar.update(len(t))
+                if progress["step"] % 50 == 0:
+                    bar.set_postfix(loss=f"{loss_sum / seen:.3f}", ppl=f"{math.exp(loss_sum / seen):.1f}")
+        elapsed = time.perf_counter() - start_time
+        record = {"epoch": epoch, "train_loss": loss_sum / seen, "tokens_per_s": seen / elapsed,
+                  "seconds": elapsed}
+        if valid is not None:
+            record["valid_ppl"] = perplexity(model, valid).perplexity
+            improved = record["valid_ppl"] < progress["best"]
+        else:
+            improved = True
+        progress["epoch"] = epoch
+        progress["history"].append(record)
+        if improved:
+            progress["best"] = record.get("valid_ppl", math.inf)
+            progress["bad_epochs"] = 0
+            best_arrays = {name: a.copy() for name, a in model.state_arrays().items()}
+            if output is not None:
+                model.save(output)
+        else:
+            progress["bad_epochs"] += 1
+        logger.info("epoch %d: train ppl %.2f, %s%.0f tokens/s", epoch, math.exp(record["train_loss"]),
+                    f"valid ppl {record['valid_ppl']:.2f}, " if "valid_ppl" in record else "",
+                    record["tokens_per_s"])
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, model, optimizers, rng, progress)
+    if best_arrays is not None:
+        model.load_state_arrays(best_arrays)
+    model.history = progress["history"]
+    return model

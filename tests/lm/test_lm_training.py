@@ -1,0 +1,136 @@
+"""NPLM training: overfitting, save/load, checkpoints and resume, divergence, bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lm_reference import make_corpus, random_sentences
+from lmkit.io import load_model
+from lmkit.lm.nplm import NPLM, NPLMConfig
+from lmkit.lm.perplexity import Mixture, perplexity
+from lmkit.lm.ngram import KneserNey
+from lmkit.lm.train import TrainingDiverged
+
+SMALL = dict(context=3, features=8, hidden=16, batch_size=16, threads=1)
+
+
+def _corpora(seed=0):
+    rng = np.random.default_rng(seed)
+    train = make_corpus(random_sentences(rng, 80, 15), 16)
+    valid = make_corpus(random_sentences(rng, 20, 15), 16)
+    valid.vocab = train.vocab
+    return train, valid
+
+
+def test_overfits_a_tiny_corpus():
+    corpus = make_corpus([[3, 1, 4, 1, 5, 9, 2, 6]] * 40, 11)
+    model = NPLM(NPLMConfig(**SMALL, lr=0.01, epochs=15)).fit(corpus, verbose=False)
+    assert perplexity(model, corpus).perplexity < 1.05
+    assert model.history[-1]["train_loss"] < model.history[0]["train_loss"]
+
+
+def test_save_load_same_perplexity_and_vectors(tmp_path):
+    train, valid = _corpora()
+    model = NPLM(NPLMConfig(**SMALL, epochs=2, activation="prelu", batch_norm=True)).fit(
+        train, valid, output=tmp_path / "m.lmkit", verbose=False)
+    loaded = NPLM.load(tmp_path / "m.lmkit")
+    assert loaded.config == model.config and loaded.vocab == model.vocab
+    assert perplexity(loaded, valid).perplexity == perplexity(model, valid).perplexity
+    model.export_vectors(tmp_path / "c.txt")
+    lines = (tmp_path / "c.txt").read_text().splitlines()
+    assert lines[0] == f"{len(train.vocab)} 8" and len(lines) == len(train.vocab) + 1
+
+
+def test_resume_is_bit_identical(tmp_path):
+    train, valid = _corpora(1)
+    config = dict(SMALL, dropout_features=0.1, dropout_hidden=0.2, patience=10)
+    straight = NPLM(NPLMConfig(**config, epochs=3)).fit(train, valid, output=tmp_path / "a.lmkit", verbose=False)
+    NPLM(NPLMConfig(**config, epochs=1)).fit(train, valid, output=tmp_path / "b.lmkit", verbose=False)
+    resumed = NPLM(NPLMConfig(**config, epochs=3)).fit(train, valid, output=tmp_path / "b.lmkit",
+                                                       resume=True, verbose=False)
+    assert [r["valid_ppl"] for r in resumed.history] == [r["valid_ppl"] for r in straight.history]
+    for name, array in straight.state_arrays().items():
+        np.testing.assert_array_equal(resumed.state_arrays()[name], array, err_msg=name)
+    with pytest.raises(ValueError, match="other settings"):
+        NPLM(NPLMConfig(**dict(config, hidden=4), epochs=3)).fit(train, valid, output=tmp_path / "b.lmkit",
+                                                                 resume=True, verbose=False)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        NPLM(NPLMConfig(**config)).fit(train, valid, output=tmp_path / "none.lmkit", resume=True, verbose=False)
+
+
+def test_nan_loss_stops_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    train, valid = _corpora(2)
+    original = NPLM.forward_backward
+    calls = {"n": 0}
+    steps_per_epoch = -(-sum(len(s) + 1 for s in np.split(train.ids, train.offsets[1:-1])) // SMALL["batch_size"])
+
+    def poisoned(self, contexts, targets):
+        calls["n"] += 1
+        if calls["n"] == steps_per_epoch + 3:
+            self.O[0, 0] = np.nan
+        return original(self, contexts, targets)
+
+    monkeypatch.setattr(NPLM, "forward_backward", poisoned)
+    with pytest.raises(TrainingDiverged, match=f"step {steps_per_epoch + 3} .*epoch 2.*m.lmkit.ckpt"):
+        NPLM(NPLMConfig(**SMALL, epochs=3)).fit(train, valid, output=tmp_path / "m.lmkit", verbose=False)
+    arrays, meta = load_model(tmp_path / "m.lmkit.ckpt")
+    assert meta["progress"]["epoch"] == 1 and all(np.isfinite(a).all() for a in arrays.values())
+
+
+def test_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="context must be >= 1"):
+        NPLMConfig(context=0).validate()
+    with pytest.raises(ValueError, match="hidden=0 needs direct"):
+        NPLM(NPLMConfig(hidden=0, direct=False))
+    with pytest.raises(ValueError, match="activation"):
+        NPLM(NPLMConfig(activation="swish"))
+    train, _ = _corpora(3)
+    model = NPLM(NPLMConfig(**SMALL, epochs=1)).fit(train, verbose=False)
+    with pytest.raises(ValueError, match="no token to predict"):
+        perplexity(model, make_corpus([], 16))
+    with pytest.raises(ValueError, match="no token to predict"):
+        NPLM(NPLMConfig(**SMALL)).fit(make_corpus([[]], 16, eos=False), verbose=False)
+    other = make_corpus([[1, 2]], 12)
+    with pytest.raises(ValueError, match="another vocabulary"):
+        perplexity(model, other)
+    path = model.save(tmp_path / "m.lmkit")
+    (tmp_path / "cut.lmkit").write_bytes(path.read_bytes()[:300])
+    with pytest.raises(ValueError, match="corrupt or truncated"):
+        NPLM.load(tmp_path / "cut.lmkit")
+    arrays, meta = load_model(path)
+    from lmkit.io import save_model
+
+    save_model(tmp_path / "v9.lmkit", "nplm", arrays, {**{k: v for k, v in meta.items()
+                                                          if k not in ("format", "format_version", "kind",
+                                                                       "lmkit_version")}, "model_version": 9})
+    with pytest.raises(ValueError, match="model version 9"):
+        NPLM.load(tmp_path / "v9.lmkit")
+    with pytest.raises(FileNotFoundError):
+        NPLM.load(tmp_path / "absent.lmkit")
+
+
+def test_mixture_weight_and_perplexity():
+    train, valid = _corpora(4)
+    nplm = NPLM(NPLMConfig(**SMALL, epochs=2)).fit(train, valid, verbose=False)
+    kn = KneserNey(3).fit(train)
+    mix = Mixture.fit_weight(nplm, kn, valid)
+    assert 0.0 <= mix.weight <= 1.0
+    p_mix = perplexity(mix, valid).perplexity
+    # the EM weight is at least as good as either model alone and as a neighbouring weight
+    assert p_mix <= min(perplexity(nplm, valid).perplexity, perplexity(kn, valid).perplexity) + 1e-9
+    for w in (max(0.0, mix.weight - 0.05), min(1.0, mix.weight + 0.05)):
+        assert p_mix <= perplexity(Mixture(nplm, kn, w), valid).perplexity + 1e-9
+    with pytest.raises(ValueError, match="boundaries"):
+        Mixture(nplm, KneserNey(3, boundaries="stream").fit(train), 0.5)
+
+
+def test_text_file_of_unknown_words(tmp_path, monkeypatch):
+    monkeypatch.setenv("LMKIT_CACHE", str(tmp_path / "cache"))
+    train, _ = _corpora(5)
+    model = NPLM(NPLMConfig(**SMALL, epochs=1)).fit(train, verbose=False)  # vocabulary without <unk>
+    (tmp_path / "test.txt").write_text("zebra giraffe\nokapi\n")
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        perplexity(model, tmp_path / "test.txt")
+    (tmp_path / "known.txt").write_text("w1 w2 zebra w3\n")
+    result = perplexity(model, str(tmp_path / "known.txt"))
+    assert result.n_tokens == 4 and result.n_eos == 1  # zebra dropped, </s> predicted
