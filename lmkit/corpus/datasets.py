@@ -204,11 +204,20 @@ class BrownSource:
                 f"{stat.st_size}:{stat.st_mtime_ns}")
 
 
+CORPUS_DATASETS = ("brown",)
+_DATASET_SPEC = re.compile(r"[A-Za-z][A-Za-z0-9_-]*:[A-Za-z0-9_-]*")
+
+
 def is_dataset_name(spec: object) -> bool:
-    """True for strings like ``brown`` or ``brown:test`` that name a dataset rather than a file."""
+    """True for strings like ``brown`` or ``brown:test`` that name a dataset rather than a file.
+
+    A string of the form ``name:split`` that is not an existing path also
+    counts, so that a misspelt dataset gets "unknown dataset" rather than
+    "file not found".
+    """
     if not isinstance(spec, str) or Path(spec).exists():
         return False
-    return spec.split(":", 1)[0] == "brown"
+    return spec in CORPUS_DATASETS or bool(_DATASET_SPEC.fullmatch(spec))
 
 
 def resolve(spec, errors: str = "strict"):
@@ -221,6 +230,9 @@ def resolve(spec, errors: str = "strict"):
     if hasattr(spec, "line_blocks") and hasattr(spec, "fingerprint"):
         return spec
     if is_dataset_name(spec):
-        _, _, split = spec.partition(":")
+        name, _, split = spec.partition(":")
+        if name not in CORPUS_DATASETS:
+            raise ValueError(f"unknown dataset {name!r} in {spec!r}; corpus datasets: "
+                             f"{', '.join(CORPUS_DATASETS)} (with :train, :valid or :test for brown)")
         return BrownSource(split or None)
     return FileSource(spec, errors=errors)

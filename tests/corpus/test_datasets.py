@@ -53,6 +53,8 @@ def test_dataset_names_versus_paths(tmp_path, monkeypatch):
     assert not is_dataset_name("corpus.txt")
     with pytest.raises(ValueError, match="unknown Brown split 'dev'"):
         resolve("brown:dev")
+    with pytest.raises(ValueError, match="unknown dataset 'penn' in 'penn:train'"):
+        resolve("penn:train")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "brown").write_text("a file named brown\n")
     assert not is_dataset_name("brown")
