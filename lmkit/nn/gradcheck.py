@@ -8,6 +8,13 @@ an error of order 1.  Run checks in float64: in float32 rounding alone is
 ~1e-3.  (The method: e.g. LeCun et al. 1998, "Efficient BackProp"; CS231n's
 "gradient checks" notes.)
 
+Rounding noise is *absolute* (~``u |f| / eps``, ~1e-10 for a loss of order
+1), so an element whose true gradient is tiny (the output bias of a rare word
+under a mean loss: ~1e-5) carries a larger relative error than the big ones:
+check a summed rather than averaged loss, use ``eps ~ 1e-5``, or raise
+``floor`` (the denominator's lower bound) to the size below which you accept
+an absolute comparison.
+
 The function under test closes over ``x``, which the checker perturbs in
 place one element at a time and always restores, so any model whose loss
 reads its parameter arrays can be checked without a functional rewrite.

@@ -135,6 +135,8 @@ class Optimizer:
         if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
             raise ValueError(f"rows must be a 1-D integer array, got {rows.dtype}{list(rows.shape)}")
         grad_rows = np.asarray(grad_rows)
+        if grad_rows.dtype.kind != "f":
+            raise ValueError(f"grad_rows must be a floating array, got {grad_rows.dtype}")
         if grad_rows.shape != (rows.shape[0], param.shape[1]):
             raise ValueError(
                 f"grad_rows has shape {grad_rows.shape}, expected (len(rows), d) = "
@@ -330,7 +332,12 @@ class RMSProp(Optimizer):
 class AdaDelta(Optimizer):
     """Unit-consistent steps from two leaky averages (Zeiler 2012):
     ``Eg = rho Eg + (1-rho) g^2;  dx = sqrt(Edx + eps) / sqrt(Eg + eps) g;
-    Edx = rho Edx + (1-rho) dx^2;  p -= lr dx``."""
+    Edx = rho Edx + (1-rho) dx^2;  p -= lr dx``.
+
+    With a constant ``lr`` it does not settle at a minimum: as the gradient
+    vanishes ``Eg`` shrinks faster than ``Edx`` and the ratio grows, kicking
+    the parameters out again (measured on a quadratic in the tests); give it
+    a decaying ``lr`` to converge."""
 
     name = "adadelta"
     _state_names = ("mean_sq_grad", "mean_sq_step")

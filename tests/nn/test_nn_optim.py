@@ -330,6 +330,8 @@ def test_shape_errors():
         opt.step_rows(1, table, np.array([0.0]), np.zeros((1, 2), np.float32))
     with pytest.raises(ValueError, match="grad_rows"):
         opt.step_rows(1, table, np.array([0, 1]), np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="grad_rows"):
+        opt.step_rows(1, table, np.array([0, 1]), np.zeros((2, 2), np.int32))
     with pytest.raises(ValueError, match="param"):
         opt.step_rows(1, np.zeros(5, np.float32), np.array([0]), np.zeros((1, 1), np.float32))
     assert math.isfinite(opt.lr)
