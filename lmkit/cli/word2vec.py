@@ -1,8 +1,84 @@
-"""`lmkit` commands of the word2vec family (see :mod:`lmkit.cli`)."""
+"""`lmkit train skipgram|cbow`: train word2vec vectors from a corpus (see :mod:`lmkit.cli`).
+
+Options keep the names users know from the C tool (``-size``, ``-window``,
+``-negative``, ``-sample``, ``-min-count``, ``-threads``, ``-alpha``,
+``-binary``) and gensim.  The handler only turns arguments into a
+:class:`lmkit.word2vec.model.Word2VecConfig`, fits and saves.
+"""
 from __future__ import annotations
 
 import argparse
 
+from lmkit.cli.data import add_tokenizer_arguments, tokenizer_config
+
 
 def register(commands: argparse._SubParsersAction, trainers: argparse._SubParsersAction) -> None:
-    """Add this family's commands to the top-level and ``train`` sub-parsers."""
+    """Add ``lmkit train skipgram`` and ``lmkit train cbow``."""
+    for architecture, description in (("skipgram", "word2vec skip-gram: each word predicts its context"),
+                                      ("cbow", "word2vec CBOW: the context predicts each word")):
+        parser = trainers.add_parser(architecture, help=description, description=description)
+        _add_arguments(parser, architecture)
+        parser.set_defaults(handler=_train, architecture=architecture)
+
+
+def _add_arguments(parser: argparse.ArgumentParser, architecture: str) -> None:
+    default_alpha = 0.05 if architecture == "cbow" else 0.025
+    io = parser.add_argument_group("input and output")
+    io.add_argument("--input", required=True, metavar="PATH_OR_DATASET",
+                    help="text file, glob, directory or dataset name (brown, brown:train, ...)")
+    io.add_argument("--output", required=True, metavar="VECTORS", help="word2vec vector file to write")
+    io.add_argument("--binary", action="store_true", help="write the word2vec binary format (default: text)")
+    io.add_argument("--save-model", metavar="PATH", help="also save the full model (lmkit .npz) to continue training")
+    io.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--loss", choices=("ns", "hs", "both"), default="ns",
+                       help="ns: negative sampling (default), hs: hierarchical softmax, both")
+    model.add_argument("--size", type=int, default=100, help="vector dimension (default 100)")
+    model.add_argument("--window", type=int, default=5, help="max context distance (default 5)")
+    model.add_argument("--negative", type=int, default=5, help="negative samples per word (default 5)")
+    model.add_argument("--ns-exponent", type=float, default=0.75, help="negatives ~ count^x (default 0.75)")
+    if architecture == "cbow":
+        model.add_argument("--cbow-sum", action="store_true", help="sum the context vectors instead of averaging")
+
+    training = parser.add_argument_group("training")
+    training.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold (default 1e-3; 0: off)")
+    training.add_argument("--min-count", type=int, default=5, help="drop words seen fewer times (default 5)")
+    training.add_argument("--max-vocab-size", type=int, default=None, help="keep only the most frequent words")
+    training.add_argument("--epochs", "--iter", type=int, default=5, help="passes over the corpus (default 5)")
+    training.add_argument("--threads", type=int, default=1, help="worker threads (default 1: reproducible)")
+    training.add_argument("--alpha", type=float, default=None,
+                          help=f"initial learning rate (default {default_alpha})")
+    training.add_argument("--min-alpha", type=float, default=1e-4, help="final learning rate (default 1e-4)")
+    training.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    training.add_argument("--update", choices=("exact", "batched"), default="exact",
+                          help="exact: the C tool's per-pair update (default); batched: skip-gram shares one "
+                               "set of negatives per window (faster)")
+    add_tokenizer_arguments(parser)
+
+
+def _train(args: argparse.Namespace) -> int:
+    import time
+
+    from lmkit.word2vec.model import Word2Vec, Word2VecConfig
+
+    config = Word2VecConfig(
+        architecture=args.architecture, cbow_mean=not getattr(args, "cbow_sum", False), loss=args.loss,
+        vector_size=args.size, window=args.window, min_count=args.min_count, max_vocab_size=args.max_vocab_size,
+        sample=args.sample, negative=args.negative, ns_exponent=args.ns_exponent, alpha=args.alpha,
+        min_alpha=args.min_alpha, epochs=args.epochs, workers=args.threads, seed=args.seed, update=args.update,
+        tokenizer=tokenizer_config(args))
+    started = time.perf_counter()
+    model = Word2Vec(config).fit(args.input, verbose=not args.quiet, errors=args.encoding_errors)
+    seconds = time.perf_counter() - started
+    written = model.save_vectors(args.output, binary=args.binary)
+    if args.save_model:
+        model.save(args.save_model)
+    if not args.quiet:
+        trained = sum(epoch.words for epoch in model.history)
+        train_seconds = sum(epoch.seconds for epoch in model.history)
+        print(f"{args.architecture}-{args.loss}: vocabulary {len(model.vocab)}, {len(model.history)} epochs, "
+              f"final loss {model.losses[-1]:.4f}, {trained / max(train_seconds, 1e-9):,.0f} words/s "
+              f"({seconds:.1f} s in all)")
+        print(f"vectors: {written}" + (f"\nmodel: {args.save_model}" if args.save_model else ""))
+    return 0

@@ -71,6 +71,20 @@ class Schedule:
     total_words: float
 
 
+@dataclass(frozen=True)
+class EpochStats:
+    """What one epoch did: mean loss per example, raw and effective (kept after subsampling) words, time."""
+
+    loss: float
+    words: int
+    effective_words: int
+    seconds: float
+
+    @property
+    def words_per_second(self) -> float:
+        return self.words / max(self.seconds, 1e-9)
+
+
 class Worker:
     """One worker's RNG state and scratch buffers (allocated once, reused by every chunk)."""
 
@@ -118,13 +132,14 @@ def _finite(*matrices: np.ndarray) -> bool:
 
 def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective: Objective,
                  schedule: Schedule, epochs: int, states: list[np.uint64], *, verbose: bool = True,
-                 on_epoch_end: Callable[[int, float], None] | None = None,
-                 chunk_tokens: int = CHUNK_TOKENS) -> list[float]:
+                 on_epoch_end: Callable[[int, EpochStats], None] | None = None,
+                 chunk_tokens: int = CHUNK_TOKENS) -> list[EpochStats]:
     """Run ``epochs`` passes over ``(ids, offsets)`` with ``len(states)`` workers.
 
-    ``states``: one RNG state per worker.  Returns the mean loss (negative
-    log-likelihood per training example) of each epoch and calls
-    ``on_epoch_end(epoch, loss)`` after each.  Raises :class:`TrainingDivergedError`
+    ``states``: one RNG state per worker.  Returns the :class:`EpochStats` of
+    each epoch (its loss is the mean negative log-likelihood per training
+    example: per (context, target) pair for skip-gram, per target for CBOW)
+    and calls ``on_epoch_end(epoch, stats)`` after each.  Raises :class:`TrainingDivergedError`
     as soon as a chunk's loss or, at an epoch's end, any weight is NaN or infinite.
     """
     n_workers = len(states)
@@ -133,7 +148,7 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
     workers = [Worker(k, state, arrays, objective, max_sentence) for k, state in enumerate(states)]
     chunks = sentence_chunks(offsets, chunk_tokens)
     progress = np.zeros((n_workers, ROW_WIDTH), dtype=np.int64)
-    losses: list[float] = []
+    history: list[EpochStats] = []
     bar = _progress_bar(epochs * int(ids.shape[0]), verbose)
     try:
         for epoch in range(epochs):
@@ -147,20 +162,21 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
             loss = float(stats[:, STATS_LOSS].sum() / max(stats[:, STATS_EXAMPLES].sum(), 1.0))
             if not _finite(arrays.syn0, arrays.syn1, arrays.syn1neg):
                 raise _diverged(epoch, progress)
-            elapsed = time.perf_counter() - started
-            effective = stats[:, STATS_EFFECTIVE].sum()
-            log.info("epoch %d/%d: loss %.4f, %d raw words (%d effective) in %.1fs, %.0f effective words/s",
-                     epoch + 1, epochs, loss, stats[:, STATS_RAW].sum(), effective, elapsed,
-                     effective / max(elapsed, 1e-9))
-            losses.append(loss)
+            result = EpochStats(loss=loss, words=int(stats[:, STATS_RAW].sum()),
+                                effective_words=int(stats[:, STATS_EFFECTIVE].sum()),
+                                seconds=time.perf_counter() - started)
+            log.info("epoch %d/%d: loss %.4f, %d words (%d after subsampling) in %.2f s, %.0f words/s",
+                     epoch + 1, epochs, loss, result.words, result.effective_words, result.seconds,
+                     result.words_per_second)
+            history.append(result)
             if bar is not None:
                 bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.4f}")
             if on_epoch_end is not None:
-                on_epoch_end(epoch, loss)
+                on_epoch_end(epoch, result)
     finally:
         if bar is not None:
             bar.close()
-    return losses
+    return history
 
 
 def _progress_bar(total: int, verbose: bool):

@@ -1,0 +1,333 @@
+"""word2vec: continuous bag-of-words and skip-gram (Mikolov et al. 2013a, 2013b).
+
+``Word2Vec(architecture="skipgram", loss="ns", ...)`` learns one vector per
+word so that a word predicts its neighbours (skip-gram) or its neighbours
+predict it (CBOW), with hierarchical softmax over a Huffman tree and/or
+negative sampling from the unigram^0.75 distribution.  Options keep the
+meanings they have in the C tool and gensim.
+
+The trained vectors are :attr:`Word2Vec.wv`, a :class:`lmkit.vectors.KeyedVectors`
+(the artifact users keep); :meth:`Word2Vec.save` stores the whole model
+(input vectors, output weights, vocabulary, tokenizer, config) in lmkit's
+npz + JSON format so that :meth:`Word2Vec.load` can continue training.
+
+    >>> model = Word2Vec(architecture="cbow", epochs=5).fit("brown:train")
+    >>> model.wv.most_similar("king")
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from lmkit.corpus.tokenizer import Tokenizer, TokenizerConfig, sidecar_path
+from lmkit.corpus.vocab import Vocab, keep_probabilities
+from lmkit.io import load_model, save_model
+from lmkit.word2vec import kernels
+from lmkit.word2vec.sampling import seed_state, unigram_table
+from lmkit.word2vec.training import Arrays, EpochStats, Objective, Schedule, train_epochs
+from lmkit.word2vec.trees import build_huffman
+
+log = logging.getLogger(__name__)
+
+KIND = "word2vec"
+ARCHITECTURES = ("skipgram", "cbow")
+LOSSES = ("ns", "hs", "both")
+UPDATES = ("exact", "batched")
+
+Callback = Callable[["Word2Vec", int, float], None]
+
+
+@dataclass(frozen=True)
+class Word2VecConfig:
+    """Every option of a word2vec model; the defaults are the C tool's / gensim's."""
+
+    architecture: str = "skipgram"     # "skipgram" predicts the context from the word; "cbow" the reverse
+    cbow_mean: bool = True             # CBOW hidden layer = mean of the context vectors (False: their sum)
+    loss: str = "ns"                   # "ns" negative sampling, "hs" hierarchical softmax, "both" (gensim hs=1, negative>0)
+    vector_size: int = 100             # dimension d of the word vectors
+    window: int = 5                    # max context distance; each position samples a reduced window in [1, window]
+    min_count: int = 5                 # words rarer than this are dropped from the corpus
+    max_vocab_size: int | None = None  # keep only the most frequent words (None: no limit)
+    sample: float = 1e-3               # subsampling threshold t for frequent words (0: off)
+    negative: int = 5                  # negative samples per positive (NS only)
+    ns_exponent: float = 0.75          # negatives drawn from count^ns_exponent
+    alpha: float | None = None         # initial learning rate; None: 0.025 skip-gram, 0.05 CBOW (the C tool)
+    min_alpha: float = 1e-4            # learning rate reached, linearly, after the last word of the last epoch
+    epochs: int = 5                    # passes over the corpus
+    workers: int = 1                   # training threads (Hogwild); 1 is bit-reproducible
+    seed: int = 1                      # seeds the initial vectors and every worker's RNG
+    update: str = "exact"              # "exact": C-tool per-pair updates; "batched": skip-gram shares negatives per window
+    max_sentence_length: int = 10_000  # longer lines are cut (gensim's limit); windows never cross a cut
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)  # how text becomes words
+
+    def __post_init__(self) -> None:
+        if isinstance(self.tokenizer, dict):
+            object.__setattr__(self, "tokenizer", TokenizerConfig.from_dict(self.tokenizer))
+        _choice("architecture", self.architecture, ARCHITECTURES)
+        _choice("loss", self.loss, LOSSES)
+        _choice("update", self.update, UPDATES)
+        for name in ("vector_size", "window", "min_count", "epochs", "workers", "max_sentence_length"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.max_vocab_size is not None and self.max_vocab_size < 1:
+            raise ValueError(f"max_vocab_size must be None or >= 1, got {self.max_vocab_size!r}")
+        if not isinstance(self.negative, (int, np.integer)) or self.negative < 0:
+            raise ValueError(f"negative must be an integer >= 0, got {self.negative!r}")
+        if self.loss in ("ns", "both") and self.negative == 0:
+            raise ValueError(f"loss={self.loss!r} needs negative >= 1 (negative=0 leaves nothing to train); "
+                             f"use loss='hs' for hierarchical softmax alone")
+        if not (isinstance(self.sample, (int, float)) and 0 <= self.sample < math.inf):
+            raise ValueError(f"sample must be a number >= 0, got {self.sample!r}")
+        if not math.isfinite(self.ns_exponent):
+            raise ValueError(f"ns_exponent must be finite, got {self.ns_exponent!r}")
+        if self.alpha is not None and not (0 < self.alpha < math.inf):
+            raise ValueError(f"alpha must be > 0, got {self.alpha!r}")
+        if not (0 <= self.min_alpha < math.inf):
+            raise ValueError(f"min_alpha must be >= 0, got {self.min_alpha!r}")
+        if not isinstance(self.seed, (int, np.integer)):
+            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+
+    @property
+    def learning_rate(self) -> float:
+        """``alpha``, or the C tool's default for the architecture."""
+        if self.alpha is not None:
+            return float(self.alpha)
+        return 0.05 if self.architecture == "cbow" else 0.025
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Word2VecConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown Word2VecConfig option(s): {sorted(unknown)}")
+        return cls(**values)
+
+
+def _choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
+class Word2Vec:
+    """A word2vec model: ``Word2Vec(config=None, **overrides)``.
+
+    ``overrides`` replace fields of ``config`` (``Word2Vec(architecture="cbow",
+    loss="hs")``).  After :meth:`fit`: ``vocab`` (:class:`Vocab`), ``tokenizer``,
+    ``syn0`` (float32[V, d], the word vectors), ``syn1`` (float32[V - 1, d],
+    HS inner nodes, or [0, d]), ``syn1neg`` (float32[V, d] or [0, d]), ``wv``,
+    ``history`` (an :class:`EpochStats` per epoch trained so far) and ``losses``.
+    """
+
+    def __init__(self, config: Word2VecConfig | None = None, **overrides):
+        config = config if config is not None else Word2VecConfig()
+        if not isinstance(config, Word2VecConfig):
+            raise ValueError(f"config must be a Word2VecConfig, got {type(config).__name__}")
+        if isinstance(overrides.get("tokenizer"), dict):
+            overrides["tokenizer"] = TokenizerConfig.from_dict(overrides["tokenizer"])
+        try:
+            self.config = replace(config, **overrides)
+        except TypeError as error:  # an unknown keyword
+            raise ValueError(f"Word2Vec: {error}") from None
+        self.vocab: Vocab | None = None
+        self.tokenizer: Tokenizer | None = None
+        self.syn0 = self.syn1 = self.syn1neg = None
+        self.history: list[EpochStats] = []
+        self.train_calls = 0
+        self._wv = None
+
+    @property
+    def losses(self) -> list[float]:
+        """Mean loss (negative log-likelihood per example) of every epoch trained so far."""
+        return [epoch.loss for epoch in self.history]
+
+    def __repr__(self) -> str:
+        size = len(self.vocab) if self.vocab is not None else "unfitted"
+        c = self.config
+        return f"Word2Vec({c.architecture}, loss={c.loss!r}, vector_size={c.vector_size}, vocab={size})"
+
+    # ------------------------------------------------------------------ training
+
+    def fit(self, corpus, *, verbose: bool = True, callbacks: Iterable[Callback] = (),
+            cache_dir: str | os.PathLike | None = None, errors: str = "strict") -> "Word2Vec":
+        """Build the vocabulary from ``corpus`` (on first use) and train ``config.epochs`` epochs.
+
+        ``corpus``: a path, glob, list of paths, dataset name (``"brown:train"``)
+        or an :class:`~lmkit.corpus.encoded.EncodedCorpus`.  A model that is
+        already trained (e.g. loaded) keeps its vocabulary and continues
+        training.  ``cache_dir``: where encoded corpora are cached; ``errors``:
+        "strict" or "replace" for invalid UTF-8.  Returns ``self``.
+        """
+        encoded = self._encode(corpus, verbose=verbose, cache_dir=cache_dir, errors=errors)
+        if self.vocab is None:
+            self._build(encoded.vocab, encoded.tokenizer)
+        return self.train(encoded, verbose=verbose, callbacks=callbacks)
+
+    def train(self, corpus, *, epochs: int | None = None, verbose: bool = True,
+              callbacks: Iterable[Callback] = (), cache_dir: str | os.PathLike | None = None,
+              errors: str = "strict") -> "Word2Vec":
+        """Continue training a built model for ``epochs`` (default ``config.epochs``).
+
+        The learning rate decays from ``alpha`` to ``min_alpha`` over this
+        call's words.  ``callbacks`` are called as ``callback(model, epoch, loss)``
+        after every epoch (``epoch`` counts from 0 over the model's lifetime).
+        """
+        if self.vocab is None:
+            raise ValueError("the model has no vocabulary yet: call fit(corpus) first")
+        epochs = self.config.epochs if epochs is None else epochs
+        if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+            raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+        encoded = self._encode(corpus, verbose=verbose, cache_dir=cache_dir, errors=errors)
+        c = self.config
+        objective = Objective(cbow=c.architecture == "cbow", cbow_mean=c.cbow_mean,
+                              negative=c.negative if c.loss != "hs" else 0, window=c.window,
+                              batched=c.update == "batched")
+        schedule = Schedule(alpha=c.learning_rate, min_alpha=c.min_alpha,
+                            total_words=float(epochs) * max(encoded.n_tokens, 1))
+        states = [seed_state(c.seed, stream=worker + 1024 * self.train_calls) for worker in range(c.workers)]
+        self.train_calls += 1
+        first_epoch = len(self.history)
+        callbacks = list(callbacks)
+
+        def on_epoch_end(epoch: int, stats: EpochStats) -> None:
+            self.history.append(stats)
+            for callback in callbacks:
+                callback(self, first_epoch + epoch, stats.loss)
+
+        train_epochs(self._arrays(), np.asarray(encoded.ids), np.asarray(encoded.offsets), objective,
+                     schedule, epochs, states, verbose=verbose, on_epoch_end=on_epoch_end)
+        if self._wv is not None:
+            self._wv.clear_cache()
+        return self
+
+    def _encode(self, corpus, *, verbose: bool, cache_dir, errors: str):
+        """An EncodedCorpus for ``corpus``, with this model's vocabulary once it has one."""
+        from lmkit.corpus.encoded import encode_corpus, encode_with_vocab
+
+        c = self.config
+        if hasattr(corpus, "ids") and hasattr(corpus, "offsets") and hasattr(corpus, "vocab"):
+            if self.vocab is not None and corpus.vocab.tokens != self.vocab.tokens:
+                raise ValueError("the encoded corpus has another vocabulary than the model; encode it with "
+                                 "lmkit.corpus.encoded.encode_with_vocab(source, model.vocab, model.tokenizer)")
+            if corpus.n_tokens == 0:
+                raise ValueError("the corpus is empty: no tokens to train on")
+            return corpus
+        if self.vocab is not None:
+            return encode_with_vocab(corpus, self.vocab, self.tokenizer, max_sentence_length=c.max_sentence_length,
+                                     errors=errors, cache_dir=cache_dir, verbose=verbose)
+        return encode_corpus(corpus, c.tokenizer, min_count=c.min_count, max_size=c.max_vocab_size,
+                             max_sentence_length=c.max_sentence_length, errors=errors, cache_dir=cache_dir,
+                             verbose=verbose)
+
+    def _build(self, vocab: Vocab, tokenizer: Tokenizer) -> None:
+        """Adopt the vocabulary and initialize the weights as the C tool does."""
+        c = self.config
+        counts = self._counts(vocab)
+        if int((counts > 0).sum()) < 2:
+            raise ValueError(f"the vocabulary has {int((counts > 0).sum())} word(s) after min_count={c.min_count}: "
+                             f"word2vec needs at least 2 distinct words")
+        self.vocab, self.tokenizer = vocab, tokenizer
+        n, d = len(vocab), c.vector_size
+        rng = np.random.default_rng(c.seed)
+        # Input vectors uniform in [-0.5/d, 0.5/d); output weights zero (Mikolov's word2vec.c).
+        self.syn0 = (rng.random((n, d), dtype=np.float32) - np.float32(0.5)) / np.float32(d)
+        self.syn1 = np.zeros((n - 1 if c.loss in ("hs", "both") else 0, d), dtype=np.float32)
+        self.syn1neg = np.zeros((n if c.loss in ("ns", "both") else 0, d), dtype=np.float32)
+        self._wv = None
+
+    @staticmethod
+    def _counts(vocab: Vocab) -> np.ndarray:
+        """Word counts for the tree, sampler and subsampling; ``eos`` never occurs in the id stream."""
+        counts = vocab.counts.copy()
+        if vocab.eos_id >= 0:
+            counts[vocab.eos_id] = 0
+        return counts
+
+    def _arrays(self) -> Arrays:
+        c = self.config
+        counts = self._counts(self.vocab)
+        n, d = len(self.vocab), c.vector_size
+        if self.syn1.shape[0] > 0:
+            tree = build_huffman(counts)
+            codes, points, lengths = tree.codes, tree.points, tree.lengths
+        else:
+            codes, points, lengths = np.zeros((n, 0), np.uint8), np.zeros((n, 0), np.int32), np.zeros(n, np.int32)
+        if self.syn1neg.shape[0] > 0:
+            table = unigram_table(counts, c.ns_exponent)
+            threshold, alias = table.threshold, table.alias
+        else:
+            threshold, alias = np.zeros(1, np.int64), np.zeros(1, np.int32)
+        sigmoid, nll = kernels.logistic_tables()
+        return Arrays(syn0=self.syn0, syn1=self.syn1, syn1neg=self.syn1neg, codes=codes, points=points,
+                      code_lengths=lengths, threshold=threshold, alias=alias,
+                      keep=keep_probabilities(counts, c.sample), sigmoid=sigmoid, nll=nll)
+
+    # ------------------------------------------------------------------ results
+
+    @property
+    def wv(self):
+        """The word vectors as :class:`lmkit.vectors.KeyedVectors` (sharing ``syn0``)."""
+        from lmkit.vectors import KeyedVectors
+
+        if self.vocab is None:
+            raise ValueError("the model is not trained yet: call fit(corpus) first")
+        if self._wv is None:
+            self._wv = KeyedVectors(self.vocab.tokens, self.syn0)
+        return self._wv
+
+    def save_vectors(self, path: str | os.PathLike, binary: bool = False) -> Path:
+        """Write the vectors in word2vec text or binary format, and the tokenizer beside them."""
+        written = self.wv.save_word2vec_format(path, binary=binary)
+        self.tokenizer.save(sidecar_path(path))
+        return Path(written)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save the whole model (lmkit npz + JSON, no pickle) and the tokenizer sidecar."""
+        if self.vocab is None:
+            raise ValueError("the model is not trained yet: nothing to save")
+        meta = {"config": self.config.to_dict(), "vocab": self.vocab.to_dict(),
+                "tokenizer": self.tokenizer.to_json(), "history": [asdict(h) for h in self.history],
+                "train_calls": self.train_calls}
+        written = save_model(path, KIND, {"syn0": self.syn0, "syn1": self.syn1, "syn1neg": self.syn1neg}, meta)
+        self.tokenizer.save(sidecar_path(path))
+        return written
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, **overrides) -> "Word2Vec":
+        """Read a model written by :meth:`save`; ``overrides`` change training options
+        (``epochs``, ``workers``, ``alpha``...) for further training."""
+        arrays, meta = load_model(path, kind=KIND)
+        try:
+            config = Word2VecConfig.from_dict(meta["config"])
+            vocab = Vocab.from_dict(meta["vocab"])
+            tokenizer = Tokenizer.from_json(meta["tokenizer"], source=str(path))
+            syn0, syn1, syn1neg = arrays["syn0"], arrays["syn1"], arrays["syn1neg"]
+        except KeyError as error:
+            raise ValueError(f"{path}: word2vec model without {error.args[0]!r}") from None
+        fixed = {"architecture", "loss", "vector_size", "min_count", "max_vocab_size", "tokenizer"}
+        if fixed & set(overrides):
+            raise ValueError(f"cannot change {sorted(fixed & set(overrides))} of a trained model")
+        model = cls(config, **overrides)
+        n, d = len(vocab), config.vector_size
+        shapes = {"syn0": (n, d), "syn1": (n - 1 if config.loss != "ns" else 0, d),
+                  "syn1neg": (n if config.loss != "hs" else 0, d)}
+        for name, array in (("syn0", syn0), ("syn1", syn1), ("syn1neg", syn1neg)):
+            if array.shape != shapes[name] or array.dtype != np.float32:
+                raise ValueError(f"{path}: {name} is {array.dtype}{array.shape}, expected float32{shapes[name]}")
+        model.vocab, model.tokenizer = vocab, tokenizer
+        model.syn0, model.syn1, model.syn1neg = (np.ascontiguousarray(a) for a in (syn0, syn1, syn1neg))
+        try:
+            model.history = [EpochStats(**h) for h in meta.get("history", [])]
+        except TypeError as error:
+            raise ValueError(f"{path}: malformed training history ({error})") from None
+        model.train_calls = int(meta.get("train_calls", 0))
+        return model
