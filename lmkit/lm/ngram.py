@@ -14,7 +14,9 @@ with ``h'`` the history without its oldest word, ``c_k(h) = sum_w c_k(h w)``,
 ``N1+(. h w)``, the number of distinct words seen before ``h w``, except for
 n-grams starting with the padding symbol (start of text), whose left
 extension is always padding: they keep their raw count (as SRILM does for
-``<s>``).  Discounts per order from the count-of-counts ``n_r`` of ``c_k``:
+``<s>``).  Histories starting with two padding symbols are not a level of
+their own (there is one start of text, as SRILM's single ``<s>``): such a
+level is skipped, ``p_k = p_{k-1}``.  Discounts per order from the count-of-counts ``n_r`` of ``c_k``:
 
     Y = n1 / (n1 + 2 n2),  D1 = 1 - 2 Y n2/n1,  D2 = 2 - 3 Y n3/n2,  D3+ = 3 - 4 Y n4/n3
 
@@ -110,50 +112,63 @@ class KneserNey:
         return self
 
     def _history_ids(self, contexts: np.ndarray, v: int, tables: dict | None):
-        """Ids of the histories of length 0..order-1 at each position.
+        """Ids of the histories of length 0..order-1 at each position (-1: none).
 
         With ``tables`` None, builds the tables (training); otherwise looks the
-        histories up in them (-1: unseen).
+        histories up in them (-1: unseen).  A history that starts with two
+        padding symbols only repeats the shorter one (there is one start of
+        text, as SRILM's single ``<s>``) and gets -1: the level is skipped.
         """
         n = len(contexts)
         ids = [np.zeros(n, dtype=np.int64)]
         built = {}
         for j in range(1, self.order):
             prev = ids[-1]
-            keys = np.maximum(prev, 0) * (v + 1) + contexts[:, self.order - 1 - j]
+            word = contexts[:, self.order - 1 - j]
+            valid = prev >= 0
+            if j >= 2:
+                valid &= ~((word == v) & (contexts[:, self.order - j] == v))
+            keys = np.maximum(prev, 0) * (v + 1) + word
             if tables is None:
-                table, inverse = np.unique(keys, return_inverse=True)
+                table, inverse = np.unique(keys[valid], return_inverse=True)
                 built[f"hist{j}"] = table
-                ids.append(inverse.astype(np.int64))
+                history = np.full(n, -1, dtype=np.int64)
+                history[valid] = inverse.reshape(-1)
             else:
-                ids.append(_lookup(tables[f"hist{j}"], keys, prev >= 0))
+                history = _lookup(tables[f"hist{j}"], keys, valid)
+            ids.append(history)
         return ids, built
 
     def _count(self, contexts: np.ndarray, targets: np.ndarray, v: int) -> dict[str, np.ndarray]:
         hist, tables = self._history_ids(contexts, v, None)
         targets = targets.astype(np.int64)
-        gram_ids = {}
+        gram_at = {}  # order -> int64[n]: the n-gram id at each position (-1: level skipped)
         for k in range(1, self.order + 1):  # order-k n-gram = (history of length k-1, target)
-            table, inverse = np.unique(hist[k - 1] * v + targets, return_inverse=True)
+            valid = hist[k - 1] >= 0
+            table, inverse = np.unique(hist[k - 1][valid] * v + targets[valid], return_inverse=True)
             tables[f"grams{k}"] = table
-            gram_ids[k] = (inverse.astype(np.int64), table)
+            gram_at[k] = np.full(len(targets), -1, dtype=np.int64)
+            gram_at[k][valid] = inverse.reshape(-1)
         for k in range(1, self.order + 1):
-            inverse, table = gram_ids[k]
-            raw = np.bincount(inverse, minlength=len(table)).astype(np.float64)
+            at = gram_at[k]
+            valid = at >= 0
+            n_grams = len(tables[f"grams{k}"])
+            raw = np.bincount(at[valid], minlength=n_grams).astype(np.float64)
             if k == self.order:
                 counts = raw
             else:  # continuation count: distinct (k+1)-grams ending in this k-gram
-                upper_inverse = gram_ids[k + 1][0]
-                _, first = np.unique(upper_inverse, return_index=True)
-                counts = np.bincount(inverse[first], minlength=len(table)).astype(np.float64)
+                upper = gram_at[k + 1]
+                upper_positions = np.flatnonzero(upper >= 0)
+                _, first = np.unique(upper[upper_positions], return_index=True)
+                counts = np.bincount(at[upper_positions[first]], minlength=n_grams).astype(np.float64)
                 if k >= 2:  # n-grams starting with padding keep their raw count
-                    starts_padded = np.zeros(len(table), dtype=bool)
-                    starts_padded[inverse] = contexts[:, self.order - k] == v
+                    starts_padded = np.zeros(n_grams, dtype=bool)
+                    starts_padded[at[valid]] = contexts[valid, self.order - k] == v
                     counts = np.where(starts_padded, raw, counts)
             d = _discounts(counts)
             discount = d[np.minimum(counts, 3).astype(np.int64)]
             n_hist = 1 if k == 1 else len(tables[f"hist{k - 1}"])
-            gram_hist = table // v
+            gram_hist = tables[f"grams{k}"] // v
             denominator = np.bincount(gram_hist, weights=counts, minlength=n_hist)
             mass = np.bincount(gram_hist, weights=discount, minlength=n_hist)
             tables[f"num{k}"] = np.maximum(counts - discount, 0.0)

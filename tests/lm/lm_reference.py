@@ -54,13 +54,15 @@ class ReferenceKN:
         grams = [ctx[len(ctx) - (order - 1):] + (w,) for ctx, w in examples]
         self.counts, self.discounts, self.den, self.mass = {}, {}, {}, {}
         for k in range(1, order + 1):
-            raw = Counter(g[order - k:] for g in grams)
+            # a history opening with two pads is skipped (one start-of-text symbol)
+            raw = Counter(g[order - k:] for g in grams if not self._skipped(g[order - k:-1]))
             if k == order:
                 counts = dict(raw)
             else:
                 left = defaultdict(set)
                 for g in grams:
-                    left[g[order - k:]].add(g[order - k - 1])
+                    if not self._skipped(g[order - k - 1:-1]):
+                        left[g[order - k:]].add(g[order - k - 1])
                 counts = {g: raw[g] if (k >= 2 and g[0] == pad) else len(left[g]) for g in raw}
             n = [sum(1 for c in counts.values() if c == r) for r in (1, 2, 3, 4)]
             if n[0] and n[1]:
@@ -77,12 +79,17 @@ class ReferenceKN:
                 mass[g[:-1]] += d[min(c, 3)]
             self.den[k], self.mass[k] = den, mass
 
+    def _skipped(self, history: tuple) -> bool:
+        return len(history) >= 2 and history[0] == self.v and history[1] == self.v
+
     def prob(self, context: tuple, word: int, k: int | None = None) -> float:
         k = self.order if k is None else k
         if k == 0:
             return 1.0 / self.v
         history = tuple(context[len(context) - (k - 1):]) if k > 1 else ()
         lower = self.prob(context, word, k - 1)
+        if self._skipped(history):
+            return lower
         den = self.den[k].get(history, 0.0)
         if den == 0:
             return lower
