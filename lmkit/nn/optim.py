@@ -155,6 +155,35 @@ class Optimizer:
         n = K.sum_duplicate_rows(rows64, grad_rows, unique, summed)
         self._rows(param, unique[:n], summed[:n], st)
 
+    # -- checkpoints ----------------------------------------------------------
+
+    def state_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+        """The state as ``({"<index>/<name>": array}, {"<index>": step count})``.
+
+        Plain arrays and integers, so a checkpoint stores them with
+        :func:`lmkit.io.save_model` (no pickle); :meth:`load_state_arrays`
+        restores them into a fresh optimizer of the same kind.
+        """
+        arrays = {f"{index}/{name}": st[name] for index, st in self.state.items() for name in self._state_names}
+        steps = {str(index): int(st["t"]) for index, st in self.state.items()}
+        return arrays, steps
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray], steps: dict[str, int]) -> None:
+        """Replace the state with one saved by :meth:`state_arrays`."""
+        state: dict[int, dict[str, Any]] = {}
+        for key, t in steps.items():
+            try:
+                moments = {name: np.array(arrays[f"{key}/{name}"]) for name in self._state_names}
+            except KeyError as error:
+                raise ValueError(f"{type(self).__name__} state for index {key} lacks {error.args[0]!r}") from None
+            shapes = {m.shape for m in moments.values()}
+            if len(shapes) > 1:
+                raise ValueError(f"{type(self).__name__} state for index {key} has mismatched shapes {shapes}")
+            first = next(iter(moments.values()), None)
+            state[int(key)] = {"t": int(t), "shape": first.shape if first is not None else None,
+                               "dtype": first.dtype if first is not None else None, **moments}
+        self.state = state
+
     # -- helpers shared by subclasses ---------------------------------------
 
     def _state_for(self, index: int, p: np.ndarray, what: str) -> dict[str, Any]:
@@ -164,6 +193,8 @@ class Optimizer:
             for name in self._state_names:
                 st[name] = np.zeros_like(p)
             self.state[index] = st
+        elif st["shape"] is None:  # restored state of an optimizer without moment arrays
+            st["shape"], st["dtype"] = p.shape, p.dtype
         elif st["shape"] != p.shape or st["dtype"] != p.dtype:
             raise ValueError(
                 f"{what} has shape {p.shape} and dtype {p.dtype}, but the optimizer state at "
