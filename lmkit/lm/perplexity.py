@@ -81,7 +81,7 @@ class Mixture:
         return _mix(self.a.score(contexts, targets), self.b.score(contexts, targets), self.weight)
 
     @classmethod
-    def fit_weight(cls, a, b, corpus, *, batch_size: int = 8192, iterations: int = 100,
+    def fit_weight(cls, a, b, corpus, *, batch_size: int = 8192, iterations: int = 1000,
                    tol: float = 1e-7) -> "Mixture":
         """The mixture whose weight maximizes the likelihood of ``corpus`` (the validation split).
 

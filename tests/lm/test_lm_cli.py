@@ -1,0 +1,45 @@
+"""`lmkit train nplm|ngram` and `lmkit perplexity` end to end on a tiny text."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from lmkit.cli import main
+
+
+@pytest.fixture()
+def texts(tmp_path, monkeypatch):
+    monkeypatch.setenv("LMKIT_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "train.txt").write_text("the cat sat on the mat\nthe dog sat on the log\na cat and a dog\n")
+    (tmp_path / "valid.txt").write_text("the cat sat on the log\nzebra dog\n")
+    return tmp_path
+
+
+def test_train_and_score(texts, capsys):
+    kn, nplm = str(texts / "kn.lmkit"), str(texts / "nplm.lmkit")
+    valid = str(texts / "valid.txt")
+    assert main(["train", "ngram", "--input", str(texts / "train.txt"), "--order", "3", "--output", kn,
+                 "--quiet"]) == 0
+    assert main(["train", "nplm", "--input", str(texts / "train.txt"), "--valid", valid, "--output", nplm,
+                 "--context", "2", "--features", "6", "--hidden", "8", "--epochs", "2", "--threads", "1",
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["perplexity", kn, "--input", valid, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"perplexity [\d.]+ over 10 predicted tokens \(1 <unk> .*2 </s>", out)
+    assert main(["perplexity", nplm, "--input", valid, "--mix", kn, "--weight", "0.5",
+                 "--logprobs", str(texts / "lp.tsv"), "--quiet"]) == 0
+    assert "mixture weight 0.5000" in capsys.readouterr().out
+    assert len((texts / "lp.tsv").read_text().splitlines()) == 11
+    assert main(["train", "nplm", "--input", str(texts / "train.txt"), "--valid", valid, "--output", nplm,
+                 "--context", "2", "--features", "6", "--hidden", "8", "--epochs", "3", "--threads", "1",
+                 "--resume", "--quiet"]) == 0
+
+
+def test_errors(texts, capsys):
+    assert main(["perplexity", str(texts / "train.txt"), "--input", str(texts / "valid.txt")]) == 2
+    assert main(["perplexity", str(texts / "absent.lmkit"), "--input", str(texts / "valid.txt")]) == 2
+    assert main(["train", "nplm", "--input", str(texts / "train.txt"), "--output", str(texts / "m.lmkit"),
+                 "--context", "0", "--quiet"]) == 2
+    assert "context must be >= 1" in capsys.readouterr().err
