@@ -1,0 +1,249 @@
+"""Word2Vec end to end on small synthetic corpora: options, learning, determinism, files, errors."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from lmkit.corpus.tokenizer import Tokenizer, sidecar_path
+from lmkit.word2vec.model import Word2Vec, Word2VecConfig
+from lmkit.word2vec.training import TrainingDivergedError
+
+NO_JIT = os.environ.get("NUMBA_DISABLE_JIT") == "1"
+slow_without_jit = pytest.mark.skipif(NO_JIT, reason="trains 24k tokens: ~10 s per case interpreted, ~90 s for all")
+
+ANIMALS = ["cat", "dog", "mouse", "horse", "cow", "sheep"]
+VEHICLES = ["car", "bus", "train", "plane", "boat", "truck"]
+FILLERS = ["the", "a", "and", "of"]
+SMALL = dict(vector_size=16, window=3, min_count=1, sample=0.0, epochs=3, negative=3, verbose=None)
+
+
+def _topic_corpus(path, n_sentences: int, seed: int = 0):
+    """Sentences drawn from one topic each (plus filler words): topic words should cluster."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for s in range(n_sentences):
+        topic = ANIMALS if s % 2 == 0 else VEHICLES
+        words = [topic[i] if rng.random() < 0.75 else FILLERS[i % 4] for i in rng.integers(0, 6, 8)]
+        lines.append(" ".join(words))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _model(**options) -> Word2Vec:
+    settings = {**SMALL, **options}
+    settings.pop("verbose")
+    return Word2Vec(**settings)
+
+
+def _separation(model: Word2Vec) -> float:
+    """Mean within-topic cosine minus mean across-topic cosine."""
+    kv = model.wv
+    within = [kv.similarity(a, b) for group in (ANIMALS, VEHICLES) for a in group for b in group if a < b]
+    across = [kv.similarity(a, b) for a in ANIMALS for b in VEHICLES]
+    return float(np.mean(within) - np.mean(across))
+
+
+@pytest.fixture(scope="module")
+def topics(tmp_path_factory):
+    return _topic_corpus(tmp_path_factory.mktemp("w2v") / "topics.txt", 600)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return _topic_corpus(tmp_path_factory.mktemp("w2v") / "tiny.txt", 25, seed=1)
+
+
+# ----------------------------------------------------------------------------- options
+
+
+def test_config_defaults():
+    config = Word2VecConfig()
+    assert (config.architecture, config.loss, config.vector_size, config.window, config.negative) == \
+        ("skipgram", "ns", 100, 5, 5)
+    assert config.learning_rate == 0.025
+    assert Word2VecConfig(architecture="cbow").learning_rate == 0.05
+    assert Word2VecConfig(alpha=0.1).learning_rate == 0.1
+    assert Word2VecConfig.from_dict(config.to_dict()) == config
+    assert Word2Vec(config, window=7).config.window == 7
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"loss": "ns", "negative": 0}, "negative >= 1"),
+    ({"loss": "both", "negative": 0}, "negative >= 1"),
+    ({"window": 0}, "window"),
+    ({"vector_size": 0}, "vector_size"),
+    ({"architecture": "skip-gram"}, "architecture"),
+    ({"loss": "softmax"}, "loss"),
+    ({"update": "fast"}, "update"),
+    ({"min_count": 0}, "min_count"),
+    ({"epochs": 0}, "epochs"),
+    ({"workers": 0}, "workers"),
+    ({"sample": -1.0}, "sample"),
+    ({"alpha": 0.0}, "alpha"),
+    ({"negative": -1, "loss": "hs"}, "negative"),
+    ({"no_such_option": 1}, "no_such_option"),
+])
+def test_bad_options_raise(options, message):
+    with pytest.raises(ValueError, match=message):
+        Word2Vec(**options)
+
+
+def test_hs_alone_accepts_negative_zero():
+    assert Word2Vec(loss="hs", negative=0).config.negative == 0
+
+
+def test_empty_vocabulary_after_min_count_reaches_the_user(tiny):
+    with pytest.raises(ValueError, match="min_count=1000"):
+        _model(min_count=1000).fit(tiny, verbose=False)
+
+
+def test_missing_input_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        _model().fit(tmp_path / "absent.txt", verbose=False)
+
+
+def test_one_word_vocabulary_is_refused(tmp_path):
+    path = tmp_path / "one.txt"
+    path.write_text("same same same\nsame same\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="at least 2 distinct words"):
+        _model().fit(path, verbose=False)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@slow_without_jit
+@pytest.mark.parametrize("options", [
+    {"architecture": "skipgram", "loss": "ns"},
+    {"architecture": "skipgram", "loss": "hs"},
+    {"architecture": "cbow", "loss": "ns"},
+    {"architecture": "cbow", "loss": "hs"},
+    {"architecture": "cbow", "loss": "both", "cbow_mean": False, "alpha": 0.01},
+    {"architecture": "skipgram", "loss": "ns", "update": "batched"},
+    {"architecture": "skipgram", "loss": "both", "update": "batched"},
+])
+def test_every_combination_learns_the_topics(topics, options):
+    model = _model(epochs=5, **options).fit(topics, verbose=False)
+    assert _separation(model) > 0.3, options
+    assert len(model.losses) == 5 and model.losses[-1] < model.losses[0]
+    assert all(np.isfinite(model.losses))
+
+
+def test_fixed_seed_one_worker_is_bit_identical(tiny):
+    first = _model(seed=7, epochs=2).fit(tiny, verbose=False)
+    second = _model(seed=7, epochs=2).fit(tiny, verbose=False)
+    other = _model(seed=8, epochs=2).fit(tiny, verbose=False)
+    assert first.syn0.tobytes() == second.syn0.tobytes()
+    assert first.syn1neg.tobytes() == second.syn1neg.tobytes()
+    assert first.losses == second.losses
+    assert first.syn0.tobytes() != other.syn0.tobytes()
+
+
+@slow_without_jit
+def test_two_workers_finish_and_learn(topics):
+    model = _model(workers=2, epochs=5).fit(topics, verbose=False)
+    assert _separation(model) > 0.3
+    history = model.history
+    assert sum(h.words for h in history) == 5 * sum(1 for _ in topics.read_text().split())
+
+
+def test_epoch_losses_are_per_example_means_and_callbacks_see_them(tiny):
+    seen = []
+    model = _model(epochs=3).fit(tiny, verbose=False, callbacks=[lambda m, e, loss: seen.append((m, e, loss))])
+    assert [e for _, e, _ in seen] == [0, 1, 2]
+    assert all(m is model for m, _, _ in seen)
+    assert [loss for _, _, loss in seen] == model.losses
+    # A per-example mean of -log sigma terms: about (1 + negative) * log 2 at the start, not a running total.
+    assert 0.5 < model.losses[0] < (1 + SMALL["negative"]) * np.log(2) + 0.1
+    model.train(tiny, epochs=2, verbose=False, callbacks=[lambda m, e, loss: seen.append((m, e, loss))])
+    assert [e for _, e, _ in seen] == [0, 1, 2, 3, 4]
+
+
+def test_nan_in_weights_stops_training_with_epoch_and_word_count(tiny):
+    model = _model(epochs=1).fit(tiny, verbose=False)
+    model.syn0[3, 0] = np.nan
+    with pytest.raises(TrainingDivergedError, match=r"epoch 1 after \d+ words"):
+        model.train(tiny, epochs=2, verbose=False)
+
+
+def test_huge_learning_rate_is_reported_as_divergence(tiny):
+    with pytest.raises(TrainingDivergedError, match="lower alpha"):
+        _model(alpha=1e38, epochs=3).fit(tiny, verbose=False)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def test_save_load_continue_training(tiny, tmp_path):
+    model = _model(epochs=2, loss="both", architecture="cbow").fit(tiny, verbose=False)
+    path = model.save(tmp_path / "model.npz")
+    assert sidecar_path(path).is_file()
+    loaded = Word2Vec.load(path)
+    assert loaded.config == model.config and loaded.vocab == model.vocab
+    assert loaded.tokenizer == model.tokenizer and loaded.losses == model.losses
+    for name in ("syn0", "syn1", "syn1neg"):
+        assert np.array_equal(getattr(loaded, name), getattr(model, name))
+    # Continuing is deterministic and equals continuing the original model.
+    again = Word2Vec.load(path)
+    before = loaded.syn0.copy()
+    loaded.train(tiny, epochs=1, verbose=False)
+    again.train(tiny, epochs=1, verbose=False)
+    model.train(tiny, epochs=1, verbose=False)
+    assert not np.array_equal(before, loaded.syn0)
+    assert loaded.syn0.tobytes() == again.syn0.tobytes() == model.syn0.tobytes()
+    assert len(loaded.losses) == 3
+    # fit() on a trained model continues with its vocabulary instead of starting over.
+    loaded.fit(tiny, verbose=False)
+    assert len(loaded.losses) == 3 + loaded.config.epochs and loaded.vocab == model.vocab
+
+
+def test_load_with_overrides(tiny, tmp_path):
+    path = _model(epochs=1).fit(tiny, verbose=False).save(tmp_path / "m.npz")
+    assert Word2Vec.load(path, epochs=4, workers=2).config.epochs == 4
+    with pytest.raises(ValueError, match="vector_size"):
+        Word2Vec.load(path, vector_size=8)
+
+
+def test_load_rejects_other_files(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        Word2Vec.load(tmp_path / "absent.npz")
+    bogus = tmp_path / "bogus.npz"
+    bogus.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="bogus.npz"):
+        Word2Vec.load(bogus)
+
+
+def test_save_vectors_text_and_binary(tiny, tmp_path):
+    from lmkit.vectors import KeyedVectors
+
+    model = _model(epochs=1).fit(tiny, verbose=False)
+    for binary in (False, True):
+        path = model.save_vectors(tmp_path / f"vectors-{binary}.w2v", binary=binary)
+        kv = KeyedVectors.load_word2vec_format(path, binary=binary)
+        assert kv.index_to_key == model.vocab.tokens
+        assert np.array_equal(kv.vectors, model.syn0)
+        assert Tokenizer.load(sidecar_path(path)) == model.tokenizer
+
+
+def test_trained_model_refuses_a_corpus_with_another_vocabulary(tiny, tmp_path):
+    from lmkit.corpus.encoded import encode_corpus
+
+    model = _model(epochs=1).fit(tiny, verbose=False)
+    other = tmp_path / "other.txt"
+    other.write_text("completely different words here\nand more words\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="another vocabulary"):
+        model.train(encode_corpus(other, verbose=False), verbose=False)
+    # A path is encoded with the model's vocabulary instead (unknown words dropped).
+    model.train(tiny, epochs=1, verbose=False)
+
+
+def test_unfitted_model_errors():
+    model = Word2Vec()
+    with pytest.raises(ValueError, match="fit"):
+        model.wv
+    with pytest.raises(ValueError, match="fit"):
+        model.train("anything")
+    with pytest.raises(ValueError, match="nothing to save"):
+        model.save("x.npz")
