@@ -25,8 +25,9 @@ Choices, all checked by the tests:
 * ``limit=None`` reads or writes every row; an integer ``n >= 0`` at most ``n`` rows
   (gensim reads ``limit=0`` as "all").
 
-Reading streams: text in blocks of about 8 MB of lines, their numbers parsed by numpy's
-C reader (``np.loadtxt``) into a preallocated ``V x d`` array; binary in 1 MB chunks.
+Reading streams: text in blocks of about 8 MB of lines, their numbers parsed by a compiled
+kernel (:mod:`lmkit.vectors.parse`, bit-identical to numpy's parsing, with numpy's
+``np.loadtxt`` as the fallback) into a preallocated ``V x d`` array; binary in 1 MB chunks.
 Errors name the file and the line (text) or the word number and byte offset (binary).
 """
 from __future__ import annotations
@@ -43,6 +44,7 @@ from typing import IO, Iterator
 import numpy as np
 
 from lmkit.io import atomic_write
+from lmkit.vectors.parse import parse_rows
 
 logger = logging.getLogger(__name__)
 
@@ -129,11 +131,16 @@ def _add_word(seen: dict[str, int], word: str, position: int, where: str, what: 
 def _parse_text_rows(rests: list[bytes], size: int, dtype: type, path: Path, first_line: int) -> np.ndarray:
     """Numbers of a block of text rows (each without its word) -> dtype[n, size].
 
-    Fast path: one ``np.loadtxt`` over the whole block.  On any failure, the slow path
-    re-parses row by row to name the first bad line.
+    Three tiers, each handling what the one before refuses: the compiled fast-path parser
+    (:mod:`lmkit.vectors.parse`), then one ``np.loadtxt`` over the block, then row by
+    row to name the first bad line.
     """
+    data = b"".join(rests)
+    values = parse_rows(data, len(rests), size, dtype)
+    if values is not None and np.isfinite(values).all():
+        return values
     try:
-        text = b"".join(rests).decode("ascii")
+        text = data.decode("ascii")
         with np.errstate(over="ignore"):  # overflow to inf is reported below
             values = np.loadtxt(io.StringIO(text), dtype=dtype, comments=None, ndmin=2)
         if values.shape == (len(rests), size) and np.isfinite(values).all():
@@ -222,6 +229,7 @@ def _read_binary(handle: IO[bytes], path: Path, n_rows: int, size: int, dtype: t
     row_bytes = 4 * size
     out = np.empty((n_rows, size), dtype=dtype)
     words: list[str] = []
+    starts: list[int] = []  # file offset of each row, for error messages
     seen: dict[str, int] = {}
     buffer = b""
     base = header_bytes  # file offset of buffer[0]
@@ -253,12 +261,15 @@ def _read_binary(handle: IO[bytes], path: Path, n_rows: int, size: int, dtype: t
         _add_word(seen, word, index + 1, where, "word")
         words.append(word)
         out[index] = np.frombuffer(buffer, dtype="<f4", count=size, offset=space + 1)
-        if not np.isfinite(out[index]).all():
-            raise ValueError(f"{where}: non-finite value (nan, inf, or out of range of {np.dtype(dtype)}) "
-                             f"in the vector of {word!r}")
+        starts.append(base + pos)
         pos = space + 1 + row_bytes
         if buffer[pos:pos + 1] == b"\n":  # the C tool's row end (else stripped in front of the next word)
             pos += 1
+    finite = np.isfinite(out).all(axis=1)
+    if not finite.all():
+        bad = int(np.argmin(finite))
+        raise ValueError(f"{path}: word {bad + 1} at byte {starts[bad]}: non-finite value (nan, inf, or out of "
+                         f"range of {np.dtype(dtype)}) in the vector of {words[bad]!r}")
     return words, out
 
 
