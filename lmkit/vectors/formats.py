@@ -44,7 +44,6 @@ from typing import IO, Iterator
 import numpy as np
 
 from lmkit.io import atomic_write
-from lmkit.vectors.parse import parse_rows
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +134,8 @@ def _parse_text_rows(rests: list[bytes], size: int, dtype: type, path: Path, fir
     (:mod:`lmkit.vectors.parse`), then one ``np.loadtxt`` over the block, then row by
     row to name the first bad line.
     """
+    from lmkit.vectors.parse import parse_rows  # here: numba loads only when a text file is read
+
     data = b"".join(rests)
     values = parse_rows(data, len(rests), size, dtype)
     if values is not None and np.isfinite(values).all():
