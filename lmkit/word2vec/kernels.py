@@ -33,6 +33,13 @@ index is computed and range-checked as an integer, so a NaN dot product can
 neither index out of bounds nor hide: it makes the loss NaN, which the driver
 checks after every chunk.
 
+The vector size reaches the kernels as ``dims``, a tuple of ``d`` zeros whose
+length is part of its numba type: ``d = len(dims)`` is then a compile-time
+constant, so every row loop has a known trip count and compiles to whole
+SIMD registers with no remainder loops (one compiled specialization per
+vector size, cached on disk like the rest).  Measured: +25% words/s for
+d = 100 over a run-time ``d``.
+
 Draw order of the worker's RNG (the tests replay it): per sentence, one draw
 for each token whose keep probability is below 1 (subsampling); then per kept
 position ``i``, one draw for the reduced window ``b`` in ``[0, window)``; then
@@ -99,19 +106,20 @@ def learning_rate(alpha, min_alpha, done, total):
 
 @jit
 def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n_out, alpha,
-                  grad, gains, sigmoid, nll) -> float:
+                  grad, gains, sigmoid, nll, dims) -> float:
     """The binary-logistic update of ``n_hidden`` hidden rows against ``n_out`` output rows.
 
     hidden: float32[*, d], rows ``hidden_rows[first:first + n_hidden]`` (int32)
     out: float32[*, d] (syn1 or syn1neg), rows ``out_rows[:n_out]`` with ``labels[:n_out]``
     grad: float32[>= n_hidden, d], accumulates ``dL/dh`` (times -alpha) for each hidden row
-    gains: float32[>= n_hidden] scratch.  Returns the summed negative log-likelihood.
+    gains: float32[>= n_hidden] scratch; dims: tuple of d zeros (d = len(dims), see above).
+    Returns the summed negative log-likelihood.
 
     For each output row ``u`` in order: all ``f_i = h_i . u`` and ``grad_i += g_i u``
     with the old ``u``, then ``u += sum_i g_i h_i``.  With one hidden row this
     is exactly the C tool's per-pair update.
     """
-    d = out.shape[1]
+    d = len(dims)
     loss = 0.0
     for j in range(n_out):
         row = out_rows[j]
@@ -138,12 +146,12 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n
 @jit
 def update(hidden, hidden_rows, first, n_hidden, target, syn1, codes, points, code_lengths,
            syn1neg, negative, threshold, alias, alpha, state, out_rows, labels, grad, gains,
-           sigmoid, nll) -> tuple:
+           sigmoid, nll, dims) -> tuple:
     """Predict ``target`` from the hidden rows with HS (if syn1 has rows) and/or NS (negative > 0).
 
     Zeroes and fills ``grad[:n_hidden]``.  Returns ``(state, loss)``.
     """
-    d = grad.shape[1]
+    d = len(dims)
     for i in range(n_hidden):
         for k in range(d):
             grad[i, k] = 0.0
@@ -154,7 +162,7 @@ def update(hidden, hidden_rows, first, n_hidden, target, syn1, codes, points, co
             out_rows[j] = points[target, j]
             labels[j] = np.float32(1.0) - np.float32(codes[target, j])
         loss += logistic_rows(hidden, hidden_rows, first, n_hidden, syn1, out_rows, labels, length,
-                              alpha, grad, gains, sigmoid, nll)
+                              alpha, grad, gains, sigmoid, nll, dims)
     if negative > 0:
         out_rows[0] = target
         labels[0] = 1.0
@@ -165,7 +173,7 @@ def update(hidden, hidden_rows, first, n_hidden, target, syn1, codes, points, co
             out_rows[j] = drawn
             labels[j] = 0.0
         loss += logistic_rows(hidden, hidden_rows, first, n_hidden, syn1neg, out_rows, labels,
-                              negative + 1, alpha, grad, gains, sigmoid, nll)
+                              negative + 1, alpha, grad, gains, sigmoid, nll, dims)
     return state, loss
 
 
@@ -174,7 +182,7 @@ def train_sentences(ids, offsets, first_sentence, end_sentence,
                     syn0, syn1, syn1neg, codes, points, code_lengths, threshold, alias, keep,
                     sigmoid, nll, cbow, cbow_mean, negative, window, batched,
                     alpha0, min_alpha, total_words, progress, stats, worker, rng,
-                    sentence, contexts, hidden_row, out_rows, labels, neu1, grad, gains) -> None:
+                    sentence, contexts, hidden_row, out_rows, labels, neu1, grad, gains, dims) -> None:
     """Train on sentences ``[first_sentence, end_sentence)`` of ``(ids, offsets)``.
 
     ids: int32[n_tokens], offsets: int64[n_sentences + 1]
@@ -188,11 +196,12 @@ def train_sentences(ids, offsets, first_sentence, end_sentence,
     Scratch: sentence int32[max sentence length], contexts int32[2 window], hidden_row int32[1]
     (holds 0), out_rows int32[max(code length, negative + 1)], labels float32[same],
     neu1 float32[1, d], grad float32[2 window, d], gains float32[2 window].
+    dims: a tuple of d zeros, making d a compile-time constant (module docstring).
 
     The learning rate is recomputed before each sentence from the words all
     workers have processed (the sum over ``progress``), one schedule for all.
     """
-    d = syn0.shape[1]
+    d = len(dims)
     state = rng[0]
     loss = 0.0
     examples = 0
@@ -240,7 +249,7 @@ def train_sentences(ids, offsets, first_sentence, end_sentence,
                         neu1[0, k] *= inverse
                 state, value = update(neu1, hidden_row, 0, 1, target, syn1, codes, points,
                                       code_lengths, syn1neg, negative, threshold, alias, alpha,
-                                      state, out_rows, labels, grad, gains, sigmoid, nll)
+                                      state, out_rows, labels, grad, gains, sigmoid, nll, dims)
                 loss += value
                 examples += 1
                 for c in range(m):                         # the C tool: unscaled error to each input
@@ -249,7 +258,7 @@ def train_sentences(ids, offsets, first_sentence, end_sentence,
             elif batched:
                 state, value = update(syn0, contexts, 0, m, target, syn1, codes, points,
                                       code_lengths, syn1neg, negative, threshold, alias, alpha,
-                                      state, out_rows, labels, grad, gains, sigmoid, nll)
+                                      state, out_rows, labels, grad, gains, sigmoid, nll, dims)
                 loss += value
                 examples += m
                 for c in range(m):
@@ -259,7 +268,7 @@ def train_sentences(ids, offsets, first_sentence, end_sentence,
                 for c in range(m):
                     state, value = update(syn0, contexts, c, 1, target, syn1, codes, points,
                                           code_lengths, syn1neg, negative, threshold, alias, alpha,
-                                          state, out_rows, labels, grad, gains, sigmoid, nll)
+                                          state, out_rows, labels, grad, gains, sigmoid, nll, dims)
                     loss += value
                     for k in range(d):
                         syn0[contexts[c], k] += grad[0, k]

@@ -112,7 +112,7 @@ class Worker:
             objective.negative, objective.window, objective.batched, np.float32(schedule.alpha),
             np.float32(schedule.min_alpha), float(schedule.total_words), progress, stats, self.index,
             self.rng, self.sentence, self.contexts, self.hidden_row, self.out_rows, self.labels,
-            self.neu1, self.grad, self.gains)
+            self.neu1, self.grad, self.gains, (0,) * a.syn0.shape[1])
 
 
 def sentence_chunks(offsets: np.ndarray, max_tokens: int) -> list[tuple[int, int]]:

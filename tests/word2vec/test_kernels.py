@@ -120,7 +120,7 @@ def test_negatives_never_hit_the_target():
         state, _ = kernels.update(syn0, np.zeros(1, np.int32), 0, 1, 0, empty, np.zeros((4, 0), np.uint8),
                                   np.zeros((4, 0), np.int32), np.zeros(4, np.int32), syn1neg, 20,
                                   table.threshold, table.alias, np.float32(0.01), state, out_rows, labels,
-                                  grad, gains, sigmoid, nll)
+                                  grad, gains, sigmoid, nll, (0, 0))
         assert out_rows[0] == 0 and labels[0] == 1.0
         assert (out_rows[1:] != 0).all() and (labels[1:] == 0.0).all()
 

@@ -32,14 +32,14 @@ def test_train_command_writes_vectors_and_model(corpus_file, tmp_path, architect
     from lmkit.vectors import KeyedVectors
 
     output, model_path = tmp_path / "vectors.bin", tmp_path / "model.npz"
-    code = main(["train", architecture, "--input", str(corpus_file), "--output", str(output), "--size", "12",
+    code = main(["train", architecture, "--input", str(corpus_file), "--output", str(output), "--size", "16",
                  "--window", "2", "--min-count", "1", "--epochs", "2", "--seed", "3", "--save-model",
                  str(model_path), "--lowercase", *extra])
     assert code == 0
     assert "vectors:" in capsys.readouterr().out
     kv = KeyedVectors.load_word2vec_format(output, binary="--binary" in extra)
     model = Word2Vec.load(model_path)
-    assert kv.vectors.shape == (30, 12) and np.array_equal(kv.vectors, model.syn0)
+    assert kv.vectors.shape == (30, 16) and np.array_equal(kv.vectors, model.syn0)
     assert model.config.architecture == architecture and model.config.tokenizer.lowercase
     assert model.config.seed == 3 and model.config.epochs == 2
     assert sidecar_path(output).is_file()
