@@ -38,6 +38,7 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
     training.add_argument("--lr-decay", type=float, default=0.0, help="r in lr/(1 + r t) (default 0)")
     training.add_argument("--weight-decay", type=float, default=None,
                           help="L2 on weights and C (default 1e-4 with sgd, 0 with adam)")
+    training.add_argument("--clip-norm", type=float, default=0.0, help="clip the global gradient norm (0: off)")
     training.add_argument("--epochs", type=int, default=10, help="maximum epochs (default 10)")
     training.add_argument("--patience", type=int, default=2, help="epochs without improvement (default 2)")
     training.add_argument("--batch-size", type=int, default=256, help="examples per update (default 256)")
@@ -104,7 +105,8 @@ def _train_nplm(args: argparse.Namespace) -> int:
         context=args.context, features=args.features, hidden=args.hidden, direct=args.direct,
         activation=args.activation, dropout_features=args.dropout, dropout_hidden=args.dropout,
         batch_norm=args.batch_norm, boundaries=args.boundaries, optimizer=args.optimizer, lr=args.lr,
-        lr_decay=args.lr_decay, weight_decay=args.weight_decay, batch_size=args.batch_size,
+        lr_decay=args.lr_decay, weight_decay=args.weight_decay, clip_norm=args.clip_norm,
+        batch_size=args.batch_size,
         epochs=args.epochs, patience=args.patience, seed=args.seed, threads=args.threads,
         max_tokens=args.max_tokens)
     model = NPLM(config)

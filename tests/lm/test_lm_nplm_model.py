@@ -68,22 +68,23 @@ def test_softmax_kernel_matches_numpy(blocks):
     logits = (rng.standard_normal((7, 301)) * 8).astype(np.float32)
     logits[2, 5] = 60.0  # a dominant logit: exp underflow elsewhere
     targets = rng.integers(0, 301, 7).astype(np.int32)
-    x = logits.astype(np.float64)
+    bias = rng.standard_normal(301).astype(np.float32)
+    x = logits.astype(np.float64) + bias
     lse = np.log(np.exp(x - x.max(1, keepdims=True)).sum(1)) + x.max(1)
     expected_loss = lse - x[np.arange(7), targets]
     expected_grad = np.exp(x - lse[:, None])
     expected_grad[np.arange(7), targets] -= 1
     expected_grad *= 0.25
     buf, losses = logits.copy(), np.empty(7)
-    softmax_xent(buf, targets, np.float32(0.25), True, losses, np.empty((blocks, 301), np.int32))
+    softmax_xent(buf, bias, targets, np.float32(0.25), True, losses, np.empty((blocks, 301), np.int32))
     np.testing.assert_allclose(losses, expected_loss, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(buf, expected_grad, rtol=1e-5, atol=1e-7)
     buf, losses2 = logits.copy(), np.empty(7)
-    softmax_xent(buf, targets, np.float32(1.0), False, losses2, np.empty((blocks, 301), np.int32))
+    softmax_xent(buf, bias, targets, np.float32(1.0), False, losses2, np.empty((blocks, 301), np.int32))
     np.testing.assert_array_equal(losses2, losses)
     bad = logits.copy()
     bad[1, 3], bad[4, 0] = np.nan, np.inf
-    softmax_xent(bad, targets, np.float32(1.0), True, losses, np.empty((blocks, 301), np.int32))
+    softmax_xent(bad, bias, targets, np.float32(1.0), True, losses, np.empty((blocks, 301), np.int32))
     assert np.isnan(losses[[1, 4]]).all() and np.isfinite(np.delete(losses, [1, 4])).all()
 
 
