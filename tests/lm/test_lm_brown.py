@@ -40,10 +40,10 @@ def test_nplm_learns_on_a_brown_slice(brown):
     from lmkit.lm.perplexity import perplexity
 
     train, valid = brown
-    config = NPLMConfig(context=3, features=16, hidden=32, direct=False, boundaries="stream", epochs=2,
-                        max_tokens=30_000, threads=1, batch_size=128, lr=3e-3)
+    config = NPLMConfig(context=3, features=16, hidden=32, direct=False, boundaries="stream", epochs=1,
+                        max_tokens=60_000, threads=1, batch_size=128)
     model = NPLM(config).fit(train, valid, verbose=False)
     unigram_start = NPLM(config).build(train.vocab, unigram_counts=np.bincount(train.ids, minlength=len(train.vocab)))
     before, after = perplexity(unigram_start, valid).perplexity, perplexity(model, valid).perplexity
     assert after < before, (before, after)  # beats its own unigram start
-    assert model.history[1]["valid_ppl"] < model.history[0]["valid_ppl"]
+    assert model.history[0]["valid_ppl"] == pytest.approx(after)
