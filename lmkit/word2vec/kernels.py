@@ -51,6 +51,7 @@ from __future__ import annotations
 import numpy as np
 
 from lmkit._jit import jit
+from lmkit.word2vec.prefetch import prefetch_row
 from lmkit.word2vec.sampling import draw_alias, next_random, uniform_float, uniform_index
 
 MAX_EXP = 6.0          # sigma is saturated outside [-MAX_EXP, MAX_EXP], as in the C tool
@@ -161,6 +162,7 @@ def update(hidden, hidden_rows, first, n_hidden, target, syn1, codes, points, co
         for j in range(length):
             out_rows[j] = points[target, j]
             labels[j] = np.float32(1.0) - np.float32(codes[target, j])
+            prefetch_row(syn1, out_rows[j])
         loss += logistic_rows(hidden, hidden_rows, first, n_hidden, syn1, out_rows, labels, length,
                               alpha, grad, gains, sigmoid, nll, dims)
     if negative > 0:
@@ -172,6 +174,7 @@ def update(hidden, hidden_rows, first, n_hidden, target, syn1, codes, points, co
                 state, drawn = draw_alias(state, threshold, alias)
             out_rows[j] = drawn
             labels[j] = 0.0
+            prefetch_row(syn1neg, drawn)   # all rows requested before the first is used
         loss += logistic_rows(hidden, hidden_rows, first, n_hidden, syn1neg, out_rows, labels,
                               negative + 1, alpha, grad, gains, sigmoid, nll, dims)
     return state, loss
@@ -225,6 +228,10 @@ def train_sentences(ids, offsets, first_sentence, end_sentence,
             sentence[n] = word
             n += 1
         for i in range(n):
+            if i + window + 1 < n:                        # the input row entering the next windows
+                prefetch_row(syn0, sentence[i + window + 1])
+            if i + 1 < n and syn1neg.shape[0] > 0:        # the next target's output row
+                prefetch_row(syn1neg, sentence[i + 1])
             state, r = next_random(state)
             reach = window - uniform_index(r, window)     # the C tool's reduced window: window - b
             lo = max(0, i - reach)

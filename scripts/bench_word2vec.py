@@ -1,0 +1,287 @@
+"""Benchmark lmkit's word2vec beside gensim: speed, peak memory and quality, same data and settings.
+
+Speed: Brown lowercased and repeated 10 times (about 11.6M words; generated
+once into the cache folder, never into the repository), vector_size 100,
+window 5, negative 5, sample 1e-3, min_count 5, one epoch, for SG-NS,
+SG-HS, CBOW-NS and CBOW-HS with 1 and 2 threads.  Each trainer runs in its
+own subprocess; its peak RSS is the process's ``VmHWM`` (``ru_maxrss`` would
+include the parent's, as Linux keeps it across exec).  Each run is repeated
+(``--repeats``, interleaved) and the fastest kept: the machine is shared.
+
+* words/s = corpus words processed / training seconds, counting every word
+  of the corpus that survives min_count, also those then dropped by
+  subsampling (the C tool's ``word_count``; for gensim the sum of its
+  vocabulary counts per epoch, since its ``raw_word_count`` also counts the
+  words below min_count).
+  The effective rate (words kept after subsampling, which gensim logs) is
+  printed too; both trainers use the same subsampling formula.
+* Training seconds: gensim, the ``train()`` call after ``build_vocab``;
+  lmkit, ``fit()`` on the already encoded corpus (weight initialization
+  included).  Corpus reading/encoding is outside both.
+* lmkit runs with ``update="exact"`` (the C tool's per-pair update) and, for
+  skip-gram, ``update="batched"`` (shared negatives per window); CBOW has
+  one hidden vector per window, so its two updates are the same code.
+* Start-up: in a fresh lmkit process (numba cache warm), the seconds from
+  ``import lmkit`` to the end of a fit on a 2,000-word corpus.
+
+Quality: brown:train lowercased, 5 epochs, same settings, SG-NS and CBOW-NS,
+seeds 1-3 with one thread; analogy accuracy (questions-words.txt, restrict
+30000, case-insensitive) and WordSim-353 Spearman, both computed with
+``lmkit.evaluate`` on each model's vectors.
+
+Usage:
+    flock /tmp/lmkit-bench.lock python scripts/bench_word2vec.py [--quick] [--only speed|quality]
+        [--threads 1 2] [--combos sg-ns cbow-ns ...] [--repeat 10] [--json results.json]
+Needs gensim (pip install -e '.[bench]') and LMKIT_DATA pointing at brown.zip etc.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+COMBOS = ("sg-ns", "sg-hs", "cbow-ns", "cbow-hs")
+SETTINGS = dict(vector_size=100, window=5, negative=5, sample=1e-3, min_count=5)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def cache_folder() -> Path:
+    from lmkit.corpus.encoded import default_cache_dir
+
+    folder = default_cache_dir() / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def brown_text(split: str | None, repeat: int) -> Path:
+    """Brown (or one split) lowercased, one sentence a line, repeated; written once into the cache."""
+    from lmkit.corpus.datasets import resolve
+    from lmkit.io import atomic_write
+
+    name = f"brown{'-' + split if split else ''}-lower-x{repeat}.txt"
+    path = cache_folder() / name
+    if not path.is_file():
+        source = resolve(f"brown:{split}" if split else "brown")
+        lines = [line.lower() for block in source.line_blocks() for line in block]
+        with atomic_write(path, "w", encoding="utf-8") as handle:
+            for _ in range(repeat):
+                handle.write("\n".join(lines) + "\n")
+    return path
+
+
+# ----------------------------------------------------------------------------- one run (subprocess)
+
+
+def run_one(spec: dict) -> dict:
+    """Train as ``spec`` says in this process; return words, seconds, quality, peak RSS."""
+    arch, loss = spec["combo"].split("-")
+    result = dict(spec)
+    if spec["trainer"] == "gensim":
+        result.update(_run_gensim(spec, arch, loss))
+    else:
+        result.update(_run_lmkit(spec, arch, loss))
+    result["max_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size (``VmHWM``), in MiB."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def _run_gensim(spec: dict, arch: str, loss: str) -> dict:
+    import numpy as np
+    from gensim.models import Word2Vec as GensimWord2Vec
+    from gensim.models.word2vec import LineSentence
+
+    from lmkit.vectors import KeyedVectors
+
+    options = dict(vector_size=SETTINGS["vector_size"], window=SETTINGS["window"], min_count=SETTINGS["min_count"],
+                   sample=SETTINGS["sample"], sg=int(arch == "sg"), hs=int(loss == "hs"),
+                   negative=0 if loss == "hs" else SETTINGS["negative"], workers=spec["threads"],
+                   epochs=spec["epochs"], seed=spec["seed"])
+    model = GensimWord2Vec(**options)
+    if spec["gensim_input"] == "corpus_file":
+        model.build_vocab(corpus_file=spec["file"])
+        started = time.perf_counter()
+        effective, raw = model.train(corpus_file=spec["file"], total_examples=model.corpus_count,
+                                     total_words=model.corpus_total_words, epochs=spec["epochs"])
+    else:
+        sentences = LineSentence(spec["file"])
+        model.build_vocab(sentences)
+        started = time.perf_counter()
+        effective, raw = model.train(sentences, total_examples=model.corpus_count, epochs=spec["epochs"])
+    seconds = time.perf_counter() - started
+    in_vocabulary = sum(int(model.wv.get_vecattr(word, "count")) for word in model.wv.index_to_key)
+    out = {"seconds": seconds, "words": in_vocabulary * spec["epochs"], "effective_words": int(effective),
+           "gensim_raw_words": int(raw)}
+    if spec.get("evaluate"):
+        out.update(_quality(KeyedVectors(list(model.wv.index_to_key), np.asarray(model.wv.vectors))))
+    return out
+
+
+def _run_lmkit(spec: dict, arch: str, loss: str) -> dict:
+    from lmkit.corpus.encoded import encode_corpus
+    from lmkit.word2vec.model import Word2Vec
+
+    corpus = encode_corpus(spec["file"], min_count=SETTINGS["min_count"], verbose=False)
+    model = Word2Vec(architecture="skipgram" if arch == "sg" else "cbow", loss=loss, update=spec["update"],
+                     workers=spec["threads"], epochs=spec["epochs"], seed=spec["seed"], **SETTINGS)
+    started = time.perf_counter()
+    model.fit(corpus, verbose=False)
+    seconds = time.perf_counter() - started
+    out = {"seconds": seconds, "words": sum(h.words for h in model.history),
+           "effective_words": sum(h.effective_words for h in model.history)}
+    if spec.get("evaluate"):
+        out.update(_quality(model.wv))
+    return out
+
+
+def _quality(kv) -> dict:
+    from lmkit.corpus.datasets import find_dataset_file
+    from lmkit.evaluate import evaluate_word_analogies, evaluate_word_pairs
+
+    analogies = evaluate_word_analogies(kv, find_dataset_file("questions-words"), restrict_vocab=30000,
+                                        case_insensitive=True)
+    pairs = evaluate_word_pairs(kv, find_dataset_file("wordsim353"))
+    return {"analogy": analogies.accuracy, "analogy_coverage": analogies.coverage, "wordsim": pairs.spearman}
+
+
+def startup_seconds() -> float:
+    """Seconds from a fresh interpreter's ``import lmkit`` to the end of a tiny fit (numba cache warm)."""
+    code = ("import time; t = time.perf_counter()\n"
+            "import tempfile, pathlib, lmkit\n"
+            "p = pathlib.Path(tempfile.mkdtemp()) / 'c.txt'\n"
+            "p.write_text('\\n'.join(' '.join(f'w{(i * 7 + j) % 50}' for j in range(20)) for i in range(100)))\n"
+            "lmkit.Word2Vec(min_count=1, epochs=1).fit(p, verbose=False)\n"
+            "print(time.perf_counter() - t)")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # warm the cache
+    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return float(output.strip().splitlines()[-1])
+
+
+def spawn(spec: dict) -> dict:
+    """Run ``spec`` in a fresh interpreter (its own peak RSS) and parse its JSON line."""
+    process = subprocess.run([sys.executable, __file__, "--run", json.dumps(spec)], capture_output=True, text=True)
+    if process.returncode != 0:
+        raise RuntimeError(f"run {spec} failed:\n{process.stderr[-3000:]}")
+    return json.loads(process.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def speed_section(args) -> list[dict]:
+    path = brown_text(None, args.repeat)
+    from lmkit.corpus.encoded import encode_corpus
+
+    encode_corpus(path, min_count=SETTINGS["min_count"], verbose=False)     # encode once, outside the timing
+    results = []
+    print(f"\n## Speed: {path.name}, 1 epoch, {SETTINGS}\n")
+    print("| combo | threads | gensim words/s | lmkit exact | ratio | lmkit batched | ratio | "
+          "gensim RSS MB | lmkit RSS MB |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for combo in args.combos:
+        for threads in args.threads:
+            base = dict(combo=combo, threads=threads, file=str(path), epochs=1, seed=1,
+                        gensim_input=args.gensim_input)
+            specs = {"gensim": {**base, "trainer": "gensim"}, "exact": {**base, "trainer": "lmkit", "update": "exact"}}
+            if combo.startswith("sg"):
+                specs["batched"] = {**base, "trainer": "lmkit", "update": "batched"}
+            runs = {name: [] for name in specs}
+            for _ in range(args.repeats):                     # interleaved, so load spikes hit all alike
+                for name, spec in specs.items():
+                    runs[name].append(spawn(spec))
+            rate = lambda r: r["words"] / r["seconds"]  # noqa: E731
+            best = {name: max(found, key=rate) for name, found in runs.items()}
+            for name, found in runs.items():
+                best[name]["all_words_per_second"] = [rate(r) for r in found]
+            gensim, exact, batched = best["gensim"], best["exact"], best.get("batched")
+            results += list(best.values())
+            cells = [combo, str(threads), f"{rate(gensim):,.0f}", f"{rate(exact):,.0f}",
+                     f"{rate(exact) / rate(gensim):.2f}x"]
+            cells += ([f"{rate(batched):,.0f}", f"{rate(batched) / rate(gensim):.2f}x"] if batched else ["(= exact)", ""])
+            rss = max(r["max_rss_mb"] for r in (exact, batched) if r is not None)
+            cells += [f"{gensim['max_rss_mb']:.0f}", f"{rss:.0f}"]
+            print("| " + " | ".join(cells) + " |", flush=True)
+    print("\nEffective words/s (after subsampling):")
+    for r in results:
+        print(f"  {r['trainer']:6s} {r.get('update', ''):7s} {r['combo']:8s} threads={r['threads']}: "
+              f"{r['effective_words'] / r['seconds']:,.0f} ({r['effective_words'] / r['words']:.3f} of words kept)")
+    return results
+
+
+def quality_section(args) -> list[dict]:
+    import numpy as np
+
+    path = brown_text("train", 1)
+    print(f"\n## Quality: {path.name}, 5 epochs, seeds {args.seeds}, 1 thread\n")
+    print("| combo | trainer | analogy accuracy | WordSim-353 Spearman | analogy coverage |")
+    print("|---|---|---|---|---|")
+    results = []
+    for combo in ("sg-ns", "cbow-ns"):
+        trainers = [("gensim", None), ("lmkit", "exact")] + ([("lmkit", "batched")] if combo == "sg-ns" else [])
+        for trainer, update in trainers:
+            runs = [spawn(dict(combo=combo, threads=1, file=str(path), epochs=5, seed=seed, trainer=trainer,
+                               update=update, evaluate=True, gensim_input=args.gensim_input))
+                    for seed in args.seeds]
+            results += runs
+            label = trainer if update is None else f"{trainer} {update}"
+            analogy = [r["analogy"] for r in runs]
+            wordsim = [r["wordsim"] for r in runs]
+            print(f"| {combo} | {label} | {np.mean(analogy):.4f} ± {np.std(analogy):.4f} | "
+                  f"{np.mean(wordsim):.4f} ± {np.std(wordsim):.4f} | {runs[0]['analogy_coverage']:.3f} |", flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true",
+                        help="Brown x2, SG-NS and CBOW-NS only, one seed: a few minutes")
+    parser.add_argument("--only", choices=("speed", "quality"), default=None)
+    parser.add_argument("--combos", nargs="+", choices=COMBOS, default=list(COMBOS))
+    parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--repeat", type=int, default=10, help="copies of Brown in the speed corpus (default 10)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--repeats", type=int, default=2, help="runs per speed cell; the fastest is kept (default 2)")
+    parser.add_argument("--gensim-input", choices=("corpus_file", "linesentence"), default="corpus_file",
+                        help="gensim's input mode (default corpus_file, its fastest, multi-threaded reader)")
+    parser.add_argument("--json", help="also write every run's numbers to this JSON file")
+    args = parser.parse_args()
+    if args.run:
+        print(json.dumps(run_one(json.loads(args.run))))
+        return
+    if args.quick:
+        args.repeat, args.seeds, args.repeats = 2, [1], 1
+        args.combos = [c for c in args.combos if c.endswith("ns")]
+    import gensim
+    import numba
+
+    import lmkit
+
+    print(f"lmkit {lmkit.__version__} (numba {numba.__version__}), gensim {gensim.__version__}, "
+          f"{os.cpu_count()} CPUs; gensim input: {args.gensim_input}")
+    results = {}
+    if args.only in (None, "speed"):
+        results["startup_seconds"] = startup_seconds()
+        print(f"\nStart-up (fresh process, numba cache warm, import + tiny fit): {results['startup_seconds']:.2f} s")
+        results["speed"] = speed_section(args)
+    if args.only in (None, "quality"):
+        results["quality"] = quality_section(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
