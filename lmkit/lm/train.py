@@ -104,27 +104,19 @@ class _Optimizers:
         self.others.step([params[n] for n in self.undecayed], [grads[n] for n in self.undecayed])
 
     def state(self) -> tuple[dict[str, np.ndarray], dict]:
-        """Optimizer state as arrays plus a JSON document (step counts)."""
+        """Optimizer state as arrays plus a JSON document (step counts), via the public API."""
         arrays, steps = {}, {}
         for group, opt in (("weights", self.weights), ("others", self.others)):
-            for index, st in opt.state.items():
-                steps[f"{group}/{index}"] = int(st["t"])
-                for name in opt._state_names:
-                    arrays[f"opt/{group}/{index}/{name}"] = st[name]
+            group_arrays, group_steps = opt.state_arrays()
+            arrays |= {f"opt/{group}/{key}": a for key, a in group_arrays.items()}
+            steps[group] = group_steps
         return arrays, steps
 
     def load_state(self, arrays: dict, steps: dict) -> None:
         for group, opt in (("weights", self.weights), ("others", self.others)):
-            for key, t in steps.items():
-                if not key.startswith(group + "/"):
-                    continue
-                index = int(key.split("/")[1])
-                names = {name: arrays[f"opt/{key}/{name}"] for name in opt._state_names}
-                first = next(iter(names.values()), None)
-                shape = first.shape if first is not None else None
-                dtype = first.dtype if first is not None else None
-                opt.state[index] = {"t": int(t), "shape": shape, "dtype": dtype,
-                                    **{n: a.copy() for n, a in names.items()}}
+            prefix = f"opt/{group}/"
+            opt.load_state_arrays({k[len(prefix):]: a for k, a in arrays.items() if k.startswith(prefix)},
+                                  steps.get(group, {}))
 
 
 def _save_checkpoint(path: Path, model, optimizers, rng, progress: dict) -> None:
