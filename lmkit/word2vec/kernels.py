@@ -181,14 +181,15 @@ def update(hidden, hidden_rows, first, n_hidden, target, syn1, codes, points, co
 
 
 @jit
-def train_sentences(ids, offsets, first_sentence, end_sentence,
+def train_sentences(ids, id_base, offsets, first_sentence, end_sentence,
                     syn0, syn1, syn1neg, codes, points, code_lengths, threshold, alias, keep,
                     sigmoid, nll, cbow, cbow_mean, negative, window, batched,
                     alpha0, min_alpha, total_words, progress, stats, worker, rng,
                     sentence, contexts, hidden_row, out_rows, labels, neu1, grad, gains, dims) -> None:
     """Train on sentences ``[first_sentence, end_sentence)`` of ``(ids, offsets)``.
 
-    ids: int32[n_tokens], offsets: int64[n_sentences + 1]
+    ids: int32[>= the chunk's tokens] holds tokens ``id_base ...`` of the corpus (the whole
+    corpus with id_base 0, or one chunk read into a buffer); offsets: int64[n_sentences + 1]
     syn0: float32[V, d] input vectors; syn1: float32[V - 1 or 0, d] HS weights (0 rows: no
     HS); syn1neg: float32[V or 0, d] NS weights; codes/points/code_lengths: the Huffman tree
     threshold (int64[V]) / alias (int32[V]): negative-sampling table; keep: float32[V]
@@ -220,7 +221,7 @@ def train_sentences(ids, offsets, first_sentence, end_sentence,
         alpha = learning_rate(alpha0, min_alpha, done, total_words)
         n = 0
         for t in range(start, end):                       # subsample into the scratch sentence
-            word = ids[t]
+            word = ids[t - id_base]
             if keep[word] < np.float32(1.0):
                 state, r = next_random(state)
                 if uniform_float(r) >= keep[word]:

@@ -203,7 +203,7 @@ class Word2Vec:
             for callback in callbacks:
                 callback(self, first_epoch + epoch, stats.loss)
 
-        train_epochs(self._arrays(), np.asarray(encoded.ids), np.asarray(encoded.offsets), objective,
+        train_epochs(self._arrays(), encoded.ids, np.asarray(encoded.offsets), objective,
                      schedule, epochs, states, verbose=verbose, on_epoch_end=on_epoch_end)
         if self._wv is not None:
             self._wv.clear_cache()

@@ -85,6 +85,41 @@ class EpochStats:
         return self.words / max(self.seconds, 1e-9)
 
 
+class TokenReader:
+    """Gives a worker the ids of a chunk: a view of an in-memory array, or, for a
+    memory-mapped corpus (``np.memmap``), the chunk read from the file into the
+    worker's own buffer, so that memory stays O(chunk) however large the
+    corpus (as gensim streaming its text), instead of keeping every page of
+    the mapping resident."""
+
+    def __init__(self, ids: np.ndarray, capacity: int):
+        self.file = None
+        if (isinstance(ids, np.memmap) and ids.filename is not None and ids.dtype == np.int32
+                and ids.ndim == 1 and ids.flags.c_contiguous):
+            self.ids = ids
+            self.file = open(ids.filename, "rb", buffering=0)  # one handle per worker: its own position
+            self.buffer = np.zeros(max(capacity, 1), dtype=np.int32)
+        else:
+            self.ids = np.ascontiguousarray(ids, dtype=np.int32)
+
+    def read(self, start: int, stop: int) -> tuple[np.ndarray, int]:
+        """``(ids, base)``: ``ids[t - base]`` is token ``t`` for ``start <= t < stop``."""
+        if self.file is None:
+            return self.ids, 0
+        view = memoryview(self.buffer[:stop - start]).cast("B")
+        self.file.seek(self.ids.offset + 4 * start)
+        while view.nbytes:
+            count = self.file.readinto(view)
+            if not count:
+                raise ValueError(f"{self.ids.filename}: the id file ends before token {stop}")
+            view = view[count:]
+        return self.buffer, start
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
 class Worker:
     """One worker's RNG state and scratch buffers (allocated once, reused by every chunk)."""
 
@@ -103,11 +138,12 @@ class Worker:
         self.gains = np.zeros(2 * objective.window, dtype=np.float32)
 
     def run(self, arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, first: int, end: int,
-            objective: Objective, schedule: Schedule, progress: np.ndarray, stats: np.ndarray) -> None:
-        """Train on sentences ``[first, end)``; releases the GIL while it runs."""
+            objective: Objective, schedule: Schedule, progress: np.ndarray, stats: np.ndarray,
+            id_base: int = 0) -> None:
+        """Train on sentences ``[first, end)``; ``ids[t - id_base]`` is token t.  Releases the GIL."""
         a = arrays
         kernels.train_sentences(
-            ids, offsets, first, end, a.syn0, a.syn1, a.syn1neg, a.codes, a.points, a.code_lengths,
+            ids, id_base, offsets, first, end, a.syn0, a.syn1, a.syn1neg, a.codes, a.points, a.code_lengths,
             a.threshold, a.alias, a.keep, a.sigmoid, a.nll, objective.cbow, objective.cbow_mean,
             objective.negative, objective.window, objective.batched, np.float32(schedule.alpha),
             np.float32(schedule.min_alpha), float(schedule.total_words), progress, stats, self.index,
@@ -147,6 +183,8 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
     max_sentence = int(lengths.max()) if lengths.shape[0] else 1
     workers = [Worker(k, state, arrays, objective, max_sentence) for k, state in enumerate(states)]
     chunks = sentence_chunks(offsets, chunk_tokens)
+    capacity = max((int(offsets[end] - offsets[first]) for first, end in chunks), default=1)
+    readers = [TokenReader(ids, capacity) for _ in workers]
     progress = np.zeros((n_workers, ROW_WIDTH), dtype=np.int64)
     history: list[EpochStats] = []
     bar = _progress_bar(epochs * int(ids.shape[0]), verbose)
@@ -154,7 +192,7 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
         for epoch in range(epochs):
             stats = np.zeros((n_workers, ROW_WIDTH), dtype=np.float64)
             started = time.perf_counter()
-            args = (arrays, ids, offsets, objective, schedule, progress, stats, epoch)
+            args = (arrays, readers, offsets, objective, schedule, progress, stats, epoch)
             if n_workers == 1:
                 _run_serial(workers[0], chunks, args, bar)
             else:
@@ -176,6 +214,8 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
     finally:
         if bar is not None:
             bar.close()
+        for reader in readers:
+            reader.close()
     return history
 
 
@@ -198,10 +238,16 @@ def _check_chunk(stats: np.ndarray, worker: int, epoch: int, progress: np.ndarra
         raise _diverged(epoch, progress)
 
 
+def _run_chunk(worker: Worker, reader: TokenReader, first: int, end: int, args) -> None:
+    arrays, _, offsets, objective, schedule, progress, stats, _ = args
+    ids, base = reader.read(int(offsets[first]), int(offsets[end]))
+    worker.run(arrays, ids, offsets, first, end, objective, schedule, progress, stats, id_base=base)
+
+
 def _run_serial(worker: Worker, chunks, args, bar) -> None:
-    arrays, ids, offsets, objective, schedule, progress, stats, epoch = args
+    _, readers, offsets, _, _, progress, stats, epoch = args
     for first, end in chunks:
-        worker.run(arrays, ids, offsets, first, end, objective, schedule, progress, stats)
+        _run_chunk(worker, readers[0], first, end, args)
         _check_chunk(stats, 0, epoch, progress)
         if bar is not None:
             bar.update(int(offsets[end] - offsets[first]))
@@ -209,7 +255,7 @@ def _run_serial(worker: Worker, chunks, args, bar) -> None:
 
 def _run_threads(workers: list[Worker], chunks, args, bar) -> None:
     """Workers pull chunks from a shared iterator; the calling thread drives the bar."""
-    arrays, ids, offsets, objective, schedule, progress, stats, epoch = args
+    _, readers, offsets, _, _, progress, stats, epoch = args
     pending = iter(chunks)
     lock = threading.Lock()
     failures: list[BaseException] = []
@@ -221,7 +267,7 @@ def _run_threads(workers: list[Worker], chunks, args, bar) -> None:
                     chunk = next(pending, None)
                 if chunk is None:
                     return
-                worker.run(arrays, ids, offsets, chunk[0], chunk[1], objective, schedule, progress, stats)
+                _run_chunk(worker, readers[worker.index], chunk[0], chunk[1], args)
                 _check_chunk(stats, worker.index, epoch, progress)
         except BaseException as error:  # noqa: BLE001 - re-raised in the calling thread
             failures.append(error)

@@ -141,6 +141,20 @@ def test_fixed_seed_one_worker_is_bit_identical(tiny):
     assert first.syn0.tobytes() != other.syn0.tobytes()
 
 
+def test_memory_mapped_corpus_is_streamed_with_identical_results(tiny):
+    from types import SimpleNamespace
+
+    from lmkit.corpus.encoded import encode_corpus
+
+    corpus = encode_corpus(tiny, min_count=1, verbose=False)
+    assert isinstance(corpus.ids, np.memmap)                   # read chunk by chunk from the file
+    in_memory = SimpleNamespace(ids=np.array(corpus.ids), offsets=corpus.offsets, vocab=corpus.vocab,
+                                tokenizer=corpus.tokenizer, n_tokens=corpus.n_tokens)
+    streamed = _model(epochs=2).fit(corpus, verbose=False)
+    loaded = _model(epochs=2).fit(in_memory, verbose=False)
+    assert streamed.syn0.tobytes() == loaded.syn0.tobytes()
+
+
 @slow_without_jit
 def test_two_workers_finish_and_learn(topics):
     model = _model(workers=2, epochs=5).fit(topics, verbose=False)
