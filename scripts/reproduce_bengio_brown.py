@@ -25,17 +25,55 @@ import math
 import time
 from pathlib import Path
 
-# Bengio et al. (2003), Table 1 (Brown): name -> (n, h, m, direct, mix, valid, test)
+# Bengio et al. (2003), JMLR 3:1137-1155, Table 1 (Brown corpus), p. 1149, verified on 2026-11-23
+# against a Markdown extract of the published PDF (github.com/shjuka/makemore, file bengio03a.md,
+# commit 0743b1413169aa3856eefb13b505988304670daf) and, independently, a translated copy of the
+# paper quoting the same table.  Columns: n, c (word classes), h, m, direct, mix, train, valid,
+# test perplexity; None = blank in the paper.  "mix" = the network's probabilities averaged with
+# those of the deleted-interpolation trigram, weight 0.5 each (table caption).
+PAPER_SOURCE = ("Bengio et al. 2003, JMLR 3:1137-1155, Table 1, p. 1149 (verified against "
+                "github.com/shjuka/makemore/bengio03a.md @ 0743b14, a Markdown extract of the PDF)")
 PAPER = {
-    "MLP1": (5, 50, 60, True, False, 284, 268),
-    "MLP2": (5, 50, 60, True, True, 275, 257),
-    "MLP5": (5, 50, 30, True, False, 296, 279),
-    "MLP9": (5, 100, 30, False, False, 280, 276),
-    "MLP10": (5, 100, 30, False, True, 265, 252),
-    "Kneser-Ney back-off n=3": (3, None, None, None, False, 334, 323),
-    "Kneser-Ney back-off n=4": (4, None, None, None, False, 332, 321),
-    "Kneser-Ney back-off n=5": (5, None, None, None, False, 332, 321),
+    "MLP1": (5, None, 50, 60, True, False, 182, 284, 268),
+    "MLP2": (5, None, 50, 60, True, True, None, 275, 257),
+    "MLP3": (5, None, 0, 60, True, False, 201, 327, 310),
+    "MLP4": (5, None, 0, 60, True, True, None, 286, 272),
+    "MLP5": (5, None, 50, 30, True, False, 209, 296, 279),
+    "MLP6": (5, None, 50, 30, True, True, None, 273, 259),
+    "MLP7": (3, None, 50, 30, True, False, 210, 309, 293),
+    "MLP8": (3, None, 50, 30, True, True, None, 284, 270),
+    "MLP9": (5, None, 100, 30, False, False, 175, 280, 276),
+    "MLP10": (5, None, 100, 30, False, True, None, 265, 252),
+    "Del. Int. n=3": (3, None, None, None, None, False, 31, 352, 336),
+    "Kneser-Ney back-off n=3": (3, None, None, None, None, False, None, 334, 323),
+    "Kneser-Ney back-off n=4": (4, None, None, None, None, False, None, 332, 321),
+    "Kneser-Ney back-off n=5": (5, None, None, None, None, False, None, 332, 321),
+    "class-based back-off n=3 c=150": (3, 150, None, None, None, False, None, 348, 334),
+    "class-based back-off n=3 c=200": (3, 200, None, None, None, False, None, 354, 340),
+    "class-based back-off n=3 c=500": (3, 500, None, None, None, False, None, 326, 312),
+    "class-based back-off n=3 c=1000": (3, 1000, None, None, None, False, None, 335, 319),
+    "class-based back-off n=3 c=2000": (3, 2000, None, None, None, False, None, 343, 326),
+    "class-based back-off n=4 c=500": (4, 500, None, None, None, False, None, 327, 312),
+    "class-based back-off n=5 c=500": (5, 500, None, None, None, False, None, 327, 312),
 }
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def print_paper_table() -> None:
+    """The paper's Table 1 as published (blank cells are blank in the paper)."""
+    print(f"\nPaper, Table 1 -- source: {PAPER_SOURCE}")
+    print(f"{'model':32} {'n':>2} {'c':>5} {'h':>4} {'m':>3} {'direct':>6} {'mix':>4} "
+          f"{'train':>5} {'valid':>5} {'test':>5}")
+    for name, row in PAPER.items():
+        n, c, h, m, direct, mix, train, valid, test = (_cell(v) for v in row)
+        print(f"{name:32} {n:>2} {c:>5} {h:>4} {m:>3} {direct:>6} {mix:>4} {train:>5} {valid:>5} {test:>5}")
 
 
 def main() -> None:
@@ -45,9 +83,16 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=60)
     parser.add_argument("--hidden", type=int, default=100)
     parser.add_argument("--direct", action=argparse.BooleanOptionalAction, default=False)
-    parser.add_argument("--dropout", type=float, default=0.1)
+    parser.add_argument("--dropout-features", type=float, default=0.1)
+    parser.add_argument("--dropout-hidden", type=float, default=0.1)
+    parser.add_argument("--optimizer", default="adam")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--lr-decay", type=float, default=3e-5)
+    parser.add_argument("--weight-decay", type=float, default=None, help="coupled L2 (default: 1e-4 sgd, 0 adam)")
+    parser.add_argument("--decoupled-weight-decay", type=float, default=0.0)
+    parser.add_argument("--plateau-factor", type=float, default=0.0,
+                        help="> 0: a worse epoch reverts to the best weights and multiplies lr by this")
+    parser.add_argument("--clip-norm", type=float, default=0.0)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--patience", type=int, default=1)
@@ -71,52 +116,63 @@ def main() -> None:
     print(f"Brown, Bengio protocol: |V| = {len(whole.vocab)} (paper: 16,383), tokens train "
           f"{splits['train'].n_tokens}, valid {splits['valid'].n_tokens}, test {splits['test'].n_tokens} "
           f"(paper: 800,000 / 200,000 / 181,041)")
-    rows = []  # (name, shape, valid ppl, test ppl, seconds, paper name)
+    rows = []  # (name, settings, valid ppl, test ppl, seconds, paper row)
 
     def evaluate(model):
         return perplexity(model, splits["valid"]).perplexity, perplexity(model, splits["test"])
 
-    best_kn, best_kn_valid = None, math.inf
+    kns = {}
     for order in (3, 4, 5):
         t0 = time.perf_counter()
-        kn = KneserNey(order, boundaries="stream").fit(splits["train"])
-        valid_ppl, test = evaluate(kn)
-        rows.append((f"KN n={order}", f"n={order}", valid_ppl, test.perplexity, time.perf_counter() - t0,
-                     f"Kneser-Ney back-off n={order}"))
-        if valid_ppl < best_kn_valid:
-            best_kn, best_kn_valid = kn, valid_ppl
+        kns[order] = KneserNey(order, boundaries="stream").fit(splits["train"])
+        valid_ppl, test = evaluate(kns[order])
+        rows.append((f"KN n={order}", "interpolated modified KN", valid_ppl, test.perplexity,
+                     time.perf_counter() - t0, f"Kneser-Ney back-off n={order}"))
+    best_order = min(kns, key=lambda o: next(r[2] for r in rows if r[0] == f"KN n={o}"))
 
     config = NPLMConfig(context=args.context, features=args.features, hidden=args.hidden, direct=args.direct,
-                        dropout_features=args.dropout, dropout_hidden=args.dropout, boundaries="stream",
-                        lr=args.lr, lr_decay=args.lr_decay, batch_size=args.batch_size, epochs=args.epochs,
-                        patience=args.patience, threads=args.threads, seed=args.seed, max_tokens=args.max_tokens)
+                        dropout_features=args.dropout_features, dropout_hidden=args.dropout_hidden,
+                        boundaries="stream", optimizer=args.optimizer, lr=args.lr, lr_decay=args.lr_decay,
+                        weight_decay=args.weight_decay, decoupled_weight_decay=args.decoupled_weight_decay,
+                        plateau_factor=args.plateau_factor, clip_norm=args.clip_norm,
+                        batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
+                        threads=args.threads, seed=args.seed, max_tokens=args.max_tokens)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     nplm = NPLM(config).fit(splits["train"], splits["valid"], output=workdir / "nplm.lmkit",
                             resume=args.resume, verbose=not args.quiet)
     train_seconds = time.perf_counter() - t0
-    shape = (f"n={args.context + 1} h={args.hidden} m={args.features} direct={'yes' if args.direct else 'no'} "
-             f"dropout={args.dropout}")
+    shape = f"n={args.context + 1} h={args.hidden} m={args.features} direct={'yes' if args.direct else 'no'}"
+    paper_row = "MLP1" if args.direct else "MLP9"
     valid_ppl, test = evaluate(nplm)
-    rows.append(("NPLM", shape, valid_ppl, test.perplexity, train_seconds, "MLP1" if args.direct else "MLP9"))
-    t0 = time.perf_counter()
-    mix = Mixture.fit_weight(nplm, best_kn, splits["valid"])
-    valid_ppl, test_mix = evaluate(mix)
-    rows.append((f"NPLM + KN n={best_kn.order} mix", f"weight {mix.weight:.3f}", valid_ppl,
-                 test_mix.perplexity, time.perf_counter() - t0, "MLP10"))
+    rows.append(("NPLM", shape, valid_ppl, test.perplexity, train_seconds, paper_row))
+    for other, weight, label in ((kns[3], 0.5, "NPLM + KN3, weight 0.5"), (kns[best_order], None, None)):
+        t0 = time.perf_counter()
+        if weight is None:
+            mix = Mixture.fit_weight(nplm, other, splits["valid"])
+            label = f"NPLM + KN{best_order}, EM weight {mix.weight:.3f}"
+        else:
+            mix = Mixture(nplm, other, weight)
+        valid_mix, test_mix = evaluate(mix)
+        rows.append((label, "mixture", valid_mix, test_mix.perplexity, time.perf_counter() - t0,
+                     "MLP2" if args.direct else "MLP10"))
 
-    print(f"\nNPLM training: {len(nplm.history)} epochs, {train_seconds / 60:.1f} min, "
-          f"{sum(r['tokens_per_s'] for r in nplm.history) / len(nplm.history):.0f} tokens/s; per epoch valid ppl: "
-          + ", ".join(f"{r['valid_ppl']:.1f}" for r in nplm.history))
+    print(f"\nNPLM {shape}: {config}")
+    print(f"training: {len(nplm.history)} epochs, {train_seconds / 60:.1f} min, "
+          f"{sum(r['tokens_per_s'] for r in nplm.history) / len(nplm.history):.0f} tokens/s")
+    for r in nplm.history:
+        print(f"  epoch {r['epoch']:2d}: lr {r['lr']:.3g}, train ppl {math.exp(r['train_loss']):7.1f} "
+              f"(dropout on), valid ppl {r['valid_ppl']:7.1f}")
     print(f"test set: {test.describe()}")
-    print(f"\n{'model':24} {'settings':44} {'valid':>7} {'test':>7} {'time':>8}   paper (Table 1): valid / test")
+    print(f"\n{'model':32} {'settings':26} {'valid':>7} {'test':>7} {'time':>7}   paper row: valid / test")
     for name, settings, v, t, seconds, paper_name in rows:
-        pv, pt = PAPER[paper_name][5:]
-        print(f"{name:24} {settings:44} {v:7.1f} {t:7.1f} {seconds:7.0f}s   {paper_name}: {pv} / {pt}")
-    print("paper rows for reference: " + "; ".join(f"{k} {v[5]}/{v[6]}" for k, v in PAPER.items()
-                                                    if k.startswith("MLP")))
-    print(f"total {(time.perf_counter() - started) / 60:.1f} min")
+        pv, pt = PAPER[paper_name][7:]
+        print(f"{name:32} {settings:26} {v:7.1f} {t:7.1f} {seconds:6.0f}s   {paper_name}: {pv} / {pt}")
+    print("(the paper's mix averages the network with a deleted-interpolation trigram, weight 0.5; "
+          "our |V| is 17,905 against the paper's 16,383, which raises every perplexity a little)")
+    print_paper_table()
+    print(f"\ntotal {(time.perf_counter() - started) / 60:.1f} min")
 
 
 if __name__ == "__main__":

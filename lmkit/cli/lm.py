@@ -29,6 +29,8 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
                        choices=("tanh", "sigmoid", "relu", "leaky_relu", "prelu", "elu", "identity"),
                        help="hidden activation (default tanh)")
     model.add_argument("--dropout", type=float, default=0.0, help="dropout on features and hidden units")
+    model.add_argument("--dropout-features", type=float, default=None, help="dropout on features (default --dropout)")
+    model.add_argument("--dropout-hidden", type=float, default=None, help="dropout on hidden units (default --dropout)")
     model.add_argument("--batch-norm", action="store_true", help="batch-normalize the hidden pre-activation")
     model.add_argument("--boundaries", choices=("sentence", "stream"), default="sentence",
                        help="sentence: contexts restart at each sentence (default); stream: running text")
@@ -38,6 +40,12 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
     training.add_argument("--lr-decay", type=float, default=0.0, help="r in lr/(1 + r t) (default 0)")
     training.add_argument("--weight-decay", type=float, default=None,
                           help="L2 on weights and C (default 1e-4 with sgd, 0 with adam)")
+    training.add_argument("--decoupled-weight-decay", type=float, default=0.0,
+                          help="AdamW-style decay of O, H and the used rows of C (default 0)")
+    training.add_argument("--output-optimizer", default="", help="optimizer of the output layer (default: --optimizer)")
+    training.add_argument("--output-lr", type=float, default=0.0, help="its learning rate (default: --lr)")
+    training.add_argument("--plateau-factor", type=float, default=0.0,
+                          help="> 0: an epoch worse on --valid reverts to the best weights and multiplies lr by this")
     training.add_argument("--clip-norm", type=float, default=0.0, help="clip the global gradient norm (0: off)")
     training.add_argument("--epochs", type=int, default=10, help="maximum epochs (default 10)")
     training.add_argument("--patience", type=int, default=2, help="epochs without improvement (default 2)")
@@ -103,9 +111,13 @@ def _train_nplm(args: argparse.Namespace) -> int:
 
     config = NPLMConfig(
         context=args.context, features=args.features, hidden=args.hidden, direct=args.direct,
-        activation=args.activation, dropout_features=args.dropout, dropout_hidden=args.dropout,
+        activation=args.activation,
+        dropout_features=args.dropout if args.dropout_features is None else args.dropout_features,
+        dropout_hidden=args.dropout if args.dropout_hidden is None else args.dropout_hidden,
         batch_norm=args.batch_norm, boundaries=args.boundaries, optimizer=args.optimizer, lr=args.lr,
-        lr_decay=args.lr_decay, weight_decay=args.weight_decay, clip_norm=args.clip_norm,
+        lr_decay=args.lr_decay, weight_decay=args.weight_decay, decoupled_weight_decay=args.decoupled_weight_decay,
+        output_optimizer=args.output_optimizer, output_lr=args.output_lr, plateau_factor=args.plateau_factor,
+        clip_norm=args.clip_norm,
         batch_size=args.batch_size,
         epochs=args.epochs, patience=args.patience, seed=args.seed, threads=args.threads,
         max_tokens=args.max_tokens)

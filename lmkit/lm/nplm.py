@@ -58,7 +58,11 @@ class NPLMConfig:
     optimizer: str = "adam"        # Adam converges in few epochs; "sgd" is the paper's
     lr: float = 1e-3               # Adam's usual rate; the paper's SGD used 1e-3 too
     lr_decay: float = 0.0          # r of lr0 / (1 + r t), t = updates; the paper's SGD: 1e-8 per example
-    weight_decay: float | None = None  # None: 1e-4 with SGD (the paper), 0 with Adam (L2 fights Adam's scaling)
+    weight_decay: float | None = None  # None: 1e-4 with the SGD family (the paper), 0 with adaptive ones
+    output_optimizer: str = ""     # optimizer of O and b ("" = optimizer); see lmkit.lm.train
+    output_lr: float = 0.0         # its rate (0 = lr); scaled by the same schedule
+    decoupled_weight_decay: float = 0.0  # AdamW-style p -= lr*dwd*p on O, H and used rows of C (0 = off)
+    plateau_factor: float = 0.0    # > 0: an epoch worse on validation reverts to the best weights and scales lr by it
     clip_norm: float = 0.0         # global-norm clip, 0 = off: softmax gradients are bounded and the norm costs a pass
     batch_size: int = 256          # large enough for efficient BLAS, small enough for many updates
     epochs: int = 10               # upper bound; early stopping usually ends sooner
@@ -86,19 +90,32 @@ class NPLMConfig:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if self.boundaries not in BOUNDARIES:
             raise ValueError(f"boundaries must be one of {BOUNDARIES}, got {self.boundaries!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
+        for name in ("optimizer", "output_optimizer"):
+            value = getattr(self, name)
+            if value not in OPTIMIZERS and not (name == "output_optimizer" and value == ""):
+                raise ValueError(f"unknown {name} {value!r}; use one of {', '.join(OPTIMIZERS)}")
+        if self.output_lr < 0:
+            raise ValueError(f"output_lr must be >= 0, got {self.output_lr}")
         if not self.lr > 0 or self.lr_decay < 0 or self.clip_norm < 0:
             raise ValueError("lr must be > 0, lr_decay and clip_norm >= 0")
+        if self.decoupled_weight_decay < 0:
+            raise ValueError(f"decoupled_weight_decay must be >= 0, got {self.decoupled_weight_decay}")
+        if not 0.0 <= self.plateau_factor < 1.0:
+            raise ValueError(f"plateau_factor must be in [0, 1), got {self.plateau_factor}")
         if self.weight_decay is not None and self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
         return self
 
-    @property
-    def effective_weight_decay(self) -> float:
+    def weight_decay_for(self, optimizer: str) -> float:
+        """Coupled L2 for ``optimizer``: ``weight_decay``, or by default 1e-4 for the SGD family
+        (the paper's penalty) and 0 for adaptive ones (L2 fights their per-coordinate scaling)."""
         if self.weight_decay is not None:
             return float(self.weight_decay)
-        return 1e-4 if self.optimizer == "sgd" else 0.0
+        return 1e-4 if optimizer in ("sgd", "momentum", "nesterov") else 0.0
+
+    @property
+    def effective_weight_decay(self) -> float:
+        return self.weight_decay_for(self.optimizer)
 
     @classmethod
     def from_dict(cls, values: dict) -> "NPLMConfig":

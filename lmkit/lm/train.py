@@ -43,7 +43,6 @@ from lmkit.nn.schedules import InverseTimeDecay
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_KIND = "nplm_checkpoint"
-C_INDEX = 2  # optimizer state index of C (after O and H)
 
 
 class TrainingDiverged(ValueError):
@@ -84,36 +83,53 @@ def _training_examples(corpus, config, vocab):
 
 
 class _Optimizers:
-    """The decayed group (``O``, ``H``, rows of ``C``) and the undecayed one (biases and the rest)."""
+    """Four optimizer instances: the input side (``H``, rows of ``C``; ``d`` and the rest) with
+    ``config.optimizer``, the output side (``O``; ``b``) with ``config.output_optimizer``, each
+    split into a decayed group (weights) and an undecayed one (biases, batch norm, PReLU)."""
+
+    GROUPS = ("weights", "others", "out_weights", "out_others")
 
     def __init__(self, model):
         cfg = model.config
-        self.weights = make_optimizer(cfg.optimizer, lr=cfg.lr, weight_decay=cfg.effective_weight_decay)
+        out_name = cfg.output_optimizer or cfg.optimizer
+        self.out_ratio = (cfg.output_lr or cfg.lr) / cfg.lr
+        wd_in, wd_out = cfg.weight_decay_for(cfg.optimizer), cfg.weight_decay_for(out_name)
+        self.weights = make_optimizer(cfg.optimizer, lr=cfg.lr, weight_decay=wd_in,
+                                      decoupled_weight_decay=cfg.decoupled_weight_decay)
         self.others = make_optimizer(cfg.optimizer, lr=cfg.lr)
+        self.out_weights = make_optimizer(out_name, lr=cfg.lr * self.out_ratio, weight_decay=wd_out,
+                                          decoupled_weight_decay=cfg.decoupled_weight_decay)
+        self.out_others = make_optimizer(out_name, lr=cfg.lr * self.out_ratio)
         params = model.dense_params()
-        self.decayed = [n for n in ("O", "H") if n in params]
-        self.undecayed = [n for n in params if n not in self.decayed]
+        self.decayed = [n for n in ("H",) if n in params]
+        self.undecayed = [n for n in params if n not in ("H", "O", "b")]
+        self.c_index = len(self.decayed)  # the state index of C, after the dense weights
 
     def set_lr(self, lr: float) -> None:
         self.weights.lr = self.others.lr = lr
+        self.out_weights.lr = self.out_others.lr = lr * self.out_ratio
 
     def step(self, model) -> None:
         params, grads = model.dense_params(), model.grads
+        self.out_weights.step([params["O"]], [grads["O"]])
+        self.out_others.step([params["b"]], [grads["b"]])
         self.weights.step([params[n] for n in self.decayed], [grads[n] for n in self.decayed])
-        self.weights.step_rows(C_INDEX, model.C, model.c_rows, model.c_grad_rows)
+        self.weights.step_rows(self.c_index, model.C, model.c_rows, model.c_grad_rows)
         self.others.step([params[n] for n in self.undecayed], [grads[n] for n in self.undecayed])
 
     def state(self) -> tuple[dict[str, np.ndarray], dict]:
         """Optimizer state as arrays plus a JSON document (step counts), via the public API."""
         arrays, steps = {}, {}
-        for group, opt in (("weights", self.weights), ("others", self.others)):
+        for group in self.GROUPS:
+            opt = getattr(self, group)
             group_arrays, group_steps = opt.state_arrays()
             arrays |= {f"opt/{group}/{key}": a for key, a in group_arrays.items()}
             steps[group] = group_steps
         return arrays, steps
 
     def load_state(self, arrays: dict, steps: dict) -> None:
-        for group, opt in (("weights", self.weights), ("others", self.others)):
+        for group in self.GROUPS:
+            opt = getattr(self, group)
             prefix = f"opt/{group}/"
             opt.load_state_arrays({k[len(prefix):]: a for k, a in arrays.items() if k.startswith(prefix)},
                                   steps.get(group, {}))
@@ -174,11 +190,12 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
     schedule = InverseTimeDecay(cfg.lr, cfg.lr_decay)
     output = Path(output) if output is not None else None
     checkpoint = Path(f"{output}.ckpt") if output is not None else None
-    progress = {"epoch": 0, "step": 0, "best": math.inf, "bad_epochs": 0, "history": []}
+    progress = {"epoch": 0, "step": 0, "best": math.inf, "bad_epochs": 0, "lr_scale": 1.0, "history": []}
     if resume:
         if checkpoint is None or not checkpoint.is_file():
             raise FileNotFoundError(f"no checkpoint to resume from: {checkpoint}")
         progress = _load_checkpoint(checkpoint, model, optimizers, rng)
+        progress.setdefault("lr_scale", 1.0)
         logger.info("resuming after epoch %d (step %d)", progress["epoch"], progress["step"])
     best_arrays = None
     if resume and output is not None and output.is_file():
@@ -195,7 +212,7 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
             for start in range(0, n, batch):
                 pick = order[start:start + batch]
                 c, t = contexts[pick], targets[pick]
-                optimizers.set_lr(schedule(progress["step"]))
+                optimizers.set_lr(progress["lr_scale"] * schedule(progress["step"]))
                 loss = model.forward_backward(c, t)
                 if not math.isfinite(loss):
                     where = f"the last good checkpoint is {checkpoint}" if checkpoint and checkpoint.is_file() \
@@ -213,7 +230,7 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
                     bar.set_postfix(loss=f"{loss_sum / seen:.3f}", ppl=f"{math.exp(loss_sum / seen):.1f}")
         elapsed = time.perf_counter() - start_time
         record = {"epoch": epoch, "train_loss": loss_sum / seen, "tokens_per_s": seen / elapsed,
-                  "seconds": elapsed}
+                  "seconds": elapsed, "lr": optimizers.weights.lr}
         if valid is not None:
             record["valid_ppl"] = perplexity(model, valid).perplexity
             improved = record["valid_ppl"] < progress["best"]
@@ -229,6 +246,11 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
                 model.save(output)
         else:
             progress["bad_epochs"] += 1
+            if cfg.plateau_factor > 0 and best_arrays is not None:
+                model.load_state_arrays(best_arrays)  # go on from the best weights at a lower rate
+                progress["lr_scale"] *= cfg.plateau_factor
+                logger.info("epoch %d did not improve: back to the best weights, lr x %g", epoch,
+                            progress["lr_scale"])
         logger.info("epoch %d: train ppl %.2f, %s%.0f tokens/s", epoch, math.exp(record["train_loss"]),
                     f"valid ppl {record['valid_ppl']:.2f}, " if "valid_ppl" in record else "",
                     record["tokens_per_s"])

@@ -23,7 +23,7 @@ def test_train_and_score(texts, capsys):
                  "--quiet"]) == 0
     assert main(["train", "nplm", "--input", str(texts / "train.txt"), "--valid", valid, "--output", nplm,
                  "--context", "2", "--features", "6", "--hidden", "8", "--epochs", "2", "--threads", "1",
-                 "--quiet"]) == 0
+                 "--output-optimizer", "momentum", "--output-lr", "0.1", "--dropout-hidden", "0.3", "--quiet"]) == 0
     capsys.readouterr()
     assert main(["perplexity", kn, "--input", valid, "--quiet"]) == 0
     out = capsys.readouterr().out
@@ -34,6 +34,7 @@ def test_train_and_score(texts, capsys):
     assert len((texts / "lp.tsv").read_text().splitlines()) == 11
     assert main(["train", "nplm", "--input", str(texts / "train.txt"), "--valid", valid, "--output", nplm,
                  "--context", "2", "--features", "6", "--hidden", "8", "--epochs", "3", "--threads", "1",
+                 "--output-optimizer", "momentum", "--output-lr", "0.1", "--dropout-hidden", "0.3",
                  "--resume", "--quiet"]) == 0
 
 

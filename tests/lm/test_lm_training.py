@@ -41,9 +41,11 @@ def test_save_load_same_perplexity_and_vectors(tmp_path):
     assert lines[0] == f"{len(train.vocab)} 8" and len(lines) == len(train.vocab) + 1
 
 
-def test_resume_is_bit_identical(tmp_path):
+@pytest.mark.parametrize("extra", [{}, {"output_optimizer": "momentum", "output_lr": 0.05, "plateau_factor": 0.5,
+                                         "decoupled_weight_decay": 1e-3}])
+def test_resume_is_bit_identical(tmp_path, extra):
     train, valid = _corpora(1)
-    config = dict(SMALL, dropout_features=0.1, dropout_hidden=0.2, patience=10, clip_norm=1.0)
+    config = dict(SMALL, dropout_features=0.1, dropout_hidden=0.2, patience=10, clip_norm=1.0, **extra)
     straight = NPLM(NPLMConfig(**config, epochs=3)).fit(train, valid, output=tmp_path / "a.lmkit", verbose=False)
     NPLM(NPLMConfig(**config, epochs=1)).fit(train, valid, output=tmp_path / "b.lmkit", verbose=False)
     resumed = NPLM(NPLMConfig(**config, epochs=3)).fit(train, valid, output=tmp_path / "b.lmkit",
@@ -134,3 +136,26 @@ def test_text_file_of_unknown_words(tmp_path, monkeypatch):
     (tmp_path / "known.txt").write_text("w1 w2 zebra w3\n")
     result = perplexity(model, str(tmp_path / "known.txt"))
     assert result.n_tokens == 4 and result.n_eos == 1  # zebra dropped, </s> predicted
+
+
+def test_plateau_reverts_to_the_best_weights_and_cuts_the_rate():
+    train, valid = _corpora(6)
+    config = NPLMConfig(**SMALL, lr=0.05, epochs=6, patience=10, plateau_factor=0.5)
+    model = NPLM(config).fit(train, valid, verbose=False)
+    history = model.history
+    best, scale = history[0]["valid_ppl"], 1.0
+    assert history[0]["lr"] == pytest.approx(0.05)
+    cuts = 0
+    for before, record in zip(history, history[1:]):
+        assert record["lr"] == pytest.approx(0.05 * scale)  # the rate used in this epoch
+        if record["valid_ppl"] < best:
+            best = record["valid_ppl"]
+        else:
+            scale *= 0.5
+            cuts += 1
+    assert cuts >= 1, [r["valid_ppl"] for r in history]  # this setting overfits: the rule must fire
+    assert perplexity(model, valid).perplexity == pytest.approx(best)
+    with pytest.raises(ValueError, match="plateau_factor"):
+        NPLMConfig(plateau_factor=1.0).validate()
+    with pytest.raises(ValueError, match="decoupled_weight_decay"):
+        NPLMConfig(decoupled_weight_decay=-1.0).validate()
