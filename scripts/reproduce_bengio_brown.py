@@ -83,19 +83,22 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=60)
     parser.add_argument("--hidden", type=int, default=100)
     parser.add_argument("--direct", action=argparse.BooleanOptionalAction, default=False)
-    parser.add_argument("--dropout-features", type=float, default=0.1)
-    parser.add_argument("--dropout-hidden", type=float, default=0.1)
+    parser.add_argument("--dropout-features", type=float, default=0.15)
+    parser.add_argument("--dropout-hidden", type=float, default=0.35)
     parser.add_argument("--optimizer", default="adam")
+    parser.add_argument("--output-optimizer", default="momentum")
+    parser.add_argument("--output-lr", type=float, default=0.1)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--lr-decay", type=float, default=3e-5)
     parser.add_argument("--weight-decay", type=float, default=None, help="coupled L2 (default: 1e-4 sgd, 0 adam)")
     parser.add_argument("--decoupled-weight-decay", type=float, default=0.0)
-    parser.add_argument("--plateau-factor", type=float, default=0.0,
+    parser.add_argument("--plateau-factor", type=float, default=0.5,
                         help="> 0: a worse epoch reverts to the best weights and multiplies lr by this")
     parser.add_argument("--clip-norm", type=float, default=0.0)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--patience", type=int, default=1)
+    parser.add_argument("--patience", type=int, default=2)
+    parser.add_argument("--time-limit", type=float, default=0.0, help="minutes of NPLM training (0: no limit)")
     parser.add_argument("--max-tokens", type=int, default=0, help="train on the first N tokens (0: all 800k)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
@@ -133,9 +136,11 @@ def main() -> None:
     config = NPLMConfig(context=args.context, features=args.features, hidden=args.hidden, direct=args.direct,
                         dropout_features=args.dropout_features, dropout_hidden=args.dropout_hidden,
                         boundaries="stream", optimizer=args.optimizer, lr=args.lr, lr_decay=args.lr_decay,
+                        output_optimizer=args.output_optimizer, output_lr=args.output_lr,
                         weight_decay=args.weight_decay, decoupled_weight_decay=args.decoupled_weight_decay,
                         plateau_factor=args.plateau_factor, clip_norm=args.clip_norm,
                         batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
+                        time_limit=args.time_limit * 60,
                         threads=args.threads, seed=args.seed, max_tokens=args.max_tokens)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)

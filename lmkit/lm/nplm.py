@@ -67,6 +67,7 @@ class NPLMConfig:
     batch_size: int = 256          # large enough for efficient BLAS, small enough for many updates
     epochs: int = 10               # upper bound; early stopping usually ends sooner
     patience: int = 2              # epochs without validation improvement before stopping
+    time_limit: float = 0.0        # seconds of training; 0 = none; checked after each epoch
     seed: int = 1                  # fixed seed + same threads -> bit-identical runs
     threads: int = 0               # numba and BLAS threads; 0 = all cores
     max_tokens: int = 0            # train on the first N tokens only (0 = all): quick runs
@@ -94,6 +95,8 @@ class NPLMConfig:
             value = getattr(self, name)
             if value not in OPTIMIZERS and not (name == "output_optimizer" and value == ""):
                 raise ValueError(f"unknown {name} {value!r}; use one of {', '.join(OPTIMIZERS)}")
+        if self.time_limit < 0:
+            raise ValueError(f"time_limit must be >= 0, got {self.time_limit}")
         if self.output_lr < 0:
             raise ValueError(f"output_lr must be >= 0, got {self.output_lr}")
         if not self.lr > 0 or self.lr_decay < 0 or self.clip_norm < 0:

@@ -2,19 +2,32 @@
 
 Each step: ``lr = lr0 / (1 + r t)`` (Bengio et al. 2003, section 4.1; ``r =
 0`` keeps it constant), forward/backward with the exact softmax, global
-gradient-norm clipping, then the optimizer -- dense steps for ``H``, ``O``
+gradient-norm clipping, then the optimizers -- dense steps for ``H``, ``O``
 and the biases, a sparse ``step_rows`` for the rows of ``C`` the batch used.
 Weight decay (coupled L2, ``g += wd * p``) applies to ``H``, ``O`` and ``C``
 but not to biases, batch-norm or PReLU parameters: the paper's "weight decay
 penalty applied only to the weights of the neural network and to the C
-matrix, not to the biases".  Two optimizer instances of the same kind carry
-the two groups.
+matrix, not to the biases".
+
+The output layer (``O``, ``b``) may use another optimizer than the input
+side (``config.output_optimizer``, e.g. momentum SGD beside Adam).  Why: the
+softmax gradient of a word absent from the training split is ``p_j > 0`` at
+every step, tiny but always of one sign, and Adam's normalized step turns it
+into a fall of about ``lr`` in that word's logit per update (-18 after 4
+Brown epochs), so words that occur only in validation/test -- 1.7% of Brown's
+validation tokens with the whole-corpus vocabulary -- cost ~6 nats more than
+under Kneser-Ney; an SGD-family step moves them by ``lr * p_j``, as the
+paper's plain SGD did.  Four optimizer instances carry the groups (input /
+output x decayed / undecayed).
 
 After each epoch the validation perplexity decides early stopping
-(``patience`` epochs without improvement), the best model so far is written
-to ``output`` and a checkpoint (``output + ".ckpt"``: weights, optimizer
-state, RNG state, epoch, step, history) replaces the previous one
-atomically.  ``resume=True`` continues from that checkpoint; with the same
+(``patience`` epochs without improvement).  With ``plateau_factor > 0`` a
+worse epoch also puts the best weights back and multiplies the rate by that
+factor (the optimizer state is kept), the "halve the rate when validation
+stops improving" rule of Mikolov's RNNLM training.  The best model so far
+is written to ``output`` and a checkpoint (``output + ".ckpt"``: weights,
+optimizer state, RNG state, epoch, step, lr scale, history) replaces the
+previous one atomically.  ``resume=True`` continues from that checkpoint; with the same
 seed and threads the result is bit-identical to an uninterrupted run.  A
 NaN/inf loss stops training with :class:`TrainingDiverged` naming the step;
 the last checkpoint (the last good state) is left untouched.
@@ -203,6 +216,7 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
 
         best_arrays = load_model(output, model.kind)[0]
     n, batch = len(targets), cfg.batch_size
+    fit_start = time.perf_counter()
     while progress["epoch"] < cfg.epochs and progress["bad_epochs"] <= cfg.patience:
         epoch = progress["epoch"] + 1
         order = rng.permutation(n)
@@ -256,6 +270,9 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
                     record["tokens_per_s"])
         if checkpoint is not None:
             _save_checkpoint(checkpoint, model, optimizers, rng, progress)
+        if cfg.time_limit and time.perf_counter() - fit_start >= cfg.time_limit:
+            logger.info("time limit of %.0f s reached after epoch %d", cfg.time_limit, epoch)
+            break
     if best_arrays is not None:
         model.load_state_arrays(best_arrays)
     model.history = progress["history"]

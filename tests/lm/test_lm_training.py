@@ -155,6 +155,8 @@ def test_plateau_reverts_to_the_best_weights_and_cuts_the_rate():
             cuts += 1
     assert cuts >= 1, [r["valid_ppl"] for r in history]  # this setting overfits: the rule must fire
     assert perplexity(model, valid).perplexity == pytest.approx(best)
+    timed = NPLM(NPLMConfig(**SMALL, epochs=5, time_limit=1e-9)).fit(train, valid, verbose=False)
+    assert len(timed.history) == 1  # the limit is checked between epochs
     with pytest.raises(ValueError, match="plateau_factor"):
         NPLMConfig(plateau_factor=1.0).validate()
     with pytest.raises(ValueError, match="decoupled_weight_decay"):
