@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
 from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import models, normalizers, pre_tokenizers, trainers
 
+from lmkit._config import config_from_dict
 from lmkit.io import atomic_write
 
 PRE_TOKENIZERS = ("whitespace", "words")
@@ -54,11 +55,7 @@ class TokenizerConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TokenizerConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown tokenizer option(s): {sorted(unknown)}")
-        return cls(**values)
+        return config_from_dict(cls, values)
 
 
 def _normalizer(config: TokenizerConfig):
