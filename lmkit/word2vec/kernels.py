@@ -118,7 +118,8 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n
 
     For each output row ``u`` in order: all ``f_i = h_i . u`` and ``grad_i += g_i u``
     with the old ``u``, then ``u += sum_i g_i h_i``.  With one hidden row this
-    is exactly the C tool's per-pair update.
+    is exactly the C tool's per-pair update.  Terms with ``g_i == 0`` (sigma
+    saturated on the side of the label) are skipped: adding zero changes nothing.
     """
     d = len(dims)
     loss = 0.0
@@ -134,13 +135,15 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n
             loss += nll_value
             g = (label - s) * alpha
             gains[i] = g
-            for k in range(d):
-                grad[i, k] += g * out[row, k]
+            if g != 0.0:                     # saturated on the right side: nothing to add
+                for k in range(d):
+                    grad[i, k] += g * out[row, k]
         for i in range(n_hidden):
-            h = hidden_rows[first + i]
             g = gains[i]
-            for k in range(d):
-                out[row, k] += g * hidden[h, k]
+            if g != 0.0:
+                h = hidden_rows[first + i]
+                for k in range(d):
+                    out[row, k] += g * hidden[h, k]
     return loss
 
 
@@ -162,7 +165,6 @@ def update(hidden, hidden_rows, first, n_hidden, target, syn1, codes, points, co
         for j in range(length):
             out_rows[j] = points[target, j]
             labels[j] = np.float32(1.0) - np.float32(codes[target, j])
-            prefetch_row(syn1, out_rows[j])
         loss += logistic_rows(hidden, hidden_rows, first, n_hidden, syn1, out_rows, labels, length,
                               alpha, grad, gains, sigmoid, nll, dims)
     if negative > 0:
