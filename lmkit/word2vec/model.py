@@ -19,12 +19,13 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
+from lmkit._config import config_from_dict
 from lmkit.corpus.tokenizer import Tokenizer, TokenizerConfig, sidecar_path
 from lmkit.corpus.vocab import Vocab, keep_probabilities
 from lmkit.io import load_model, save_model
@@ -106,11 +107,7 @@ class Word2VecConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "Word2VecConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown Word2VecConfig option(s): {sorted(unknown)}")
-        return cls(**values)
+        return config_from_dict(cls, values)
 
 
 def _choice(name: str, value: object, choices: tuple[str, ...]) -> None:
