@@ -51,9 +51,9 @@ def _add_arguments(parser: argparse.ArgumentParser, architecture: str) -> None:
                           help=f"initial learning rate (default {default_alpha})")
     training.add_argument("--min-alpha", type=float, default=1e-4, help="final learning rate (default 1e-4)")
     training.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    training.add_argument("--update", choices=("exact", "batched"), default="exact",
-                          help="exact: the C tool's per-pair update (default); batched: skip-gram shares one "
-                               "set of negatives per window (faster)")
+    training.add_argument("--update", choices=("exact", "batched"), default="batched",
+                          help="batched (default): skip-gram shares one set of negatives per window, faster at "
+                               "the same quality; exact: the C tool's per-pair update")
     add_tokenizer_arguments(parser)
 
 

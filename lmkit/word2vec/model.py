@@ -63,7 +63,8 @@ class Word2VecConfig:
     epochs: int = 5                    # passes over the corpus
     workers: int = 1                   # training threads (Hogwild); 1 is bit-reproducible
     seed: int = 1                      # seeds the initial vectors and every worker's RNG
-    update: str = "exact"              # "exact": C-tool per-pair updates; "batched": skip-gram shares negatives per window
+    update: str = "batched"            # skip-gram: one set of negatives per window (Ji et al. 2016), 1.5-1.8x faster
+                                       # at gensim's quality (BENCHMARKS.md); "exact": the C tool's per-pair update
     max_sentence_length: int = 10_000  # longer lines are cut (gensim's limit); windows never cross a cut
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)  # how text becomes words
 
