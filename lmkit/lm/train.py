@@ -27,8 +27,9 @@ factor (the optimizer state is kept), the "halve the rate when validation
 stops improving" rule of Mikolov's RNNLM training.  The best model so far
 is written to ``output`` and a checkpoint (``output + ".ckpt"``: weights,
 optimizer state, RNG state, epoch, step, lr scale, history) replaces the
-previous one atomically.  ``resume=True`` continues from that checkpoint; with the same
-seed and threads the result is bit-identical to an uninterrupted run.  A
+previous one atomically.  ``resume=True`` continues from that checkpoint;
+with the same seed and threads the result is bit-identical to an
+uninterrupted run.  A
 NaN/inf loss stops training with :class:`TrainingDiverged` naming the step;
 the last checkpoint (the last good state) is left untouched.
 
