@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lmkit._config import config_from_dict
 from lmkit.lm.examples import BOUNDARIES
 from lmkit.nn.activations import ACTIVATIONS, get_activation, recommended_init
 from lmkit.nn.batchnorm import BatchNorm
@@ -122,11 +123,7 @@ class NPLMConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "NPLMConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"unknown NPLM config field(s): {', '.join(unknown)}")
-        return cls(**values).validate()
+        return config_from_dict(cls, values).validate()
 
 
 class NPLM:
