@@ -71,7 +71,7 @@ def open_binary(path: Path) -> BinaryIO:
         return bz2.open(path, "rb")
     if suffix == ".xz":
         return lzma.open(path, "rb")
-    return open(path, "rb")
+    return open(path, "rb", buffering=1 << 20)  # 1 MiB: fewer system calls on large files
 
 
 def iter_line_blocks(path: Path, errors: str = "strict", block_bytes: int = BLOCK_BYTES) -> Iterator[list[str]]:

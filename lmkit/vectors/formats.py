@@ -43,6 +43,7 @@ from typing import IO, Iterator
 
 import numpy as np
 
+from lmkit.corpus.readers import open_binary
 from lmkit.io import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -60,14 +61,7 @@ def open_read(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"file not found: {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".gz":
-        handle = gzip.open(path, "rb")
-    elif suffix == ".bz2":
-        handle = bz2.open(path, "rb")
-    else:
-        handle = open(path, "rb", buffering=1 << 20)
-    with handle:
+    with open_binary(path) as handle:
         yield handle
 
 
