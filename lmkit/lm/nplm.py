@@ -40,6 +40,8 @@ from lmkit.nn.optim import OPTIMIZERS
 logger = logging.getLogger(__name__)
 
 MODEL_VERSION = 1
+LR_SCHEDULES = ("inverse", "linear")
+LINEAR_FLOOR = 0.01  # the "linear" schedule ends at lr * LINEAR_FLOOR
 EVAL_ELEMENTS = 1 << 25  # logits scored at once (128 MB of float32): big batches keep BLAS efficient
 
 
@@ -59,6 +61,7 @@ class NPLMConfig:
     optimizer: str = "adam"        # Adam converges in few epochs; "sgd" is the paper's
     lr: float = 1e-3               # Adam's usual rate; the paper's SGD used 1e-3 too
     lr_decay: float = 0.0          # r of lr0 / (1 + r t), t = updates; the paper's SGD: 1e-8 per example
+    lr_schedule: str = "inverse"   # "inverse": lr0 / (1 + r t); "linear": lr0 -> lr0 / 100 over all `epochs`
     weight_decay: float | None = None  # None: 1e-4 with the SGD family (the paper), 0 with adaptive ones
     output_optimizer: str = ""     # optimizer of O and b ("" = optimizer); see lmkit.lm.train
     output_lr: float = 0.0         # its rate (0 = lr); scaled by the same schedule
@@ -96,6 +99,8 @@ class NPLMConfig:
             value = getattr(self, name)
             if value not in OPTIMIZERS and not (name == "output_optimizer" and value == ""):
                 raise ValueError(f"unknown {name} {value!r}; use one of {', '.join(OPTIMIZERS)}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.time_limit < 0:
             raise ValueError(f"time_limit must be >= 0, got {self.time_limit}")
         if self.output_lr < 0:

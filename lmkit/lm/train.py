@@ -1,7 +1,10 @@
 """Training an :class:`~lmkit.lm.nplm.NPLM`: minibatch loop, early stopping, checkpoints.
 
 Each step: ``lr = lr0 / (1 + r t)`` (Bengio et al. 2003, section 4.1; ``r =
-0`` keeps it constant), forward/backward with the exact softmax, global
+0`` keeps it constant) or, with ``lr_schedule="linear"``, a straight line
+from ``lr0`` to ``lr0 / 100`` over all ``epochs`` (annealing to a small rate
+by the last update, for a run whose length is planned; early stopping may end
+it sooner), forward/backward with the exact softmax, global
 gradient-norm clipping, then the optimizers -- dense steps for ``H``, ``O``
 and the biases, a sparse ``step_rows`` for the rows of ``C`` the batch used.
 Weight decay (coupled L2, ``g += wd * p``) applies to ``H``, ``O`` and ``C``
@@ -50,9 +53,10 @@ from pathlib import Path
 import numpy as np
 
 from lmkit.lm.examples import build_examples, count_examples
+from lmkit.lm.nplm import LINEAR_FLOOR
 from lmkit.nn.clip import clip_grad_norm
 from lmkit.nn.optim import make_optimizer
-from lmkit.nn.schedules import InverseTimeDecay
+from lmkit.nn.schedules import InverseTimeDecay, LinearDecay
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +182,14 @@ def _load_checkpoint(path: Path, model, optimizers, rng) -> dict:
     return meta["progress"]
 
 
+def _schedule(cfg, n_examples: int):
+    """The learning-rate schedule of ``cfg`` for a run over ``n_examples`` per epoch."""
+    if cfg.lr_schedule == "linear":
+        steps = cfg.epochs * math.ceil(n_examples / cfg.batch_size)
+        return LinearDecay(cfg.lr, cfg.lr * LINEAR_FLOOR, max(steps, 1))
+    return InverseTimeDecay(cfg.lr, cfg.lr_decay)
+
+
 def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose: bool = True):
     """Train ``model`` (an :class:`NPLM`, weights built here) on the encoded ``corpus``.
 
@@ -201,7 +213,7 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
     contexts, targets = _training_examples(corpus, cfg, vocab)
     valid = _as_corpus(model, valid) if valid is not None else None
     optimizers = _Optimizers(model)
-    schedule = InverseTimeDecay(cfg.lr, cfg.lr_decay)
+    schedule = _schedule(cfg, len(targets))
     output = Path(output) if output is not None else None
     checkpoint = Path(f"{output}.ckpt") if output is not None else None
     progress = {"epoch": 0, "step": 0, "best": math.inf, "bad_epochs": 0, "lr_scale": 1.0, "history": []}

@@ -161,3 +161,18 @@ def test_plateau_reverts_to_the_best_weights_and_cuts_the_rate():
         NPLMConfig(plateau_factor=1.0).validate()
     with pytest.raises(ValueError, match="decoupled_weight_decay"):
         NPLMConfig(decoupled_weight_decay=-1.0).validate()
+
+
+def test_linear_schedule_anneals_to_a_hundredth_over_the_planned_epochs():
+    train, valid = _corpora(7)
+    epochs, lr0 = 4, 0.02
+    model = NPLM(NPLMConfig(**SMALL, lr=lr0, epochs=epochs, patience=10, lr_schedule="linear")).fit(
+        train, valid, verbose=False)
+    rates = np.array([record["lr"] for record in model.history])  # the rate of each epoch's last step
+    assert len(rates) == epochs
+    # lr0 - 0.99 lr0 t / T falls by 0.99 lr0 / epochs per epoch and reaches lr0 / 100 at the very end
+    np.testing.assert_allclose(np.diff(rates), -0.99 * lr0 / epochs, rtol=1e-6)
+    steps_per_epoch = 0.99 * lr0 / (rates[-1] - 0.01 * lr0) / epochs  # last step is t = T - 1
+    assert steps_per_epoch == pytest.approx(round(steps_per_epoch), rel=1e-6) and steps_per_epoch > 1
+    with pytest.raises(ValueError, match="lr_schedule"):
+        NPLMConfig(lr_schedule="cosine").validate()
