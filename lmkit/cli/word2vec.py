@@ -52,8 +52,8 @@ def _add_arguments(parser: argparse.ArgumentParser, architecture: str) -> None:
     training.add_argument("--min-alpha", type=float, default=1e-4, help="final learning rate (default 1e-4)")
     training.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     training.add_argument("--update", choices=("exact", "batched"), default="batched",
-                          help="batched (default): skip-gram shares one set of negatives per window, faster at "
-                               "the same quality; exact: the C tool's per-pair update")
+                          help="batched (default): skip-gram shares one set of negatives per window, CBOW per "
+                               "group of 4 targets, faster at the same quality; exact: the C tool's update")
     add_tokenizer_arguments(parser)
 
 

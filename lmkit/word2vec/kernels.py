@@ -24,8 +24,10 @@ target) pair) or all contexts of a window at once (``batched=True``: one
 shared set of negatives and one pass over the output rows per window, the
 pSGNScc scheme of Ji et al. 2016, "Parallelizing Word2Vec in Shared and
 Distributed Memory"; far fewer distinct output rows are touched, which is
-where the time goes).  CBOW always has one hidden row per window, so both
-modes are the C tool's update for it.
+where the time goes).  CBOW has one hidden row per target and trains
+targets in groups (:func:`cbow_group`): groups of one are the C tool's update
+(``batched=False``); with ``batched=True`` up to ``CBOW_GROUP`` consecutive
+targets of a sentence share one set of negatives, the same saving.
 
 sigma and the loss come from tables over ``[-MAX_EXP, MAX_EXP)`` like the C
 tool's ``expTable`` (saturating to 0/1 outside, as fastText does).  The table
@@ -44,7 +46,9 @@ Draw order of the worker's RNG (the tests replay it): per sentence, one draw
 for each token whose keep probability is below 1 (subsampling); then per kept
 position ``i``, one draw for the reduced window ``b`` in ``[0, window)``; then
 the negatives, in the order the outputs are processed, redrawing any draw
-equal to the target.
+equal to the target.  CBOW draws its negatives when a group is trained: just
+after the window draw of the position that finds the group full (or holding
+its target already), or at the end of the sentence.
 """
 from __future__ import annotations
 
@@ -64,6 +68,8 @@ _MAX_EXP32 = np.float32(MAX_EXP)
 PROGRESS_WORDS = 0     # raw words this worker has processed since training started
 STATS_LOSS, STATS_EXAMPLES, STATS_EFFECTIVE, STATS_RAW = 0, 1, 2, 3
 ROW_WIDTH = 8
+
+CBOW_GROUP = 4  # targets sharing one set of negatives in batched CBOW (BENCHMARKS.md: speed and quality)
 
 
 def logistic_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +118,8 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n
 
     hidden: float32[*, d], rows ``hidden_rows[first:first + n_hidden]`` (int32)
     out: float32[*, d] (syn1 or syn1neg), rows ``out_rows[:n_out]`` with ``labels[:n_out]``
-    grad: float32[>= n_hidden, d], accumulates ``dL/dh`` (times -alpha) for each hidden row
+    grad: float32[>= first + n_hidden, d]: ``grad[first + i]`` accumulates ``dL/dh`` (times -alpha)
+    of hidden row ``i``
     gains: float32[>= n_hidden] scratch; dims: tuple of d zeros (d = len(dims), see above).
     Returns the summed negative log-likelihood.
 
@@ -137,7 +144,7 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n
             gains[i] = g
             if g != 0.0:                     # saturated on the right side: nothing to add
                 for k in range(d):
-                    grad[i, k] += g * out[row, k]
+                    grad[first + i, k] += g * out[row, k]
         for i in range(n_hidden):
             g = gains[i]
             if g != 0.0:
@@ -153,10 +160,10 @@ def update(hidden, hidden_rows, first, n_hidden, target, syn1, codes, points, co
            sigmoid, nll, dims) -> tuple:
     """Predict ``target`` from the hidden rows with HS (if syn1 has rows) and/or NS (negative > 0).
 
-    Zeroes and fills ``grad[:n_hidden]``.  Returns ``(state, loss)``.
+    Zeroes and fills ``grad[first:first + n_hidden]``.  Returns ``(state, loss)``.
     """
     d = len(dims)
-    for i in range(n_hidden):
+    for i in range(first, first + n_hidden):
         for k in range(d):
             grad[i, k] = 0.0
     loss = 0.0
@@ -183,11 +190,85 @@ def update(hidden, hidden_rows, first, n_hidden, target, syn1, codes, points, co
 
 
 @jit
+def in_group(word, targets, n) -> bool:
+    """Whether ``word`` is one of ``targets[:n]``."""
+    for g in range(n):
+        if targets[g] == word:
+            return True
+    return False
+
+
+@jit
+def cbow_group(syn0, contexts, sizes, targets, n_group, cbow_mean, syn1, codes, points, code_lengths,
+               syn1neg, negative, threshold, alias, alpha, state, hidden_rows, out_rows, labels, neu1,
+               grad, gains, sigmoid, nll, dims) -> tuple:
+    """The CBOW update of ``n_group`` consecutive targets of a sentence.  Returns ``(state, loss)``.
+
+    Target ``g`` is ``targets[g]`` with context words ``contexts[g, :sizes[g]]``;
+    its hidden row ``neu1[g]`` is their sum (or mean).  Each target is trained
+    on its own outputs -- its Huffman path (HS) and itself as the NS positive --
+    and then all targets of the group share one set of ``negative`` negatives,
+    each redrawn while it equals any target of the group (a group's targets
+    are distinct and fewer than the words that can be drawn, so a draw can
+    always succeed).  Finally every context row gets its target's error
+    (the C tool adds it unscaled, also for the mean).
+
+    With ``n_group == 1`` this is exactly the C tool's CBOW update; a group
+    of several is the batched update: one set of negative rows fetched and
+    updated per group instead of per target (the output-row fetches are
+    where the time goes; Ji et al. 2016 share negatives the same way).
+    """
+    d = len(dims)
+    for g in range(n_group):
+        for k in range(d):
+            neu1[g, k] = 0.0
+            grad[g, k] = 0.0
+        for c in range(sizes[g]):
+            for k in range(d):
+                neu1[g, k] += syn0[contexts[g, c], k]
+        if cbow_mean:
+            inverse = np.float32(1.0) / np.float32(sizes[g])
+            for k in range(d):
+                neu1[g, k] *= inverse
+    loss = 0.0
+    for g in range(n_group):
+        target = targets[g]
+        if syn1.shape[0] > 0:
+            length = code_lengths[target]
+            for j in range(length):
+                out_rows[j] = points[target, j]
+                labels[j] = np.float32(1.0) - np.float32(codes[target, j])
+            loss += logistic_rows(neu1, hidden_rows, g, 1, syn1, out_rows, labels, length, alpha,
+                                  grad, gains, sigmoid, nll, dims)
+        if negative > 0:
+            out_rows[0] = target
+            labels[0] = 1.0
+            loss += logistic_rows(neu1, hidden_rows, g, 1, syn1neg, out_rows, labels, 1, alpha,
+                                  grad, gains, sigmoid, nll, dims)
+    if negative > 0:
+        for j in range(negative):
+            drawn = targets[0]
+            while in_group(drawn, targets, n_group):
+                state, drawn = draw_alias(state, threshold, alias)
+            out_rows[j] = drawn
+            labels[j] = 0.0
+            prefetch_row(syn1neg, drawn)
+        loss += logistic_rows(neu1, hidden_rows, 0, n_group, syn1neg, out_rows, labels, negative, alpha,
+                              grad, gains, sigmoid, nll, dims)
+    for g in range(n_group):
+        for c in range(sizes[g]):
+            for k in range(d):
+                syn0[contexts[g, c], k] += grad[g, k]
+    return state, loss
+
+
+@jit
 def train_sentences(ids, id_base, offsets, first_sentence, end_sentence,
                     syn0, syn1, syn1neg, codes, points, code_lengths, threshold, alias, keep,
                     sigmoid, nll, cbow, cbow_mean, negative, window, batched,
                     alpha0, min_alpha, total_words, progress, stats, worker, rng,
-                    sentence, contexts, hidden_row, out_rows, labels, neu1, grad, gains, dims) -> None:
+                    sentence, contexts, out_rows, labels, grad, gains, group, group_contexts, group_sizes,
+                    group_targets, hidden_rows, neu1, dims) -> None:
     """Train on sentences ``[first_sentence, end_sentence)`` of ``(ids, offsets)``.
 
     ids: int32[>= the chunk's tokens] holds tokens ``id_base ...`` of the corpus (the whole
@@ -199,9 +280,11 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence,
     alpha0, min_alpha: float32; total_words: float64 = epochs * n_tokens, the schedule length
     progress: int64[workers, 8], stats: float64[workers, 8] (row ``worker`` is ours)
     rng: uint64[1], this worker's state, advanced in place
-    Scratch: sentence int32[max sentence length], contexts int32[2 window], hidden_row int32[1]
-    (holds 0), out_rows int32[max(code length, negative + 1)], labels float32[same],
-    neu1 float32[1, d], grad float32[2 window, d], gains float32[2 window].
+    Scratch: sentence int32[max sentence length], contexts int32[2 window], out_rows
+    int32[max(code length, negative + 1)], labels float32[same], grad float32[max(2 window, G), d],
+    gains float32[same]; CBOW groups (see :func:`cbow_group`): ``group`` = G >= 1 targets at
+    most, group_contexts int32[G, 2 window], group_sizes / group_targets int32[G], hidden_rows
+    int32[G] (holds 0 .. G-1), neu1 float32[G, d].
     dims: a tuple of d zeros, making d a compile-time constant (module docstring).
 
     The learning rate is recomputed before each sentence from the words all
@@ -222,6 +305,7 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence,
             done += progress[w, PROGRESS_WORDS]
         alpha = learning_rate(alpha0, min_alpha, done, total_words)
         n = 0
+        n_group = 0
         for t in range(start, end):                       # subsample into the scratch sentence
             word = ids[t - id_base]
             if keep[word] < np.float32(1.0):
@@ -247,25 +331,22 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence,
             if m == 0:
                 continue
             target = sentence[i]
-            if cbow:
-                for k in range(d):
-                    neu1[0, k] = 0.0
+            if cbow:              # join the group, training it first if it is full or has this target
+                if n_group == group or in_group(target, group_targets, n_group):
+                    state, value = cbow_group(syn0, group_contexts, group_sizes, group_targets, n_group,
+                                              cbow_mean, syn1, codes, points, code_lengths, syn1neg, negative,
+                                              threshold, alias, alpha, state, hidden_rows, out_rows, labels,
+                                              neu1, grad, gains, sigmoid, nll, dims)
+                    loss += value
+                    examples += n_group
+                    n_group = 0
                 for c in range(m):
-                    for k in range(d):
-                        neu1[0, k] += syn0[contexts[c], k]
-                if cbow_mean:
-                    inverse = np.float32(1.0) / np.float32(m)
-                    for k in range(d):
-                        neu1[0, k] *= inverse
-                state, value = update(neu1, hidden_row, 0, 1, target, syn1, codes, points,
-                                      code_lengths, syn1neg, negative, threshold, alias, alpha,
-                                      state, out_rows, labels, grad, gains, sigmoid, nll, dims)
-                loss += value
-                examples += 1
-                for c in range(m):                         # the C tool: unscaled error to each input
-                    for k in range(d):
-                        syn0[contexts[c], k] += grad[0, k]
-            elif batched:
+                    group_contexts[n_group, c] = contexts[c]
+                group_sizes[n_group] = m
+                group_targets[n_group] = target
+                n_group += 1
+                continue
+            if batched:
                 state, value = update(syn0, contexts, 0, m, target, syn1, codes, points,
                                       code_lengths, syn1neg, negative, threshold, alias, alpha,
                                       state, out_rows, labels, grad, gains, sigmoid, nll, dims)
@@ -281,8 +362,15 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence,
                                           state, out_rows, labels, grad, gains, sigmoid, nll, dims)
                     loss += value
                     for k in range(d):
-                        syn0[contexts[c], k] += grad[0, k]
+                        syn0[contexts[c], k] += grad[c, k]
                 examples += m
+        if n_group > 0:                                   # the sentence's last group
+            state, value = cbow_group(syn0, group_contexts, group_sizes, group_targets, n_group, cbow_mean,
+                                      syn1, codes, points, code_lengths, syn1neg, negative, threshold, alias,
+                                      alpha, state, hidden_rows, out_rows, labels, neu1, grad, gains,
+                                      sigmoid, nll, dims)
+            loss += value
+            examples += n_group
         effective += n
         raw += end - start
         progress[worker, PROGRESS_WORDS] += end - start

@@ -63,8 +63,9 @@ class Word2VecConfig:
     epochs: int = 5                    # passes over the corpus
     workers: int = 1                   # training threads (Hogwild); 1 is bit-reproducible
     seed: int = 1                      # seeds the initial vectors and every worker's RNG
-    update: str = "batched"            # skip-gram: one set of negatives per window (Ji et al. 2016), 1.5-1.8x faster
-                                       # at gensim's quality (BENCHMARKS.md); "exact": the C tool's per-pair update
+    update: str = "batched"            # shared negatives: per window (skip-gram, Ji et al. 2016), per group of
+                                       # kernels.CBOW_GROUP targets (CBOW-NS); faster at gensim's quality
+                                       # (BENCHMARKS.md); "exact": the C tool's update
     max_sentence_length: int = 10_000  # longer lines are cut (gensim's limit); windows never cross a cut
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)  # how text becomes words
 
@@ -186,9 +187,13 @@ class Word2Vec:
             raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
         encoded = self._encode(corpus, verbose=verbose, cache_dir=cache_dir, errors=errors)
         c = self.config
-        objective = Objective(cbow=c.architecture == "cbow", cbow_mean=c.cbow_mean,
-                              negative=c.negative if c.loss != "hs" else 0, window=c.window,
-                              batched=c.update == "batched")
+        negative = c.negative if c.loss != "hs" else 0
+        group = 1
+        if c.architecture == "cbow" and c.update == "batched" and negative > 0:
+            # a group's targets are distinct and leave at least one word to draw as a negative
+            group = max(1, min(kernels.CBOW_GROUP, int((self._counts(self.vocab) > 0).sum()) - 1))
+        objective = Objective(cbow=c.architecture == "cbow", cbow_mean=c.cbow_mean, negative=negative,
+                              window=c.window, batched=c.update == "batched", group=group)
         schedule = Schedule(alpha=c.learning_rate, min_alpha=c.min_alpha,
                             total_words=float(epochs) * max(encoded.n_tokens, 1))
         states = [seed_state(c.seed, stream=worker + 1024 * self.train_calls) for worker in range(c.workers)]

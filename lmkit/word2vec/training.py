@@ -27,6 +27,7 @@ from lmkit.word2vec.kernels import ROW_WIDTH, STATS_EFFECTIVE, STATS_EXAMPLES, S
 
 log = logging.getLogger(__name__)
 
+CACHE_LINE = 64         # bytes
 CHUNK_TOKENS = 65_536  # tokens per kernel call: ~0.1-0.3 s of work, fine-grained enough to balance threads
 
 
@@ -60,6 +61,7 @@ class Objective:
     negative: int
     window: int
     batched: bool
+    group: int = 1      # CBOW targets trained together, sharing negatives (1: the C tool's update)
 
 
 @dataclass(frozen=True)
@@ -121,21 +123,33 @@ class TokenReader:
 
 
 class Worker:
-    """One worker's RNG state and scratch buffers (allocated once, reused by every chunk)."""
+    """One worker's RNG state and scratch buffers (allocated once, reused by every chunk).
+
+    Every buffer sits on cache lines of its own (:func:`private_array`): two
+    workers' small buffers allocated side by side would otherwise share a
+    64-byte line, and each write by one thread would evict it from the other
+    core's cache (false sharing) on every update.
+    """
 
     def __init__(self, index: int, state: np.uint64, arrays: Arrays, objective: Objective, max_sentence: int):
         d = arrays.syn0.shape[1]
         width = max(arrays.codes.shape[1], objective.negative + 1)
         self.index = index
-        self.rng = np.array([state], dtype=np.uint64)
-        self.sentence = np.zeros(max(max_sentence, 1), dtype=np.int32)
-        self.contexts = np.zeros(2 * objective.window, dtype=np.int32)
-        self.hidden_row = np.zeros(1, dtype=np.int32)
-        self.out_rows = np.zeros(width, dtype=np.int32)
-        self.labels = np.zeros(width, dtype=np.float32)
-        self.neu1 = np.zeros((1, d), dtype=np.float32)
-        self.grad = np.zeros((2 * objective.window, d), dtype=np.float32)
-        self.gains = np.zeros(2 * objective.window, dtype=np.float32)
+        self.rng = private_array(1, np.uint64)
+        self.rng[0] = state
+        group, rows = objective.group, max(2 * objective.window, objective.group)
+        self.sentence = private_array(max(max_sentence, 1), np.int32)
+        self.contexts = private_array(2 * objective.window, np.int32)
+        self.out_rows = private_array(width, np.int32)
+        self.labels = private_array(width, np.float32)
+        self.grad = private_array((rows, d), np.float32)
+        self.gains = private_array(rows, np.float32)
+        self.group_contexts = private_array((group, 2 * objective.window), np.int32)
+        self.group_sizes = private_array(group, np.int32)
+        self.group_targets = private_array(group, np.int32)
+        self.hidden_rows = private_array(group, np.int32)
+        self.hidden_rows[:] = np.arange(group)
+        self.neu1 = private_array((group, d), np.float32)
 
     def run(self, arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, first: int, end: int,
             objective: Objective, schedule: Schedule, progress: np.ndarray, stats: np.ndarray,
@@ -147,8 +161,18 @@ class Worker:
             a.threshold, a.alias, a.keep, a.sigmoid, a.nll, objective.cbow, objective.cbow_mean,
             objective.negative, objective.window, objective.batched, np.float32(schedule.alpha),
             np.float32(schedule.min_alpha), float(schedule.total_words), progress, stats, self.index,
-            self.rng, self.sentence, self.contexts, self.hidden_row, self.out_rows, self.labels,
-            self.neu1, self.grad, self.gains, (0,) * a.syn0.shape[1])
+            self.rng, self.sentence, self.contexts, self.out_rows, self.labels, self.grad, self.gains,
+            objective.group, self.group_contexts, self.group_sizes, self.group_targets, self.hidden_rows,
+            self.neu1, (0,) * a.syn0.shape[1])
+
+
+def private_array(shape, dtype) -> np.ndarray:
+    """A zeroed array whose bytes share no 64-byte cache line with any other allocation."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    raw = np.zeros(nbytes + 3 * CACHE_LINE, dtype=np.uint8)
+    start = CACHE_LINE - raw.ctypes.data % CACHE_LINE + CACHE_LINE  # aligned, a free line before
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
 def sentence_chunks(offsets: np.ndarray, max_tokens: int) -> list[tuple[int, int]]:
@@ -185,12 +209,12 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
     chunks = sentence_chunks(offsets, chunk_tokens)
     capacity = max((int(offsets[end] - offsets[first]) for first, end in chunks), default=1)
     readers = [TokenReader(ids, capacity) for _ in workers]
-    progress = np.zeros((n_workers, ROW_WIDTH), dtype=np.int64)
+    progress = private_array((n_workers, ROW_WIDTH), np.int64)  # one cache line per worker
     history: list[EpochStats] = []
     bar = _progress_bar(epochs * int(ids.shape[0]), verbose)
     try:
         for epoch in range(epochs):
-            stats = np.zeros((n_workers, ROW_WIDTH), dtype=np.float64)
+            stats = private_array((n_workers, ROW_WIDTH), np.float64)
             started = time.perf_counter()
             args = (arrays, readers, offsets, objective, schedule, progress, stats, epoch)
             if n_workers == 1:

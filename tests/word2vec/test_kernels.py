@@ -65,7 +65,14 @@ COMBINATIONS = [
     (False, True, False, 3, True),    # SG-NS batched (shared negatives per window)
     (False, True, True, 0, True),     # SG-HS batched
     (False, True, True, 2, True),     # SG HS + NS batched
+    (True, True, False, 3, True),     # CBOW-NS batched (negatives shared by a group of targets)
+    (True, False, True, 2, True),     # CBOW sum, HS + NS batched
 ]
+
+
+def _group(cbow: bool, negative: int, batched: bool) -> int:
+    """The CBOW group size Word2Vec.train would choose for the test vocabulary (V words, all drawable)."""
+    return min(kernels.CBOW_GROUP, V - 1) if cbow and batched and negative else 1
 
 
 @pytest.mark.parametrize("cbow,cbow_mean,hs,negative,batched", COMBINATIONS)
@@ -74,14 +81,17 @@ def test_kernel_matches_reference(cbow, cbow_mean, hs, negative, batched, subsam
     seed, window = 11, 3
     arrays = _setup(hs, negative, subsample)
     model = _reference_model(arrays, negative)
-    objective = Objective(cbow=cbow, cbow_mean=cbow_mean, negative=negative, window=window, batched=batched)
+    group = _group(cbow, negative, batched)
+    objective = Objective(cbow=cbow, cbow_mean=cbow_mean, negative=negative, window=window, batched=batched,
+                          group=group)
     total = 2.0 * sum(len(s) for s in SENTENCES)
     schedule = Schedule(alpha=0.05, min_alpha=0.001, total_words=total)
 
     stats, progress, state = _run_kernel(arrays, objective, schedule, seed)
     rng = ref.XorShift64Star(int(seed_state(seed)))
     expected = ref.train_sentences(SENTENCES, model, rng, cbow=cbow, cbow_mean=cbow_mean, window=window,
-                                   batched=batched, alpha0=0.05, min_alpha=0.001, total_words=total)
+                                   batched=batched, alpha0=0.05, min_alpha=0.001, total_words=total,
+                                   group_size=group)
 
     assert int(state) == rng.state, "the kernel consumed a different number of random draws"
     for name in ("syn0", "syn1", "syn1neg"):
@@ -93,17 +103,19 @@ def test_kernel_matches_reference(cbow, cbow_mean, hs, negative, batched, subsam
     assert stats[kernels.STATS_LOSS] == pytest.approx(expected["loss"], rel=1e-5)
 
 
-def test_batched_differs_from_exact_only_for_skipgram():
-    """Batched skip-gram is a different update; for CBOW the flag changes nothing."""
+def test_batched_differs_from_exact_where_negatives_are_shared():
+    """Batched skip-gram and batched CBOW-NS are other updates; CBOW-HS has nothing to share."""
     results = {}
-    for cbow in (False, True):
+    for cbow, hs, negative in ((False, False, 3), (True, False, 3), (True, True, 0)):
         for batched in (False, True):
-            arrays = _setup(False, 3, False)
-            objective = Objective(cbow=cbow, cbow_mean=True, negative=3, window=3, batched=batched)
+            arrays = _setup(hs, negative, False)
+            objective = Objective(cbow=cbow, cbow_mean=True, negative=negative, window=3, batched=batched,
+                                  group=_group(cbow, negative, batched))
             _run_kernel(arrays, objective, Schedule(0.05, 0.001, 100.0), seed=5)
-            results[cbow, batched] = arrays.syn0
-    assert np.array_equal(results[True, False], results[True, True])
-    assert not np.allclose(results[False, False], results[False, True])
+            results[cbow, hs, batched] = arrays.syn0
+    assert not np.allclose(results[False, False, False], results[False, False, True])
+    assert not np.allclose(results[True, False, False], results[True, False, True])
+    assert np.array_equal(results[True, True, False], results[True, True, True])
 
 
 def test_negatives_never_hit_the_target():

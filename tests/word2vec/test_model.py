@@ -111,6 +111,14 @@ def test_one_word_vocabulary_is_refused(tmp_path):
         _model().fit(path, verbose=False)
 
 
+def test_two_word_vocabulary_trains_batched_cbow(tmp_path):
+    """A CBOW group never holds every drawable word, so its negatives can always be drawn."""
+    path = tmp_path / "two.txt"
+    path.write_text("a b a b b a\nb a a b\n" * 20, encoding="utf-8")
+    model = _model(architecture="cbow", loss="ns", update="batched", min_count=1).fit(path, verbose=False)
+    assert np.isfinite(model.wv.vectors).all() and len(model.wv) == 2
+
+
 # ----------------------------------------------------------------------------- training
 
 
@@ -119,6 +127,7 @@ def test_one_word_vocabulary_is_refused(tmp_path):
     {"architecture": "skipgram", "loss": "ns"},
     {"architecture": "skipgram", "loss": "hs"},
     {"architecture": "cbow", "loss": "ns"},
+    {"architecture": "cbow", "loss": "ns", "update": "exact"},
     {"architecture": "cbow", "loss": "hs"},
     {"architecture": "cbow", "loss": "both", "cbow_mean": False, "alpha": 0.01},
     {"architecture": "skipgram", "loss": "ns", "update": "batched"},

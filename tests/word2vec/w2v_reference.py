@@ -100,28 +100,69 @@ def update(hidden, target, model, rng, alpha):
     return grad, loss
 
 
+def cbow_group(group: list[tuple[int, list[int]]], model: dict, rng, alpha, cbow_mean: bool) -> float:
+    """Train CBOW targets together: each on its own outputs (HS path, NS positive), then one set of
+    negatives for all, redrawn while equal to any target of the group.  Returns the loss."""
+    syn0, targets = model["syn0"], [target for target, _ in group]
+    hidden = np.stack([syn0[contexts].astype(np.float64).sum(axis=0) / (len(contexts) if cbow_mean else 1)
+                       for _, contexts in group]).astype(np.float32)
+    grad = np.zeros(hidden.shape)
+    loss = 0.0
+    for g, target in enumerate(targets):
+        if model["syn1"].shape[0] > 0:
+            length = model["code_lengths"][target]
+            rows = [int(p) for p in model["points"][target, :length]]
+            labels = [1.0 - float(c) for c in model["codes"][target, :length]]
+            own, value = logistic_rows(hidden[g:g + 1], model["syn1"], rows, labels, alpha, model["sigmoid"],
+                                       model["nll"])
+            grad[g] += own[0]
+            loss += value
+        if model["negative"] > 0:
+            own, value = logistic_rows(hidden[g:g + 1], model["syn1neg"], [target], [1.0], alpha,
+                                       model["sigmoid"], model["nll"])
+            grad[g] += own[0]
+            loss += value
+    if model["negative"] > 0:
+        rows = []
+        for _ in range(model["negative"]):
+            drawn = targets[0]
+            while drawn in targets:
+                drawn = rng.alias(model["threshold"], model["alias"])
+            rows.append(drawn)
+        shared, value = logistic_rows(hidden, model["syn1neg"], rows, [0.0] * len(rows), alpha, model["sigmoid"],
+                                      model["nll"])
+        grad += shared
+        loss += value
+    for (_, contexts), g in zip(group, grad):
+        for c in contexts:
+            syn0[c] = (syn0[c] + g).astype(np.float32)
+    return loss
+
+
 def train_sentences(sentences: list[list[int]], model: dict, rng: XorShift64Star, *, cbow: bool, cbow_mean: bool,
                     window: int, batched: bool, alpha0: float, min_alpha: float, total_words: float,
-                    done: float = 0.0) -> dict:
-    """The reference training pass; updates model["syn0"/"syn1"/"syn1neg"] in place."""
+                    done: float = 0.0, group_size: int = 1) -> dict:
+    """The reference training pass; updates model["syn0"/"syn1"/"syn1neg"] in place.
+
+    CBOW trains consecutive targets in groups of up to ``group_size`` distinct targets (1: the C
+    tool's update), a group being trained when the next target finds it full or already holding it,
+    and at the end of the sentence."""
     syn0 = model["syn0"]
     loss, examples, effective = 0.0, 0, 0
     for raw in sentences:
         alpha = np.float32(alpha0 - (alpha0 - min_alpha) * min(done / total_words, 1.0))
         sentence = [w for w in raw if model["keep"][w] >= 1.0 or rng.uniform() < model["keep"][w]]
+        group = []
         for i, target in enumerate(sentence):
             reach = window - rng.index(window)
             contexts = [sentence[j] for j in range(max(0, i - reach), min(len(sentence), i + reach + 1)) if j != i]
             if not contexts:
                 continue
             if cbow:
-                hidden = syn0[contexts].astype(np.float64).sum(axis=0)
-                if cbow_mean:
-                    hidden /= len(contexts)
-                grad, value = update(hidden[None, :].astype(np.float32), target, model, rng, alpha)
-                for c in contexts:
-                    syn0[c] = (syn0[c] + grad[0]).astype(np.float32)
-                loss, examples = loss + value, examples + 1
+                if len(group) == group_size or target in [t for t, _ in group]:
+                    loss, examples = loss + cbow_group(group, model, rng, alpha, cbow_mean), examples + len(group)
+                    group = []
+                group.append((target, contexts))
             elif batched:
                 grad, value = update(syn0[contexts].copy(), target, model, rng, alpha)
                 for c, g in zip(contexts, grad):
@@ -132,6 +173,8 @@ def train_sentences(sentences: list[list[int]], model: dict, rng: XorShift64Star
                     grad, value = update(syn0[[c]].copy(), target, model, rng, alpha)
                     syn0[c] = (syn0[c] + grad[0]).astype(np.float32)
                     loss, examples = loss + value, examples + 1
+        if group:
+            loss, examples = loss + cbow_group(group, model, rng, alpha, cbow_mean), examples + len(group)
         effective += len(sentence)
         done += len(raw)
     return {"loss": loss, "examples": examples, "effective": effective, "done": done}
