@@ -171,7 +171,7 @@ def private_array(shape, dtype) -> np.ndarray:
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape)) * dtype.itemsize
     raw = np.zeros(nbytes + 3 * CACHE_LINE, dtype=np.uint8)
-    start = CACHE_LINE - raw.ctypes.data % CACHE_LINE + CACHE_LINE  # aligned, a free line before
+    start = 2 * CACHE_LINE - raw.ctypes.data % CACHE_LINE  # the 2nd line boundary inside raw; >= 1 line after
     return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 

@@ -270,3 +270,18 @@ def test_unfitted_model_errors():
         model.train("anything")
     with pytest.raises(ValueError, match="nothing to save"):
         model.save("x.npz")
+
+
+def test_private_arrays_own_their_cache_lines():
+    from lmkit.word2vec.training import CACHE_LINE, private_array
+
+    for shape, dtype in (((1,), np.uint64), ((7,), np.int32), ((3, 100), np.float32), ((2, 8), np.int64)):
+        a = private_array(shape, dtype)
+        assert a.shape == shape and a.dtype == dtype and not a.any()
+        base = a.base
+        while base.base is not None:
+            base = base.base
+        first_line = a.ctypes.data
+        end_of_last_line = -(-(a.ctypes.data + a.nbytes) // CACHE_LINE) * CACHE_LINE
+        assert first_line % CACHE_LINE == 0                        # starts a line
+        assert base.ctypes.data <= first_line and end_of_last_line <= base.ctypes.data + base.nbytes
