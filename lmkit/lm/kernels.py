@@ -73,6 +73,41 @@ def _row_max_finite(row, bias):
     return mx, check == check
 
 
+@jit
+def softmax_rows(logits, bias, targets, scale, write_grad, losses, kbuf, first, last):
+    """:func:`softmax_xent` on rows ``[first, last)`` in the calling thread; ``kbuf: int32[V]``."""
+    v = logits.shape[1]
+    for b in range(first, last):
+        row = logits[b]
+        bits = row.view(np.int32)
+        mx, finite = _row_max_finite(row, bias)
+        if not finite:
+            losses[b] = np.nan
+            continue
+        target_logit = row[targets[b]] + bias[targets[b]] - mx
+        for i in range(v):
+            xv = max(row[i] + bias[i] - mx, _MIN_X)
+            k = np.floor(xv * _LOG2E + np.float32(0.5))
+            r = xv - k * _LN2_HI - k * _LN2_LO
+            p = _C0 * r + _C1
+            p = p * r + _C2
+            p = p * r + _C3
+            p = p * r + _C4
+            p = p * r + _C5
+            row[i] = p * r * r + r + np.float32(1.0)
+            kbuf[i] = np.int32(k)
+        total = 0.0
+        for i in range(v):
+            bits[i] += kbuf[i] << 23
+            total += row[i]
+        losses[b] = np.log(total) - target_logit
+        if write_grad:
+            factor = np.float32(scale / total)
+            for i in range(v):
+                row[i] *= factor
+            row[targets[b]] -= np.float32(scale)
+
+
 @jit_parallel
 def softmax_xent(logits, bias, targets, scale, write_grad, losses, scratch):
     """Fused bias, softmax and cross-entropy over the rows of ``logits + bias``, in place.
@@ -81,39 +116,12 @@ def softmax_xent(logits, bias, targets, scale, write_grad, losses, scratch):
     overwritten with ``scale * (softmax - onehot)`` when ``write_grad``, else
     with unnormalized exponentials (clobbered);
     ``targets: int32[B]``; ``losses: float64[B]`` receives ``-log p[target]``
-    (NaN for a row holding NaN/inf); ``scratch: int32[n_blocks, V]``.
+    (NaN for a row holding NaN/inf); ``scratch: int32[n_blocks, V]``: the rows
+    are split into ``n_blocks`` blocks run in parallel (:func:`softmax_rows`).
     """
-    n_rows, v = logits.shape
+    n_rows = logits.shape[0]
     n_blocks = scratch.shape[0]
     per_block = (n_rows + n_blocks - 1) // n_blocks
     for block in prange(n_blocks):
-        kbuf = scratch[block]
-        for b in range(block * per_block, min(n_rows, (block + 1) * per_block)):
-            row = logits[b]
-            bits = row.view(np.int32)
-            mx, finite = _row_max_finite(row, bias)
-            if not finite:
-                losses[b] = np.nan
-                continue
-            target_logit = row[targets[b]] + bias[targets[b]] - mx
-            for i in range(v):
-                xv = max(row[i] + bias[i] - mx, _MIN_X)
-                k = np.floor(xv * _LOG2E + np.float32(0.5))
-                r = xv - k * _LN2_HI - k * _LN2_LO
-                p = _C0 * r + _C1
-                p = p * r + _C2
-                p = p * r + _C3
-                p = p * r + _C4
-                p = p * r + _C5
-                row[i] = p * r * r + r + np.float32(1.0)
-                kbuf[i] = np.int32(k)
-            total = 0.0
-            for i in range(v):
-                bits[i] += kbuf[i] << 23
-                total += row[i]
-            losses[b] = np.log(total) - target_logit
-            if write_grad:
-                factor = np.float32(scale / total)
-                for i in range(v):
-                    row[i] *= factor
-                row[targets[b]] -= np.float32(scale)
+        softmax_rows(logits, bias, targets, scale, write_grad, losses, scratch[block],
+                     block * per_block, min(n_rows, (block + 1) * per_block))

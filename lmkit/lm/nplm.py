@@ -21,8 +21,10 @@ Training lives in :mod:`lmkit.lm.train`.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,7 @@ import numpy as np
 
 from lmkit._config import config_from_dict
 from lmkit.lm.examples import BOUNDARIES
+from lmkit.lm.threads import blas_threads, single_threaded_blas
 from lmkit.nn.activations import ACTIVATIONS, get_activation, recommended_init
 from lmkit.nn.batchnorm import BatchNorm
 from lmkit.nn.dropout import Dropout
@@ -234,8 +237,9 @@ class NPLM:
                       scratch=np.empty((blocks, len(self.vocab)), np.int32))
         return {name: ws[name][:batch] for name in ("x", "z", "logits", "losses")} | {"scratch": ws["scratch"]}
 
-    def _forward(self, contexts: np.ndarray, train: bool) -> dict[str, np.ndarray]:
-        """Compute the logits of ``contexts: int32[B, k]`` into the workspace."""
+    def _forward(self, contexts: np.ndarray, train: bool, project: bool = True) -> dict[str, np.ndarray]:
+        """Compute the logits of ``contexts: int32[B, k]`` into the workspace (``project=False``:
+        stop at the output layer's input ``z``)."""
         from lmkit.lm.kernels import gather_features
 
         cfg = self.config
@@ -255,11 +259,12 @@ class NPLM:
             z[:, :h] = self.dropout_a.forward(self.act.forward(pre), train)
         if cfg.direct:
             z[:, h:] = x
-        logits = buf["logits"]
-        np.matmul(z, self.O.T, out=logits)  # (B, V); float32 adds b inside the softmax kernel
-        if self.dtype != np.float32:
-            logits += self.b
         buf["x_used"] = x
+        if project:
+            logits = buf["logits"]
+            np.matmul(z, self.O.T, out=logits)  # (B, V); float32 adds b inside the softmax kernel
+            if self.dtype != np.float32:
+                logits += self.b
         return buf
 
     def forward_backward(self, contexts: np.ndarray, targets: np.ndarray) -> float:
@@ -312,18 +317,50 @@ class NPLM:
         targets = np.ascontiguousarray(targets, dtype=np.int32)
         out = np.empty(len(targets), dtype=np.float64)
         rows = max(64, min(4096, EVAL_ELEMENTS // len(self.vocab)))
-        for start in range(0, len(targets), rows):
-            c, t = contexts[start:start + rows], targets[start:start + rows]
-            buf = self._forward(c, train=False)
-            if self.dtype == np.float32:
-                softmax_xent(buf["logits"], self.b, t, np.float32(1.0), False, buf["losses"], buf["scratch"])
-                out[start:start + len(t)] = -buf["losses"]
-            else:
-                logits = buf["logits"]
-                shifted = logits - logits.max(axis=1, keepdims=True)
-                lse = np.log(np.exp(shifted).sum(axis=1))
-                out[start:start + len(t)] = shifted[np.arange(len(t)), t] - lse
+        workers = blas_threads() if self.dtype == np.float32 else 0
+        with contextlib.ExitStack() as stack:
+            pool = stack.enter_context(ThreadPoolExecutor(workers)) if workers > 1 else None
+            if pool is not None:
+                # BLAS stays single-threaded for the whole pass (the small hidden layer too): OpenBLAS
+                # threads left spinning after a product would take cores from the row-split threads.
+                stack.enter_context(single_threaded_blas())
+            for start in range(0, len(targets), rows):
+                c, t = contexts[start:start + rows], targets[start:start + rows]
+                if pool is not None:
+                    buf = self._forward(c, train=False, project=False)
+                    self._score_rows_in_threads(pool, workers, buf, t)
+                    out[start:start + len(t)] = -buf["losses"]
+                    continue
+                buf = self._forward(c, train=False)
+                if self.dtype == np.float32:
+                    softmax_xent(buf["logits"], self.b, t, np.float32(1.0), False, buf["losses"], buf["scratch"])
+                    out[start:start + len(t)] = -buf["losses"]
+                else:
+                    logits = buf["logits"]
+                    shifted = logits - logits.max(axis=1, keepdims=True)
+                    lse = np.log(np.exp(shifted).sum(axis=1))
+                    out[start:start + len(t)] = shifted[np.arange(len(t)), t] - lse
         return out
+
+    def _score_rows_in_threads(self, pool, workers: int, buf: dict, targets: np.ndarray) -> None:
+        """``buf["losses"] = -log p(targets | z)`` for the rows of ``buf["z"]``: each of ``workers``
+        threads runs the output product (BLAS single-threaded by the caller) and the softmax of its
+        own rows, so no thread pool spins while another works (see :mod:`lmkit.lm.threads`)."""
+        from lmkit.lm.kernels import softmax_rows
+
+        z, logits, losses = buf["z"], buf["logits"], buf["losses"]
+        kbufs = self._workspace.get("kbufs")
+        if kbufs is None or kbufs.shape != (workers, len(self.vocab)):
+            kbufs = self._workspace["kbufs"] = np.empty((workers, len(self.vocab)), np.int32)
+        bounds = np.linspace(0, len(targets), workers + 1).astype(int)
+
+        def rows(part: int) -> None:
+            lo, hi = bounds[part], bounds[part + 1]
+            np.matmul(z[lo:hi], self.O.T, out=logits[lo:hi])
+            softmax_rows(logits, self.b, targets, np.float32(1.0), False, losses, kbufs[part], lo, hi)
+
+        for future in [pool.submit(rows, part) for part in range(workers)]:
+            future.result()
 
     # ------------------------------------------------------------------ training
     def fit(self, corpus, valid=None, *, output=None, resume: bool = False, verbose: bool = True) -> "NPLM":

@@ -36,17 +36,15 @@ uninterrupted run.  A
 NaN/inf loss stops training with :class:`TrainingDiverged` naming the step;
 the last checkpoint (the last good state) is left untouched.
 
-Threads: ``config.threads`` sets numba's pool (``numba.set_num_threads``,
-used by the softmax kernel) and OpenBLAS's (through its C API, found in the
-loaded numpy); 0 leaves both at their defaults (all cores).
+Threads: ``config.threads`` sets numba's pool (used by the softmax kernel)
+and OpenBLAS's (:func:`lmkit.lm.threads.set_threads`); 0 leaves both at their
+defaults (all cores).
 """
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import logging
 import math
-import re
 import time
 from pathlib import Path
 
@@ -54,6 +52,7 @@ import numpy as np
 
 from lmkit.lm.examples import build_examples, count_examples
 from lmkit.lm.nplm import LINEAR_FLOOR
+from lmkit.lm.threads import set_threads
 from lmkit.nn.clip import clip_grad_norm
 from lmkit.nn.optim import make_optimizer
 from lmkit.nn.schedules import InverseTimeDecay, LinearDecay
@@ -65,26 +64,6 @@ CHECKPOINT_KIND = "nplm_checkpoint"
 
 class TrainingDiverged(ValueError):
     """The training loss became NaN or infinite."""
-
-
-def set_threads(threads: int) -> None:
-    """Use ``threads`` numba and BLAS threads (0: leave the defaults)."""
-    if threads <= 0:
-        return
-    import numba
-
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    try:
-        maps = Path("/proc/self/maps").read_text()
-    except OSError:
-        maps = ""
-    for lib_path in sorted(set(re.findall(r"(/\S*openblas\S*\.so\S*)", maps))):
-        lib = ctypes.CDLL(lib_path)
-        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-                     "openblas_set_num_threads64_", "openblas_set_num_threads"):
-            if hasattr(lib, name):
-                getattr(lib, name)(ctypes.c_int(threads))
-                break
 
 
 def _training_examples(corpus, config, vocab):

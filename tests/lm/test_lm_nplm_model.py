@@ -102,7 +102,9 @@ def _reference_logprob(model, context, word):
 
 
 @pytest.mark.parametrize("hidden,direct", [(6, True), (6, False), (0, True)])
-def test_perplexity_matches_slow_numpy(hidden, direct):
+@pytest.mark.parametrize("eval_threads", [0, 3])  # 0: numba's parallel softmax; 3: three row-split threads
+def test_perplexity_matches_slow_numpy(hidden, direct, eval_threads, monkeypatch):
+    monkeypatch.setattr("lmkit.lm.nplm.blas_threads", lambda: eval_threads)
     rng = np.random.default_rng(5)
     sentences = random_sentences(rng, 60, 20)
     corpus = make_corpus(sentences, 22, unk=True)
@@ -123,3 +125,18 @@ def test_zero_output_weights_give_perplexity_v():
     model.O[...] = 0.0
     model.b[...] = 0.0
     assert perplexity(model, corpus).perplexity == pytest.approx(len(corpus.vocab), rel=1e-6)
+
+
+def test_blas_thread_control_round_trips():
+    from lmkit.lm.threads import blas_threads, set_blas_threads, single_threaded_blas
+
+    before = blas_threads()
+    assert before >= 1, "numpy's OpenBLAS was not found"
+    try:
+        set_blas_threads(2)
+        assert blas_threads() == 2
+        with single_threaded_blas():
+            assert blas_threads() == 1
+        assert blas_threads() == 2
+    finally:
+        set_blas_threads(before)

@@ -1,0 +1,76 @@
+"""The two thread pools of the neural language model: numba's and OpenBLAS's.
+
+The dense products run in OpenBLAS (the one numpy loaded); the softmax kernel
+in numba's pool.  Both pools busy-wait a while after their work, and on a
+machine with as many threads as cores an OpenBLAS thread still spinning after
+a product takes a core from the softmax that follows.  Evaluation therefore
+avoids alternating the pools: with :func:`single_threaded_blas` each of
+:func:`blas_threads` Python threads runs the product and the softmax of its
+own rows (see :meth:`lmkit.lm.nplm.NPLM.score`).
+"""
+from __future__ import annotations
+
+import ctypes
+import re
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+            "openblas_set_num_threads64_", "openblas_set_num_threads")
+_GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
+            "openblas_get_num_threads64_", "openblas_get_num_threads")
+
+
+@lru_cache(maxsize=1)
+def _openblas() -> list[tuple]:
+    """``(get, set)`` C functions of every OpenBLAS loaded in this process (numpy's), found in /proc/self/maps."""
+    import numpy  # noqa: F401  (loads numpy's OpenBLAS if it is not loaded yet)
+
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return []
+    found = []
+    for lib_path in sorted(set(re.findall(r"(/\S*openblas\S*\.so\S*)", maps))):
+        lib = ctypes.CDLL(lib_path)
+        getter = next((getattr(lib, name) for name in _GETTERS if hasattr(lib, name)), None)
+        setter = next((getattr(lib, name) for name in _SETTERS if hasattr(lib, name)), None)
+        if getter is not None and setter is not None:
+            getter.restype = ctypes.c_int
+            found.append((getter, setter))
+    return found
+
+
+def set_blas_threads(threads: int) -> None:
+    for _, setter in _openblas():
+        setter(ctypes.c_int(threads))
+
+
+def blas_threads() -> int:
+    """OpenBLAS's thread count now (0 when no OpenBLAS is found: another BLAS, not controlled here)."""
+    libraries = _openblas()
+    return int(libraries[0][0]()) if libraries else 0
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` numba and BLAS threads (0: leave the defaults)."""
+    if threads <= 0:
+        return
+    import numba
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    set_blas_threads(threads)
+
+
+@contextmanager
+def single_threaded_blas():
+    """OpenBLAS on one thread inside the block (its previous count restored after)."""
+    before = blas_threads()
+    if before > 1:
+        set_blas_threads(1)
+    try:
+        yield
+    finally:
+        if before > 1:
+            set_blas_threads(before)
