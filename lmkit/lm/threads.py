@@ -43,6 +43,7 @@ def _openblas() -> list[tuple]:
 
 
 def set_blas_threads(threads: int) -> None:
+    """Set OpenBLAS's thread count (a no-op where no OpenBLAS is found)."""
     for _, setter in _openblas():
         setter(ctypes.c_int(threads))
 

@@ -159,6 +159,25 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n
 
 
 @jit
+def hs_path(hidden, hidden_rows, first, n_hidden, target, syn1, codes, points, code_lengths, alpha,
+            out_rows, labels, grad, gains, sigmoid, nll, dims) -> float:
+    """Hierarchical softmax: train the hidden rows on ``target``'s Huffman path.
+
+    The path's inner nodes (rows of ``syn1``) go into ``out_rows`` with labels
+    ``1 - code``; rows below the top ``HS_PREFETCH_FROM`` levels are
+    prefetched first.  Then :func:`logistic_rows`; returns its loss.
+    """
+    length = code_lengths[target]
+    for j in range(length):
+        out_rows[j] = points[target, j]
+        labels[j] = np.float32(1.0) - np.float32(codes[target, j])
+        if j >= HS_PREFETCH_FROM:
+            prefetch_row(syn1, out_rows[j])
+    return logistic_rows(hidden, hidden_rows, first, n_hidden, syn1, out_rows, labels, length, alpha,
+                         grad, gains, sigmoid, nll, dims)
+
+
+@jit
 def update(hidden, hidden_rows, first, n_hidden, target, syn1, codes, points, code_lengths,
            syn1neg, negative, threshold, alias, alpha, state, out_rows, labels, grad, gains,
            sigmoid, nll, dims) -> tuple:
@@ -172,14 +191,8 @@ def update(hidden, hidden_rows, first, n_hidden, target, syn1, codes, points, co
             grad[i, k] = 0.0
     loss = 0.0
     if syn1.shape[0] > 0:
-        length = code_lengths[target]
-        for j in range(length):
-            out_rows[j] = points[target, j]
-            labels[j] = np.float32(1.0) - np.float32(codes[target, j])
-            if j >= HS_PREFETCH_FROM:
-                prefetch_row(syn1, out_rows[j])
-        loss += logistic_rows(hidden, hidden_rows, first, n_hidden, syn1, out_rows, labels, length,
-                              alpha, grad, gains, sigmoid, nll, dims)
+        loss += hs_path(hidden, hidden_rows, first, n_hidden, target, syn1, codes, points, code_lengths,
+                        alpha, out_rows, labels, grad, gains, sigmoid, nll, dims)
     if negative > 0:
         out_rows[0] = target
         labels[0] = 1.0
@@ -240,14 +253,8 @@ def cbow_group(syn0, contexts, sizes, targets, n_group, cbow_mean, syn1, codes, 
     for g in range(n_group):
         target = targets[g]
         if syn1.shape[0] > 0:
-            length = code_lengths[target]
-            for j in range(length):
-                out_rows[j] = points[target, j]
-                labels[j] = np.float32(1.0) - np.float32(codes[target, j])
-                if j >= HS_PREFETCH_FROM:
-                    prefetch_row(syn1, out_rows[j])
-            loss += logistic_rows(neu1, hidden_rows, g, 1, syn1, out_rows, labels, length, alpha,
-                                  grad, gains, sigmoid, nll, dims)
+            loss += hs_path(neu1, hidden_rows, g, 1, target, syn1, codes, points, code_lengths, alpha,
+                            out_rows, labels, grad, gains, sigmoid, nll, dims)
         if negative > 0:
             out_rows[0] = target
             labels[0] = 1.0
