@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import numpy as np
 
 from lmkit._config import config_from_dict
 from lmkit.lm.examples import BOUNDARIES
-from lmkit.lm.threads import blas_threads, single_threaded_blas
+from lmkit.lm.threads import blas_threads, run_parts, single_threaded_blas
 from lmkit.nn.activations import ACTIVATIONS, get_activation, recommended_init
 from lmkit.nn.batchnorm import BatchNorm
 from lmkit.nn.dropout import Dropout
@@ -221,7 +220,8 @@ class NPLM:
 
     # ------------------------------------------------------------------ forward / backward
     def _buffers(self, batch: int) -> dict[str, np.ndarray]:
-        """Preallocated ``x``, ``z``, ``logits`` (and kernel scratch) for ``batch`` rows."""
+        """Preallocated ``x``, ``z``, ``logits`` (and kernel scratch) for ``batch`` rows; ``dz``,
+        ``grad_O`` and ``grad_b`` for the threaded output layer stay in the workspace."""
         ws = self._workspace
         if ws.get("batch", 0) < batch:
             import numba
@@ -232,7 +232,9 @@ class NPLM:
                       x=np.empty((batch, cfg.context * cfg.features), self.dtype),
                       z=np.empty((batch, self.n_inputs), self.dtype),
                       logits=np.empty((batch, len(self.vocab)), self.dtype),
+                      dz=np.empty((batch, self.n_inputs), self.dtype),
                       grad_O=np.empty_like(self.O),
+                      grad_b=np.empty_like(self.b),
                       losses=np.empty(batch, np.float64),
                       scratch=np.empty((blocks, len(self.vocab)), np.int32))
         return {name: ws[name][:batch] for name in ("x", "z", "logits", "losses")} | {"scratch": ws["scratch"]}
@@ -274,20 +276,37 @@ class NPLM:
         :meth:`dense_params`) and those of the used rows of ``C`` in
         ``self.c_rows: int[B*k]`` / ``self.c_grad_rows: float[B*k, m]``
         (repeated rows not merged).  A NaN/inf loss is returned as is.
+
+        Float32 with ``W = blas_threads() > 1``: BLAS runs single-threaded and
+        ``W`` threads split the output layer -- by rows of the batch for the
+        logits, softmax and ``dz = dL/dlogits O``, then by rows of ``O`` for
+        ``dL/dO`` and ``dL/db`` -- so no idle BLAS pool spins beside the
+        softmax (see :mod:`lmkit.lm.threads`).
         """
+        workers = blas_threads() if self.dtype == np.float32 else 0
+        if workers > 1:
+            with single_threaded_blas():
+                return self._forward_backward(contexts, targets, workers)
+        return self._forward_backward(contexts, targets, 0)
+
+    def _forward_backward(self, contexts: np.ndarray, targets: np.ndarray, workers: int) -> float:
         from lmkit.lm.kernels import softmax_xent
 
         cfg, n = self.config, len(targets)
-        buf = self._forward(contexts, train=True)
-        logits, z, x = buf["logits"], buf["z"], buf["x_used"]
-        if self.dtype == np.float32:
-            softmax_xent(logits, self.b, targets, np.float32(1.0 / n), True, buf["losses"], buf["scratch"])
+        buf = self._forward(contexts, train=True, project=workers == 0)
+        z, x = buf["z"], buf["x_used"]
+        if workers:
+            grads, dz = self._output_layer_in_threads(workers, buf, targets)
             loss = float(buf["losses"].mean())
         else:
-            loss, _ = softmax_cross_entropy(logits, targets, out=logits)
-        dlogits = logits  # (B, V), overwritten in place
-        grads = {"O": np.matmul(dlogits.T, z, out=self._workspace["grad_O"]), "b": dlogits.sum(axis=0)}
-        dz = dlogits @ self.O  # (B, n_inputs)
+            dlogits = buf["logits"]  # (B, V), overwritten in place by dL/dlogits
+            if self.dtype == np.float32:
+                softmax_xent(dlogits, self.b, targets, np.float32(1.0 / n), True, buf["losses"], buf["scratch"])
+                loss = float(buf["losses"].mean())
+            else:
+                loss, _ = softmax_cross_entropy(dlogits, targets, out=dlogits)
+            grads = {"O": np.matmul(dlogits.T, z, out=self._workspace["grad_O"]), "b": dlogits.sum(axis=0)}
+            dz = dlogits @ self.O  # (B, n_inputs)
         h = cfg.hidden
         dx = dz[:, h:] if cfg.direct else np.zeros_like(x)
         if h:
@@ -305,6 +324,48 @@ class NPLM:
         self.c_grad_rows = np.ascontiguousarray(dx).reshape(n * cfg.context, cfg.features)
         return loss
 
+    def _output_layer_in_threads(self, workers: int, buf: dict, targets: np.ndarray):
+        """Training output layer on ``workers`` threads (BLAS single-threaded by the caller).
+
+        Phase 1, rows ``[lo, hi)`` of the batch per thread: ``logits = z O^T``,
+        the fused softmax/cross-entropy turning them into ``dL/dlogits``, and
+        ``dz = dL/dlogits O``.  Phase 2, rows ``[lo, hi)`` of ``O`` per thread:
+        ``dL/dO = (dL/dlogits)[:, lo:hi]^T z`` and ``dL/db``, column sums.
+        Returns ``({"O": dL/dO, "b": dL/db}, dz: float32[B, n_inputs])``.
+        """
+        from lmkit.lm.kernels import softmax_rows
+
+        n, v = len(targets), len(self.vocab)
+        z, logits, losses = buf["z"], buf["logits"], buf["losses"]
+        kbufs = self._kernel_rows(workers)
+        ws = self._workspace
+        dz, grad_O, grad_b = ws["dz"][:n], ws["grad_O"], ws["grad_b"]
+        scale = np.float32(1.0 / n)
+        rows = np.linspace(0, n, workers + 1).astype(int)
+        cols = np.linspace(0, v, workers + 1).astype(int)
+
+        def forward_rows(part: int) -> None:
+            lo, hi = rows[part], rows[part + 1]
+            np.matmul(z[lo:hi], self.O.T, out=logits[lo:hi])
+            softmax_rows(logits, self.b, targets, scale, True, losses, kbufs[part], lo, hi)
+            np.matmul(logits[lo:hi], self.O, out=dz[lo:hi])
+
+        def output_grads(part: int) -> None:
+            lo, hi = cols[part], cols[part + 1]
+            np.matmul(logits[:, lo:hi].T, z, out=grad_O[lo:hi])
+            np.sum(logits[:, lo:hi], axis=0, out=grad_b[lo:hi])
+
+        run_parts(workers, forward_rows)
+        run_parts(workers, output_grads)
+        return {"O": grad_O, "b": grad_b}, dz
+
+    def _kernel_rows(self, workers: int) -> np.ndarray:
+        """``int32[workers, V]`` scratch rows of :func:`~lmkit.lm.kernels.softmax_rows`, one per thread."""
+        kbufs = self._workspace.get("kbufs")
+        if kbufs is None or kbufs.shape != (workers, len(self.vocab)):
+            kbufs = self._workspace["kbufs"] = np.empty((workers, len(self.vocab)), np.int32)
+        return kbufs
+
     def score(self, contexts: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """``float64[n]``: ``log p(targets[i] | contexts[i])``, exact softmax, evaluation mode.
 
@@ -319,16 +380,15 @@ class NPLM:
         rows = max(64, min(4096, EVAL_ELEMENTS // len(self.vocab)))
         workers = blas_threads() if self.dtype == np.float32 else 0
         with contextlib.ExitStack() as stack:
-            pool = stack.enter_context(ThreadPoolExecutor(workers)) if workers > 1 else None
-            if pool is not None:
+            if workers > 1:
                 # BLAS stays single-threaded for the whole pass (the small hidden layer too): OpenBLAS
                 # threads left spinning after a product would take cores from the row-split threads.
                 stack.enter_context(single_threaded_blas())
             for start in range(0, len(targets), rows):
                 c, t = contexts[start:start + rows], targets[start:start + rows]
-                if pool is not None:
+                if workers > 1:
                     buf = self._forward(c, train=False, project=False)
-                    self._score_rows_in_threads(pool, workers, buf, t)
+                    self._score_rows_in_threads(workers, buf, t)
                     out[start:start + len(t)] = -buf["losses"]
                     continue
                 buf = self._forward(c, train=False)
@@ -342,16 +402,14 @@ class NPLM:
                     out[start:start + len(t)] = shifted[np.arange(len(t)), t] - lse
         return out
 
-    def _score_rows_in_threads(self, pool, workers: int, buf: dict, targets: np.ndarray) -> None:
+    def _score_rows_in_threads(self, workers: int, buf: dict, targets: np.ndarray) -> None:
         """``buf["losses"] = -log p(targets | z)`` for the rows of ``buf["z"]``: each of ``workers``
         threads runs the output product (BLAS single-threaded by the caller) and the softmax of its
         own rows, so no thread pool spins while another works (see :mod:`lmkit.lm.threads`)."""
         from lmkit.lm.kernels import softmax_rows
 
         z, logits, losses = buf["z"], buf["logits"], buf["losses"]
-        kbufs = self._workspace.get("kbufs")
-        if kbufs is None or kbufs.shape != (workers, len(self.vocab)):
-            kbufs = self._workspace["kbufs"] = np.empty((workers, len(self.vocab)), np.int32)
+        kbufs = self._kernel_rows(workers)
         bounds = np.linspace(0, len(targets), workers + 1).astype(int)
 
         def rows(part: int) -> None:
@@ -359,8 +417,7 @@ class NPLM:
             np.matmul(z[lo:hi], self.O.T, out=logits[lo:hi])
             softmax_rows(logits, self.b, targets, np.float32(1.0), False, losses, kbufs[part], lo, hi)
 
-        for future in [pool.submit(rows, part) for part in range(workers)]:
-            future.result()
+        run_parts(workers, rows)
 
     # ------------------------------------------------------------------ training
     def fit(self, corpus, valid=None, *, output=None, resume: bool = False, verbose: bool = True) -> "NPLM":

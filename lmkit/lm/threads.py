@@ -5,13 +5,15 @@ in numba's pool.  Both pools busy-wait a while after their work, and on a
 machine with as many threads as cores an OpenBLAS thread still spinning after
 a product takes a core from the softmax that follows.  Evaluation therefore
 avoids alternating the pools: with :func:`single_threaded_blas` each of
-:func:`blas_threads` Python threads runs the product and the softmax of its
-own rows (see :meth:`lmkit.lm.nplm.NPLM.score`).
+:func:`blas_threads` Python threads (:func:`worker_pool`) runs the products
+and the softmax of its own rows (see :meth:`lmkit.lm.nplm.NPLM.score` and
+``forward_backward``).
 """
 from __future__ import annotations
 
 import ctypes
 import re
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -75,3 +77,18 @@ def single_threaded_blas():
     finally:
         if before > 1:
             set_blas_threads(before)
+
+
+@lru_cache(maxsize=None)
+def worker_pool(workers: int) -> ThreadPoolExecutor:
+    """A process-wide pool of ``workers`` threads, made once and reused (a training step is too
+    short to start threads each time)."""
+    return ThreadPoolExecutor(workers, thread_name_prefix="lmkit-rows")
+
+
+def run_parts(workers: int, task) -> None:
+    """``task(part)`` for ``part in range(workers)`` on :func:`worker_pool`; returns when all are done
+    (re-raising the first error)."""
+    pool = worker_pool(workers)
+    for future in [pool.submit(task, part) for part in range(workers)]:
+        future.result()
