@@ -112,6 +112,7 @@ def main() -> None:
     parser.add_argument("--direct", action=argparse.BooleanOptionalAction, default=False)
     parser.add_argument("--dropout-features", type=float, default=0.15)
     parser.add_argument("--dropout-hidden", type=float, default=0.35)
+    parser.add_argument("--dropout-words", type=float, default=0.0)
     parser.add_argument("--optimizer", default="adam")
     parser.add_argument("--output-optimizer", default="momentum")
     parser.add_argument("--output-lr", type=float, default=0.1)
@@ -123,6 +124,8 @@ def main() -> None:
     parser.add_argument("--decoupled-weight-decay", type=float, default=0.0)
     parser.add_argument("--plateau-factor", type=float, default=0.5,
                         help="> 0: a worse epoch reverts to the best weights and multiplies lr by this")
+    parser.add_argument("--weight-average", type=float, default=0.0,
+                        help="> 0: validate and keep an exponential average of the weights, this decay per update")
     parser.add_argument("--clip-norm", type=float, default=0.0)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=40)
@@ -164,11 +167,13 @@ def main() -> None:
 
     config = NPLMConfig(context=args.context, features=args.features, hidden=args.hidden, direct=args.direct,
                         dropout_features=args.dropout_features, dropout_hidden=args.dropout_hidden,
+                        dropout_words=args.dropout_words,
                         boundaries="stream", optimizer=args.optimizer, lr=args.lr, lr_decay=args.lr_decay,
                         lr_schedule=args.lr_schedule,
                         output_optimizer=args.output_optimizer, output_lr=args.output_lr,
                         weight_decay=args.weight_decay, decoupled_weight_decay=args.decoupled_weight_decay,
-                        plateau_factor=args.plateau_factor, clip_norm=args.clip_norm,
+                        plateau_factor=args.plateau_factor, weight_average=args.weight_average,
+                        clip_norm=args.clip_norm,
                         batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
                         time_limit=args.time_limit * 60,
                         threads=args.threads, seed=args.seed, max_tokens=args.max_tokens)
@@ -198,7 +203,8 @@ def main() -> None:
           f"{sum(r['tokens_per_s'] for r in nplm.history) / len(nplm.history):.0f} tokens/s")
     for r in nplm.history:
         print(f"  epoch {r['epoch']:2d}: lr {r['lr']:.3g}, train ppl {math.exp(r['train_loss']):7.1f} "
-              f"(dropout on), valid ppl {r['valid_ppl']:7.1f}")
+              f"(dropout on), valid ppl {r['valid_ppl']:7.1f}"
+              + (f" (last weights {r['valid_ppl_last']:7.1f})" if "valid_ppl_last" in r else ""))
     print(f"test set: {test.describe()}")
     print(f"\n{'model':32} {'settings':26} {'valid':>7} {'test':>7} {'time':>7}   paper row: valid / test")
     for name, settings, v, t, seconds, paper_name in rows:

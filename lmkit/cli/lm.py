@@ -31,6 +31,8 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
     model.add_argument("--dropout", type=float, default=0.0, help="dropout on features and hidden units")
     model.add_argument("--dropout-features", type=float, default=None, help="dropout on features (default --dropout)")
     model.add_argument("--dropout-hidden", type=float, default=None, help="dropout on hidden units (default --dropout)")
+    model.add_argument("--dropout-words", type=float, default=0.0,
+                       help="chance that a training context word is blanked (default 0)")
     model.add_argument("--batch-norm", action="store_true", help="batch-normalize the hidden pre-activation")
     model.add_argument("--boundaries", choices=("sentence", "stream"), default="sentence",
                        help="sentence: contexts restart at each sentence (default); stream: running text")
@@ -48,6 +50,9 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
     training.add_argument("--output-lr", type=float, default=0.0, help="its learning rate (default: --lr)")
     training.add_argument("--plateau-factor", type=float, default=0.0,
                           help="> 0: an epoch worse on --valid reverts to the best weights and multiplies lr by this")
+    training.add_argument("--weight-average", type=float, default=0.0,
+                          help="> 0: validate and save an exponential average of the weights, this decay "
+                               "per update (e.g. 0.999; default 0: off)")
     training.add_argument("--clip-norm", type=float, default=0.0, help="clip the global gradient norm (0: off)")
     training.add_argument("--epochs", type=int, default=10, help="maximum epochs (default 10)")
     training.add_argument("--patience", type=int, default=2, help="epochs without improvement (default 2)")
@@ -116,11 +121,12 @@ def _train_nplm(args: argparse.Namespace) -> int:
         activation=args.activation,
         dropout_features=args.dropout if args.dropout_features is None else args.dropout_features,
         dropout_hidden=args.dropout if args.dropout_hidden is None else args.dropout_hidden,
-        batch_norm=args.batch_norm, boundaries=args.boundaries, optimizer=args.optimizer, lr=args.lr,
+        dropout_words=args.dropout_words, batch_norm=args.batch_norm, boundaries=args.boundaries,
+        optimizer=args.optimizer, lr=args.lr,
         lr_decay=args.lr_decay, lr_schedule=args.lr_schedule, weight_decay=args.weight_decay,
         decoupled_weight_decay=args.decoupled_weight_decay,
         output_optimizer=args.output_optimizer, output_lr=args.output_lr, plateau_factor=args.plateau_factor,
-        clip_norm=args.clip_norm,
+        weight_average=args.weight_average, clip_norm=args.clip_norm,
         batch_size=args.batch_size,
         epochs=args.epochs, patience=args.patience, seed=args.seed, threads=args.threads,
         max_tokens=args.max_tokens)

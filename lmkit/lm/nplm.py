@@ -58,6 +58,7 @@ class NPLMConfig:
     activation: str = "tanh"       # the paper's; relu / leaky_relu / prelu / elu get He init
     dropout_features: float = 0.0  # the paper used none (weight decay instead)
     dropout_hidden: float = 0.0    # the paper used none
+    dropout_words: float = 0.0     # training contexts: each word -> the padding ("no word") row with this chance
     batch_norm: bool = False       # not in the paper; off keeps eq. (1) exact
     boundaries: str = "sentence"   # contexts restart at each sentence (see lmkit.lm.examples)
     optimizer: str = "adam"        # Adam converges in few epochs; "sgd" is the paper's
@@ -69,6 +70,7 @@ class NPLMConfig:
     output_lr: float = 0.0         # its rate (0 = lr); scaled by the same schedule
     decoupled_weight_decay: float = 0.0  # AdamW-style p -= lr*dwd*p on O, H and used rows of C (0 = off)
     plateau_factor: float = 0.0    # > 0: an epoch worse on validation reverts to the best weights and scales lr by it
+    weight_average: float = 0.0    # > 0: validate and keep an exponential average of the weights, this decay per step
     clip_norm: float = 0.0         # global-norm clip, 0 = off: softmax gradients are bounded and the norm costs a pass
     batch_size: int = 256          # large enough for efficient BLAS, small enough for many updates
     epochs: int = 10               # upper bound; early stopping usually ends sooner
@@ -92,7 +94,7 @@ class NPLMConfig:
         if self.activation not in ACTIVATIONS or self.activation == "maxout":
             raise ValueError(f"unknown activation {self.activation!r}; use one of "
                              f"{', '.join(a for a in ACTIVATIONS if a != 'maxout')}")
-        for name in ("dropout_features", "dropout_hidden"):
+        for name in ("dropout_features", "dropout_hidden", "dropout_words"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if self.boundaries not in BOUNDARIES:
@@ -111,6 +113,8 @@ class NPLMConfig:
             raise ValueError("lr must be > 0, lr_decay and clip_norm >= 0")
         if self.decoupled_weight_decay < 0:
             raise ValueError(f"decoupled_weight_decay must be >= 0, got {self.decoupled_weight_decay}")
+        if not 0.0 <= self.weight_average < 1.0:
+            raise ValueError(f"weight_average must be in [0, 1), got {self.weight_average}")
         if not 0.0 <= self.plateau_factor < 1.0:
             raise ValueError(f"plateau_factor must be in [0, 1), got {self.plateau_factor}")
         if self.weight_decay is not None and self.weight_decay < 0:

@@ -12,6 +12,13 @@ but not to biases, batch-norm or PReLU parameters: the paper's "weight decay
 penalty applied only to the weights of the neural network and to the C
 matrix, not to the biases".
 
+With ``dropout_words = p > 0`` each context word of a training example is
+replaced by the padding row ("no word here", the row that fills contexts
+before the first word) with probability ``p``: "blank noising" (Xie et al.
+2017, "Data noising as smoothing in neural network language models"), which
+teaches the network to predict from partial contexts, as an n-gram model
+backs off to shorter ones.
+
 The output layer (``O``, ``b``) may use another optimizer than the input
 side (``config.output_optimizer``, e.g. momentum SGD beside Adam).  Why: the
 softmax gradient of a word absent from the training split is ``p_j > 0`` at
@@ -27,7 +34,12 @@ After each epoch the validation perplexity decides early stopping
 (``patience`` epochs without improvement).  With ``plateau_factor > 0`` a
 worse epoch also puts the best weights back and multiplies the rate by that
 factor (the optimizer state is kept), the "halve the rate when validation
-stops improving" rule of Mikolov's RNNLM training.  The best model so far
+stops improving" rule of Mikolov's RNNLM training.  With ``weight_average =
+d > 0`` an exponential average of the weights (decay ``d`` per step,
+:class:`lmkit.nn.averaging.WeightAverage`) is what gets validated, kept and
+saved; the last iterate's validation perplexity is recorded beside it
+(``valid_ppl_last``), and going back to the best weights restarts both the
+weights and their average from that average.  The best model so far
 is written to ``output`` and a checkpoint (``output + ".ckpt"``: weights,
 optimizer state, RNG state, epoch, step, lr scale, history) replaces the
 previous one atomically.  ``resume=True`` continues from that checkpoint;
@@ -53,6 +65,7 @@ import numpy as np
 from lmkit.lm.examples import build_examples, count_examples
 from lmkit.lm.nplm import LINEAR_FLOOR
 from lmkit.lm.threads import set_threads
+from lmkit.nn.averaging import WeightAverage
 from lmkit.nn.clip import clip_grad_norm
 from lmkit.nn.optim import make_optimizer
 from lmkit.nn.schedules import InverseTimeDecay, LinearDecay
@@ -132,17 +145,19 @@ class _Optimizers:
                                   steps.get(group, {}))
 
 
-def _save_checkpoint(path: Path, model, optimizers, rng, progress: dict) -> None:
+def _save_checkpoint(path: Path, model, optimizers, average, rng, progress: dict) -> None:
     from lmkit.io import save_model
 
     opt_arrays, opt_steps = optimizers.state()
     arrays = {f"model/{n}": a for n, a in model.state_arrays().items()} | opt_arrays
+    if average is not None:
+        arrays |= {f"average/{n}": a for n, a in average.averages.items()}
     meta = {"model": model.meta(), "optimizer_steps": opt_steps, "rng": rng.bit_generator.state,
             "progress": progress}
     save_model(path, CHECKPOINT_KIND, arrays, meta)
 
 
-def _load_checkpoint(path: Path, model, optimizers, rng) -> dict:
+def _load_checkpoint(path: Path, model, optimizers, average, rng) -> dict:
     from lmkit.io import load_model
 
     arrays, meta = load_model(path, CHECKPOINT_KIND)
@@ -157,6 +172,13 @@ def _load_checkpoint(path: Path, model, optimizers, rng) -> dict:
         raise ValueError(f"{path}: the checkpoint was made with another vocabulary")
     model.load_state_arrays({n[len("model/"):]: a for n, a in arrays.items() if n.startswith("model/")}, path)
     optimizers.load_state(arrays, meta["optimizer_steps"])
+    if average is not None:
+        prefix = "average/"
+        saved = {n[len(prefix):]: a for n, a in arrays.items() if n.startswith(prefix)}
+        missing = sorted(set(average.averages) - set(saved))
+        if missing:
+            raise ValueError(f"{path}: the checkpoint lacks the weight averages of {', '.join(missing)}")
+        average.reset(saved)
     rng.bit_generator.state = meta["rng"]
     return meta["progress"]
 
@@ -192,6 +214,7 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
     contexts, targets = _training_examples(corpus, cfg, vocab)
     valid = _as_corpus(model, valid) if valid is not None else None
     optimizers = _Optimizers(model)
+    average = WeightAverage(model.state_arrays(), cfg.weight_average) if cfg.weight_average > 0 else None
     schedule = _schedule(cfg, len(targets))
     output = Path(output) if output is not None else None
     checkpoint = Path(f"{output}.ckpt") if output is not None else None
@@ -199,7 +222,7 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
     if resume:
         if checkpoint is None or not checkpoint.is_file():
             raise FileNotFoundError(f"no checkpoint to resume from: {checkpoint}")
-        progress = _load_checkpoint(checkpoint, model, optimizers, rng)
+        progress = _load_checkpoint(checkpoint, model, optimizers, average, rng)
         progress.setdefault("lr_scale", 1.0)
         logger.info("resuming after epoch %d (step %d)", progress["epoch"], progress["step"])
     best_arrays = None
@@ -207,7 +230,7 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
         from lmkit.io import load_model
 
         best_arrays = load_model(output, model.kind)[0]
-    n, batch = len(targets), cfg.batch_size
+    n, batch, pad_id = len(targets), cfg.batch_size, len(vocab)
     fit_start = time.perf_counter()
     while progress["epoch"] < cfg.epochs and progress["bad_epochs"] <= cfg.patience:
         epoch = progress["epoch"] + 1
@@ -217,7 +240,9 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
                   desc=f"epoch {epoch}/{cfg.epochs}") as bar:
             for start in range(0, n, batch):
                 pick = order[start:start + batch]
-                c, t = contexts[pick], targets[pick]
+                c, t = contexts[pick], targets[pick]  # copies
+                if cfg.dropout_words > 0:
+                    c[rng.random(c.shape) < cfg.dropout_words] = pad_id
                 optimizers.set_lr(progress["lr_scale"] * schedule(progress["step"]))
                 loss = model.forward_backward(c, t)
                 if not math.isfinite(loss):
@@ -228,6 +253,8 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
                 if cfg.clip_norm > 0:
                     clip_grad_norm(list(model.grads.values()) + [model.c_grad_rows], cfg.clip_norm)
                 optimizers.step(model)
+                if average is not None:
+                    average.update(model.state_arrays())
                 progress["step"] += 1
                 seen += len(t)
                 loss_sum += loss * len(t)
@@ -237,6 +264,12 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
         elapsed = time.perf_counter() - start_time
         record = {"epoch": epoch, "train_loss": loss_sum / seen, "tokens_per_s": seen / elapsed,
                   "seconds": elapsed, "lr": optimizers.weights.lr}
+        last_arrays = None
+        if average is not None:  # validate (and keep) the averaged weights, then train on from the last ones
+            if valid is not None:
+                record["valid_ppl_last"] = perplexity(model, valid).perplexity
+            last_arrays = {name: a.copy() for name, a in model.state_arrays().items()}
+            model.load_state_arrays(average.averages)
         if valid is not None:
             record["valid_ppl"] = perplexity(model, valid).perplexity
             improved = record["valid_ppl"] < progress["best"]
@@ -252,16 +285,21 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
                 model.save(output)
         else:
             progress["bad_epochs"] += 1
-            if cfg.plateau_factor > 0 and best_arrays is not None:
-                model.load_state_arrays(best_arrays)  # go on from the best weights at a lower rate
-                progress["lr_scale"] *= cfg.plateau_factor
-                logger.info("epoch %d did not improve: back to the best weights, lr x %g", epoch,
-                            progress["lr_scale"])
-        logger.info("epoch %d: train ppl %.2f, %s%.0f tokens/s", epoch, math.exp(record["train_loss"]),
+        if not improved and cfg.plateau_factor > 0 and best_arrays is not None:
+            model.load_state_arrays(best_arrays)  # go on from the best weights at a lower rate
+            if average is not None:
+                average.reset(best_arrays)
+            progress["lr_scale"] *= cfg.plateau_factor
+            logger.info("epoch %d did not improve: back to the best weights, lr x %g", epoch,
+                        progress["lr_scale"])
+        elif last_arrays is not None:
+            model.load_state_arrays(last_arrays)
+        logger.info("epoch %d: train ppl %.2f, %s%s%.0f tokens/s", epoch, math.exp(record["train_loss"]),
                     f"valid ppl {record['valid_ppl']:.2f}, " if "valid_ppl" in record else "",
+                    f"last weights {record['valid_ppl_last']:.2f}, " if "valid_ppl_last" in record else "",
                     record["tokens_per_s"])
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, model, optimizers, rng, progress)
+            _save_checkpoint(checkpoint, model, optimizers, average, rng, progress)
         if cfg.time_limit and time.perf_counter() - fit_start >= cfg.time_limit:
             logger.info("time limit of %.0f s reached after epoch %d", cfg.time_limit, epoch)
             break

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from lmkit.cli import main
+from lmkit.lm.nplm import NPLM
 
 
 @pytest.fixture()
@@ -23,7 +24,9 @@ def test_train_and_score(texts, capsys):
                  "--quiet"]) == 0
     assert main(["train", "nplm", "--input", str(texts / "train.txt"), "--valid", valid, "--output", nplm,
                  "--context", "2", "--features", "6", "--hidden", "8", "--epochs", "2", "--threads", "1",
-                 "--output-optimizer", "momentum", "--output-lr", "0.1", "--dropout-hidden", "0.3", "--quiet"]) == 0
+                 "--output-optimizer", "momentum", "--output-lr", "0.1", "--dropout-hidden", "0.3",
+                 "--weight-average", "0.9", "--quiet"]) == 0
+    assert NPLM.load(nplm).config.weight_average == 0.9
     capsys.readouterr()
     assert main(["perplexity", kn, "--input", valid, "--quiet"]) == 0
     out = capsys.readouterr().out
@@ -35,7 +38,7 @@ def test_train_and_score(texts, capsys):
     assert main(["train", "nplm", "--input", str(texts / "train.txt"), "--valid", valid, "--output", nplm,
                  "--context", "2", "--features", "6", "--hidden", "8", "--epochs", "3", "--threads", "1",
                  "--output-optimizer", "momentum", "--output-lr", "0.1", "--dropout-hidden", "0.3",
-                 "--resume", "--quiet"]) == 0
+                 "--weight-average", "0.9", "--resume", "--quiet"]) == 0
 
 
 def test_errors(texts, capsys):

@@ -42,7 +42,8 @@ def test_save_load_same_perplexity_and_vectors(tmp_path):
 
 
 @pytest.mark.parametrize("extra", [{}, {"output_optimizer": "momentum", "output_lr": 0.05, "plateau_factor": 0.5,
-                                         "decoupled_weight_decay": 1e-3}])
+                                         "decoupled_weight_decay": 1e-3},
+                                   {"weight_average": 0.9, "plateau_factor": 0.5, "lr": 0.05}])
 def test_resume_is_bit_identical(tmp_path, extra):
     train, valid = _corpora(1)
     config = dict(SMALL, dropout_features=0.1, dropout_hidden=0.2, patience=10, clip_norm=1.0, **extra)
@@ -176,3 +177,67 @@ def test_linear_schedule_anneals_to_a_hundredth_over_the_planned_epochs():
     assert steps_per_epoch == pytest.approx(round(steps_per_epoch), rel=1e-6) and steps_per_epoch > 1
     with pytest.raises(ValueError, match="lr_schedule"):
         NPLMConfig(lr_schedule="cosine").validate()
+
+
+def test_weight_average_is_validated_kept_and_saved(tmp_path, monkeypatch):
+    """The model fit returns (and saves) is the exponential average of the weights over every step,
+    recomputed here in float64 from copies of the start and of each step's weights."""
+    import lmkit.lm.train as train_module
+
+    start, steps = {}, []
+
+    class Recording(train_module.WeightAverage):
+        def __init__(self, params, decay):
+            start.update({name: a.astype(np.float64) for name, a in params.items()})
+            super().__init__(params, decay)
+
+        def update(self, params):
+            steps.append({name: a.astype(np.float64) for name, a in params.items()})
+            super().update(params)
+
+    monkeypatch.setattr(train_module, "WeightAverage", Recording)
+    train, valid = _corpora(8)
+    decay = 0.8
+    config = NPLMConfig(**SMALL, epochs=1, weight_average=decay, dropout_hidden=0.2)
+    model = NPLM(config).fit(train, valid, output=tmp_path / "m.lmkit", verbose=False)
+    assert len(steps) > 3
+    expected = start
+    for params in steps:
+        expected = {name: decay * expected[name] + (1 - decay) * params[name] for name in expected}
+    for name, array in model.state_arrays().items():
+        np.testing.assert_allclose(array, expected[name], rtol=1e-5, atol=1e-6, err_msg=name)
+        assert not np.allclose(array, steps[-1][name]), name  # the average is not the last iterate
+    record = model.history[0]
+    assert perplexity(model, valid).perplexity == pytest.approx(record["valid_ppl"], rel=1e-12)
+    assert perplexity(NPLM.load(tmp_path / "m.lmkit"), valid).perplexity == pytest.approx(record["valid_ppl"])
+    assert record["valid_ppl_last"] != record["valid_ppl"]
+    with pytest.raises(ValueError, match="weight_average"):
+        NPLMConfig(weight_average=1.0).validate()
+
+
+def test_word_dropout_blanks_training_context_words_only(monkeypatch):
+    """dropout_words = p: each context word of a training example becomes the padding row with chance p
+    (the batches are compared with a run without it: same epoch order, other words untouched)."""
+    original = NPLM.forward_backward
+    seen = []
+
+    def recording(self, contexts, targets):
+        seen.append((contexts.copy(), targets.copy()))
+        return original(self, contexts, targets)
+
+    monkeypatch.setattr(NPLM, "forward_backward", recording)
+    train, valid = _corpora(9)
+    runs = {}
+    for p in (0.0, 0.3):
+        seen.clear()
+        NPLM(NPLMConfig(**SMALL, epochs=1, dropout_words=p)).fit(train, valid, verbose=False)
+        runs[p] = (np.concatenate([c for c, _ in seen]), np.concatenate([t for _, t in seen]))
+    pad = len(train.vocab)
+    (clean, targets), (noisy, noisy_targets) = runs[0.0], runs[0.3]
+    np.testing.assert_array_equal(noisy_targets, targets)
+    blanked = (noisy == pad) & (clean != pad)
+    np.testing.assert_array_equal(noisy[~blanked], clean[~blanked])
+    rate = blanked.sum() / (clean != pad).sum()
+    assert abs(rate - 0.3) < 0.04, rate
+    with pytest.raises(ValueError, match="dropout_words"):
+        NPLMConfig(dropout_words=1.0).validate()
