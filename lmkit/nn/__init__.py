@@ -1,7 +1,7 @@
-"""Numerical building blocks shared by lmkit's models (imports nothing else
-of lmkit): initializers, activations, dropout, batch normalization,
-optimizers, learning-rate schedules, gradient clipping, losses and a
-finite-difference gradient checker.  Every part works on float32 arrays (and
+"""Numerical building blocks shared by lmkit's models (of lmkit they import
+only its numba flags, ``lmkit._jit``): initializers, activations, dropout, batch normalization,
+optimizers, learning-rate schedules, weight averaging, gradient clipping,
+losses and a finite-difference gradient checker.  Every part works on float32 arrays (and
 float64, for gradient checks)."""
 from lmkit.nn.activations import (
     ACTIVATIONS,
@@ -17,6 +17,7 @@ from lmkit.nn.activations import (
     get_activation,
     recommended_init,
 )
+from lmkit.nn.averaging import WeightAverage
 from lmkit.nn.batchnorm import BatchNorm
 from lmkit.nn.clip import clip_grad_norm, global_norm
 from lmkit.nn.dropout import Dropout
@@ -56,5 +57,5 @@ __all__ = [
     "OPTIMIZERS", "SGD", "AdaDelta", "AdaGrad", "Adam", "Momentum", "Nesterov", "Optimizer",
     "RMSProp", "make_optimizer",
     "ExponentialDecay", "InverseTimeDecay", "LinearDecay", "ReduceOnPlateau", "Schedule",
-    "StepDecay",
+    "StepDecay", "WeightAverage",
 ]
