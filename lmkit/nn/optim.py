@@ -85,7 +85,9 @@ def _check_nonnegative(name: str, value: float) -> float:
 
 class Optimizer:
     """Base class: validation, per-index state, weight decay, the two entry
-    points.  Subclasses define ``_state_names``, ``_dense`` and ``_rows``."""
+    points.  Subclasses define ``_state_names`` and ``_rows``, the compiled
+    update of given rows of a table, which also makes the dense step (the
+    whole array seen as one row, or every row of a strided 2-D array)."""
 
     name = "optimizer"
     _state_names: tuple[str, ...] = ()
@@ -118,7 +120,9 @@ class Optimizer:
                 shape = getattr(g, "shape", type(g).__name__)
                 raise ValueError(f"grads[{i}] has shape {shape}, params[{i}] has {p.shape}")
             st = self._state_for(i, p, f"params[{i}]")
-            self._dense(p, self._coupled(p, g, st), st)
+            table, rows, grad_rows, view = _as_table(p, g, st, self._state_names, f"params[{i}]")
+            self._rows(table, rows, grad_rows, view)
+            st["t"] = view["t"]
 
     def step_rows(self, param_index: int, param: np.ndarray, rows: np.ndarray, grad_rows: np.ndarray) -> None:
         """Update only rows ``rows`` of the table ``param: float[V, d]`` in place.
@@ -173,7 +177,7 @@ class Optimizer:
         state: dict[int, dict[str, Any]] = {}
         for key, t in steps.items():
             try:
-                moments = {name: np.array(arrays[f"{key}/{name}"]) for name in self._state_names}
+                moments = {name: np.array(arrays[f"{key}/{name}"], order="C") for name in self._state_names}
             except KeyError as error:
                 raise ValueError(f"{type(self).__name__} state for index {key} lacks {error.args[0]!r}") from None
             shapes = {m.shape for m in moments.values()}
@@ -191,7 +195,7 @@ class Optimizer:
         if st is None:
             st = {"t": 0, "shape": p.shape, "dtype": p.dtype}
             for name in self._state_names:
-                st[name] = np.zeros_like(p)
+                st[name] = np.zeros(p.shape, p.dtype)  # C-contiguous, whatever p's layout
             self.state[index] = st
         elif st["shape"] is None:  # restored state of an optimizer without moment arrays
             st["shape"], st["dtype"] = p.shape, p.dtype
@@ -202,33 +206,8 @@ class Optimizer:
             )
         return st
 
-    def _scratch(self, st: dict[str, Any], p: np.ndarray, k: int) -> np.ndarray:
-        key = f"_scratch{k}"
-        buf = st.get(key)
-        if buf is None:
-            buf = st[key] = np.empty_like(p)
-        return buf
-
-    def _coupled(self, p: np.ndarray, g: np.ndarray, st: dict[str, Any]) -> np.ndarray:
-        """``g + wd * p`` in a scratch buffer (or ``g`` itself when wd == 0)."""
-        if self.weight_decay == 0.0:
-            return g
-        out = self._scratch(st, p, 0)
-        np.multiply(p, self.weight_decay, out=out)
-        out += g
-        return out
-
-    def _apply(self, p: np.ndarray, update: np.ndarray) -> None:
-        """``p <- (1 - lr * dwd) p - update`` (``update`` already holds lr)."""
-        if self.decoupled_weight_decay != 0.0:
-            p *= 1.0 - self._lr * self.decoupled_weight_decay
-        p -= update
-
     def _decay_factor(self) -> float:
         return 1.0 - self._lr * self.decoupled_weight_decay
-
-    def _dense(self, p: np.ndarray, g: np.ndarray, st: dict[str, Any]) -> None:
-        raise NotImplementedError
 
     def _rows(self, p: np.ndarray, rows: np.ndarray, g: np.ndarray, st: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -236,6 +215,25 @@ class Optimizer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={getattr(self, k)!r}" for k in _init_args(type(self)))
         return f"{type(self).__name__}({args})"
+
+
+_ONE_ROW = np.zeros(1, dtype=np.int64)
+
+
+def _as_table(p: np.ndarray, g: np.ndarray, st: dict[str, Any], names: tuple[str, ...], what: str):
+    """``(table, rows, grad_rows, state)``: ``p``, its gradient and state moments as 2-D tables,
+    so the row kernels make the dense step.  A C-contiguous ``p`` becomes one row of ``p.size``;
+    a strided 2-D one keeps its rows, a strided 1-D one has one element per row.  Each reshape
+    of ``p`` and of the (always C-contiguous) moments is a view, updated in place; ``state`` is a
+    new dict whose ``"t"`` the caller copies back."""
+    if p.flags.c_contiguous:
+        shape, rows, g = (1, p.size), _ONE_ROW, np.ascontiguousarray(g)
+    elif p.ndim in (1, 2):
+        shape, rows = (p.shape[0], -1), np.arange(p.shape[0], dtype=np.int64)
+    else:
+        raise ValueError(f"{what} must be C-contiguous or at most 2-D, got a strided array of shape {p.shape}")
+    state = dict(st) | {name: st[name].reshape(shape) for name in names}
+    return p.reshape(shape), rows, g.reshape(shape), state
 
 
 def _check_param(name: str, p: Any) -> None:
@@ -250,11 +248,6 @@ class SGD(Optimizer):
     """Plain stochastic gradient descent: ``p -= lr * g``."""
 
     name = "sgd"
-
-    def _dense(self, p, g, st):
-        u = self._scratch(st, p, 1)
-        np.multiply(g, self._lr, out=u)
-        self._apply(p, u)
 
     def _rows(self, p, rows, g, st):
         K.sgd_rows(p, rows, g, self._lr, self.weight_decay, self._decay_factor())
@@ -271,14 +264,6 @@ class Momentum(Optimizer):
         super().__init__(lr, weight_decay, decoupled_weight_decay)
         self.momentum = _check_unit_interval("momentum", momentum)
 
-    def _dense(self, p, g, st):
-        v, u = st["velocity"], self._scratch(st, p, 1)
-        v *= self.momentum
-        np.multiply(g, self._lr, out=u)
-        v -= u
-        np.negative(v, out=u)
-        self._apply(p, u)
-
     def _rows(self, p, rows, g, st):
         K.momentum_rows(p, rows, g, st["velocity"], self._lr, self.momentum,
                         self.weight_decay, self._decay_factor())
@@ -288,15 +273,6 @@ class Nesterov(Momentum):
     """Nesterov momentum: ``v = mu v - lr g;  p += mu v - lr g``."""
 
     name = "nesterov"
-
-    def _dense(self, p, g, st):
-        v, u, w = st["velocity"], self._scratch(st, p, 1), self._scratch(st, p, 2)
-        v *= self.momentum
-        np.multiply(g, self._lr, out=u)
-        v -= u  # v = mu v - lr g,  u = lr g
-        np.multiply(v, self.momentum, out=w)
-        u -= w  # u = lr g - mu v, subtracted from p
-        self._apply(p, u)
 
     def _rows(self, p, rows, g, st):
         K.nesterov_rows(p, rows, g, st["velocity"], self._lr, self.momentum,
@@ -315,16 +291,6 @@ class AdaGrad(Optimizer):
         super().__init__(lr, weight_decay, decoupled_weight_decay)
         self.eps = _check_positive("eps", eps)
 
-    def _dense(self, p, g, st):
-        a, u = st["sum_sq"], self._scratch(st, p, 1)
-        np.multiply(g, g, out=u)
-        a += u
-        np.sqrt(a, out=u)
-        u += self.eps
-        np.divide(g, u, out=u)
-        u *= self._lr
-        self._apply(p, u)
-
     def _rows(self, p, rows, g, st):
         K.adagrad_rows(p, rows, g, st["sum_sq"], self._lr, self.eps,
                        self.weight_decay, self._decay_factor())
@@ -342,18 +308,6 @@ class RMSProp(Optimizer):
         super().__init__(lr, weight_decay, decoupled_weight_decay)
         self.rho = _check_unit_interval("rho", rho)
         self.eps = _check_positive("eps", eps)
-
-    def _dense(self, p, g, st):
-        s, u = st["mean_sq"], self._scratch(st, p, 1)
-        s *= self.rho
-        np.multiply(g, g, out=u)
-        u *= 1.0 - self.rho
-        s += u
-        np.sqrt(s, out=u)
-        u += self.eps
-        np.divide(g, u, out=u)
-        u *= self._lr
-        self._apply(p, u)
 
     def _rows(self, p, rows, g, st):
         K.rmsprop_rows(p, rows, g, st["mean_sq"], self._lr, self.rho, self.eps,
@@ -378,26 +332,6 @@ class AdaDelta(Optimizer):
         super().__init__(lr, weight_decay, decoupled_weight_decay)
         self.rho = _check_unit_interval("rho", rho)
         self.eps = _check_positive("eps", eps)
-
-    def _dense(self, p, g, st):
-        eg, edx = st["mean_sq_grad"], st["mean_sq_step"]
-        u, w = self._scratch(st, p, 1), self._scratch(st, p, 2)
-        eg *= self.rho
-        np.multiply(g, g, out=u)
-        u *= 1.0 - self.rho
-        eg += u
-        np.add(edx, self.eps, out=u)
-        np.sqrt(u, out=u)
-        np.add(eg, self.eps, out=w)
-        np.sqrt(w, out=w)
-        np.divide(u, w, out=u)
-        u *= g  # u = dx
-        edx *= self.rho
-        np.multiply(u, u, out=w)
-        w *= 1.0 - self.rho
-        edx += w
-        u *= self._lr
-        self._apply(p, u)
 
     def _rows(self, p, rows, g, st):
         K.adadelta_rows(p, rows, g, st["mean_sq_grad"], st["mean_sq_step"], self._lr,
@@ -425,23 +359,6 @@ class Adam(Optimizer):
     def _corrections(self, st) -> tuple[float, float]:
         st["t"] += 1
         return 1.0 - self.beta1 ** st["t"], 1.0 - self.beta2 ** st["t"]
-
-    def _dense(self, p, g, st):
-        bc1, bc2 = self._corrections(st)
-        m, v, u = st["m"], st["v"], self._scratch(st, p, 1)
-        m *= self.beta1
-        np.multiply(g, 1.0 - self.beta1, out=u)
-        m += u
-        v *= self.beta2
-        np.multiply(g, g, out=u)
-        u *= 1.0 - self.beta2
-        v += u
-        np.multiply(v, 1.0 / bc2, out=u)
-        np.sqrt(u, out=u)
-        u += self.eps
-        np.divide(m, u, out=u)
-        u *= self._lr / bc1
-        self._apply(p, u)
 
     def _rows(self, p, rows, g, st):
         bc1, bc2 = self._corrections(st)

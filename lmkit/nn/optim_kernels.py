@@ -1,9 +1,11 @@
-"""Compiled sparse-row updates for the optimizers in ``lmkit.nn.optim``.
+"""Compiled row updates: every optimizer step in ``lmkit.nn.optim``.
 
 A minibatch of a language model touches only a few rows of an embedding
 table ``P: float32[V, d]``; these kernels update just those rows, in place,
-in one fused pass (no temporaries), with the same per-element rule as the
-dense numpy update in ``optim.py``.  Every kernel takes:
+in one fused pass (no temporaries).  The dense step is the same kernel on the
+whole array seen as a single row (``P.reshape(1, -1)``, ``rows = [0]``): one
+pass over the parameter, its gradient and state, where a chain of numpy
+operations made six or more.  Every kernel takes:
 
 - ``P: float[V, d]`` the table, updated in place;
 - ``rows: int64[n]`` distinct row ids (``sum_duplicate_rows`` makes them so);
@@ -14,8 +16,8 @@ dense numpy update in ``optim.py``.  Every kernel takes:
   (AdamW-style: ``p <- decay * p - lr * update``).
 
 Scalars arrive as Python floats, so each element is computed in float64 and
-rounded once when stored.  Every kernel has a dense numpy twin (the
-optimizer's ``_dense`` method) and the tests check that they agree.
+rounded once when stored.  The tests check every update against its
+formula written out in float64 (``tests/nn/test_nn_optim.py``).
 """
 from __future__ import annotations
 
@@ -23,10 +25,10 @@ import math
 
 import numpy as np
 
-from lmkit._jit import jit
+from lmkit._jit import jit_numpy_errors
 
 
-@jit
+@jit_numpy_errors
 def sum_duplicate_rows(rows, grad_rows, out_rows, out_grads):
     """Merge repeated row ids by summing their gradients.
 
@@ -52,7 +54,7 @@ def sum_duplicate_rows(rows, grad_rows, out_rows, out_grads):
     return n
 
 
-@jit
+@jit_numpy_errors
 def sgd_rows(P, rows, G, lr, wd, decay):
     """``p <- decay * p - lr * g``."""
     for j in range(rows.shape[0]):
@@ -63,7 +65,7 @@ def sgd_rows(P, rows, G, lr, wd, decay):
             P[r, c] = decay * p - lr * g
 
 
-@jit
+@jit_numpy_errors
 def momentum_rows(P, rows, G, Vel, lr, mu, wd, decay):
     """``v <- mu * v - lr * g;  p <- decay * p + v``."""
     for j in range(rows.shape[0]):
@@ -76,7 +78,7 @@ def momentum_rows(P, rows, G, Vel, lr, mu, wd, decay):
             P[r, c] = decay * p + v
 
 
-@jit
+@jit_numpy_errors
 def nesterov_rows(P, rows, G, Vel, lr, mu, wd, decay):
     """``v <- mu * v - lr * g;  p <- decay * p + mu * v - lr * g``."""
     for j in range(rows.shape[0]):
@@ -89,7 +91,7 @@ def nesterov_rows(P, rows, G, Vel, lr, mu, wd, decay):
             P[r, c] = decay * p + mu * v - lr * g
 
 
-@jit
+@jit_numpy_errors
 def adagrad_rows(P, rows, G, Acc, lr, eps, wd, decay):
     """``a <- a + g^2;  p <- decay * p - lr * g / (sqrt(a) + eps)``."""
     for j in range(rows.shape[0]):
@@ -102,7 +104,7 @@ def adagrad_rows(P, rows, G, Acc, lr, eps, wd, decay):
             P[r, c] = decay * p - lr * g / (math.sqrt(a) + eps)
 
 
-@jit
+@jit_numpy_errors
 def rmsprop_rows(P, rows, G, Sq, lr, rho, eps, wd, decay):
     """``s <- rho * s + (1 - rho) * g^2;  p <- decay * p - lr * g / (sqrt(s) + eps)``."""
     for j in range(rows.shape[0]):
@@ -115,7 +117,7 @@ def rmsprop_rows(P, rows, G, Sq, lr, rho, eps, wd, decay):
             P[r, c] = decay * p - lr * g / (math.sqrt(s) + eps)
 
 
-@jit
+@jit_numpy_errors
 def adadelta_rows(P, rows, G, Eg, Edx, lr, rho, eps, wd, decay):
     """``Eg <- rho Eg + (1-rho) g^2;  dx = sqrt(Edx + eps) / sqrt(Eg + eps) * g;
     Edx <- rho Edx + (1-rho) dx^2;  p <- decay * p - lr * dx``."""
@@ -131,7 +133,7 @@ def adadelta_rows(P, rows, G, Eg, Edx, lr, rho, eps, wd, decay):
             P[r, c] = decay * p - lr * dx
 
 
-@jit
+@jit_numpy_errors
 def adam_rows(P, rows, G, M, V, lr, beta1, beta2, eps, bc1, bc2, wd, decay):
     """``m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;
     p <- decay * p - lr * (m / bc1) / (sqrt(v / bc2) + eps)``, with the bias

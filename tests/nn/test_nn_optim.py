@@ -67,13 +67,15 @@ def fresh_state(shape):
     return {"v": np.zeros(shape), "a": np.zeros(shape), "b": np.zeros(shape), "t": 0}
 
 
+@pytest.mark.parametrize("strided", [False, True])  # C-contiguous params, or views into larger arrays
 @pytest.mark.parametrize("decay", [{}, {"weight_decay": 0.1}, {"decoupled_weight_decay": 0.2}])
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_dense_step_matches_the_formula(name, decay):
+def test_dense_step_matches_the_formula(name, decay, strided):
     hp = {**HYPER[name], **decay}
     rng = np.random.default_rng(0)
-    p = rng.standard_normal((3, 4))
-    b = rng.standard_normal(5)
+    p_base, b_base = rng.standard_normal((3, 8)), rng.standard_normal(10)
+    p, b = (p_base[:, ::2], b_base[::2]) if strided else (p_base[:, :4].copy(), b_base[:5].copy())
+    untouched = p_base[:, 1::2].copy(), b_base[1::2].copy()
     ref_p, ref_b = p.copy(), b.copy()
     st_p, st_b = fresh_state(p.shape), fresh_state(b.shape)
     opt = make_optimizer(name, **hp)
@@ -86,6 +88,11 @@ def test_dense_step_matches_the_formula(name, decay):
         ref_b = reference_update(name, hp, ref_b, gb, st_b)
         np.testing.assert_allclose(p, ref_p, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(b, ref_b, rtol=1e-12, atol=1e-14)
+    if strided:  # the update went into the views, nowhere else
+        np.testing.assert_array_equal(p_base[:, 1::2], untouched[0])
+        np.testing.assert_array_equal(b_base[1::2], untouched[1])
+        with pytest.raises(ValueError, match=r"params\[0\] must be C-contiguous or at most 2-D"):
+            make_optimizer(name, **hp).step([np.zeros((2, 3, 4))[:, :, ::2]], [np.zeros((2, 3, 2))])
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
