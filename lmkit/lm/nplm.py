@@ -331,37 +331,48 @@ class NPLM:
     def _output_layer_in_threads(self, workers: int, buf: dict, targets: np.ndarray):
         """Training output layer on ``workers`` threads (BLAS single-threaded by the caller).
 
-        Phase 1, rows ``[lo, hi)`` of the batch per thread: ``logits = z O^T``,
-        the fused softmax/cross-entropy turning them into ``dL/dlogits``, and
-        ``dz = dL/dlogits O``.  Phase 2, rows ``[lo, hi)`` of ``O`` per thread:
-        ``dL/dO = (dL/dlogits)[:, lo:hi]^T z`` and ``dL/db``, column sums.
+        Phase 1 (:meth:`_output_rows_in_threads`), rows of the batch per thread:
+        ``logits``, ``dL/dlogits`` and ``dz = dL/dlogits O``.  Phase 2, rows
+        ``[lo, hi)`` of ``O`` per thread: ``dL/dO = (dL/dlogits)[:, lo:hi]^T z``
+        and ``dL/db``, column sums.
         Returns ``({"O": dL/dO, "b": dL/db}, dz: float32[B, n_inputs])``.
         """
-        from lmkit.lm.kernels import softmax_rows
-
-        n, v = len(targets), len(self.vocab)
-        z, logits, losses = buf["z"], buf["logits"], buf["losses"]
-        kbufs = self._kernel_rows(workers)
+        z, logits = buf["z"], buf["logits"]
         ws = self._workspace
-        dz, grad_O, grad_b = ws["dz"][:n], ws["grad_O"], ws["grad_b"]
-        scale = np.float32(1.0 / n)
-        rows = np.linspace(0, n, workers + 1).astype(int)
-        cols = np.linspace(0, v, workers + 1).astype(int)
-
-        def forward_rows(part: int) -> None:
-            lo, hi = rows[part], rows[part + 1]
-            np.matmul(z[lo:hi], self.O.T, out=logits[lo:hi])
-            softmax_rows(logits, self.b, targets, scale, True, losses, kbufs[part], lo, hi)
-            np.matmul(logits[lo:hi], self.O, out=dz[lo:hi])
+        grad_O, grad_b = ws["grad_O"], ws["grad_b"]
+        self._output_rows_in_threads(workers, buf, targets, train=True)
+        cols = np.linspace(0, len(self.vocab), workers + 1).astype(int)
 
         def output_grads(part: int) -> None:
             lo, hi = cols[part], cols[part + 1]
             np.matmul(logits[:, lo:hi].T, z, out=grad_O[lo:hi])
             np.sum(logits[:, lo:hi], axis=0, out=grad_b[lo:hi])
 
-        run_parts(workers, forward_rows)
         run_parts(workers, output_grads)
-        return {"O": grad_O, "b": grad_b}, dz
+        return {"O": grad_O, "b": grad_b}, ws["dz"][:len(targets)]
+
+    def _output_rows_in_threads(self, workers: int, buf: dict, targets: np.ndarray, train: bool) -> None:
+        """Each of ``workers`` threads, on its own rows of the batch: ``logits = z O^T``, then the fused
+        softmax/cross-entropy (``buf["losses"] = -log p(targets | z)``) and, when training, its
+        gradient ``dL/dlogits`` in place of the logits and ``dz = dL/dlogits O`` into the workspace.
+        BLAS is single-threaded by the caller, so no thread pool spins while another works (see
+        :mod:`lmkit.lm.threads`)."""
+        from lmkit.lm.kernels import softmax_rows
+
+        z, logits, losses = buf["z"], buf["logits"], buf["losses"]
+        kbufs = self._kernel_rows(workers)
+        dz = self._workspace["dz"]
+        scale = np.float32(1.0 / len(targets)) if train else np.float32(1.0)
+        bounds = np.linspace(0, len(targets), workers + 1).astype(int)
+
+        def rows(part: int) -> None:
+            lo, hi = bounds[part], bounds[part + 1]
+            np.matmul(z[lo:hi], self.O.T, out=logits[lo:hi])
+            softmax_rows(logits, self.b, targets, scale, train, losses, kbufs[part], lo, hi)
+            if train:
+                np.matmul(logits[lo:hi], self.O, out=dz[lo:hi])
+
+        run_parts(workers, rows)
 
     def _kernel_rows(self, workers: int) -> np.ndarray:
         """``int32[workers, V]`` scratch rows of :func:`~lmkit.lm.kernels.softmax_rows`, one per thread."""
@@ -392,7 +403,7 @@ class NPLM:
                 c, t = contexts[start:start + rows], targets[start:start + rows]
                 if workers > 1:
                     buf = self._forward(c, train=False, project=False)
-                    self._score_rows_in_threads(workers, buf, t)
+                    self._output_rows_in_threads(workers, buf, t, train=False)
                     out[start:start + len(t)] = -buf["losses"]
                     continue
                 buf = self._forward(c, train=False)
@@ -405,23 +416,6 @@ class NPLM:
                     lse = np.log(np.exp(shifted).sum(axis=1))
                     out[start:start + len(t)] = shifted[np.arange(len(t)), t] - lse
         return out
-
-    def _score_rows_in_threads(self, workers: int, buf: dict, targets: np.ndarray) -> None:
-        """``buf["losses"] = -log p(targets | z)`` for the rows of ``buf["z"]``: each of ``workers``
-        threads runs the output product (BLAS single-threaded by the caller) and the softmax of its
-        own rows, so no thread pool spins while another works (see :mod:`lmkit.lm.threads`)."""
-        from lmkit.lm.kernels import softmax_rows
-
-        z, logits, losses = buf["z"], buf["logits"], buf["losses"]
-        kbufs = self._kernel_rows(workers)
-        bounds = np.linspace(0, len(targets), workers + 1).astype(int)
-
-        def rows(part: int) -> None:
-            lo, hi = bounds[part], bounds[part + 1]
-            np.matmul(z[lo:hi], self.O.T, out=logits[lo:hi])
-            softmax_rows(logits, self.b, targets, np.float32(1.0), False, losses, kbufs[part], lo, hi)
-
-        run_parts(workers, rows)
 
     # ------------------------------------------------------------------ training
     def fit(self, corpus, valid=None, *, output=None, resume: bool = False, verbose: bool = True) -> "NPLM":

@@ -3,11 +3,11 @@
 The dense products run in OpenBLAS (the one numpy loaded); the softmax kernel
 in numba's pool.  Both pools busy-wait a while after their work, and on a
 machine with as many threads as cores an OpenBLAS thread still spinning after
-a product takes a core from the softmax that follows.  Evaluation therefore
-avoids alternating the pools: with :func:`single_threaded_blas` each of
-:func:`blas_threads` Python threads (:func:`worker_pool`) runs the products
-and the softmax of its own rows (see :meth:`lmkit.lm.nplm.NPLM.score` and
-``forward_backward``).
+a product takes a core from the softmax that follows.  Evaluation and the
+training step therefore avoid alternating the pools: with
+:func:`single_threaded_blas` each of :func:`blas_threads` Python threads
+(:func:`worker_pool`) runs the products and the softmax of its own rows (see
+:meth:`lmkit.lm.nplm.NPLM.score` and ``forward_backward``).
 """
 from __future__ import annotations
 

@@ -140,9 +140,12 @@ class _Optimizers:
     def load_state(self, arrays: dict, steps: dict) -> None:
         for group in self.GROUPS:
             opt = getattr(self, group)
-            prefix = f"opt/{group}/"
-            opt.load_state_arrays({k[len(prefix):]: a for k, a in arrays.items() if k.startswith(prefix)},
-                                  steps.get(group, {}))
+            opt.load_state_arrays(_under(arrays, f"opt/{group}/"), steps.get(group, {}))
+
+
+def _under(arrays: dict, prefix: str) -> dict:
+    """The checkpoint arrays named ``prefix + name``, keyed by ``name``."""
+    return {key[len(prefix):]: a for key, a in arrays.items() if key.startswith(prefix)}
 
 
 def _save_checkpoint(path: Path, model, optimizers, average, rng, progress: dict) -> None:
@@ -170,11 +173,10 @@ def _load_checkpoint(path: Path, model, optimizers, average, rng) -> dict:
                              f"resume with the same configuration")
     if meta["model"]["vocab"]["tokens"] != list(model.vocab.tokens):
         raise ValueError(f"{path}: the checkpoint was made with another vocabulary")
-    model.load_state_arrays({n[len("model/"):]: a for n, a in arrays.items() if n.startswith("model/")}, path)
+    model.load_state_arrays(_under(arrays, "model/"), path)
     optimizers.load_state(arrays, meta["optimizer_steps"])
     if average is not None:
-        prefix = "average/"
-        saved = {n[len(prefix):]: a for n, a in arrays.items() if n.startswith(prefix)}
+        saved = _under(arrays, "average/")
         missing = sorted(set(average.averages) - set(saved))
         if missing:
             raise ValueError(f"{path}: the checkpoint lacks the weight averages of {', '.join(missing)}")
