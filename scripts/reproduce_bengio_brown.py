@@ -11,10 +11,14 @@ in the paper's counts).
 
 Trains interpolated modified Kneser-Ney n-grams (orders 3, 4, 5), the NPLM
 (shape from the options) with early stopping on validation perplexity, and
-two mixtures -- with KN3 at a fixed weight 0.5 (the paper's "mix" used its
-deleted-interpolation trigram that way) and with the best KN at the weight
-fitted by EM on validation -- then prints validation and test perplexity
-beside the paper's Table 1, which it also prints in full with its source.
+the paper's three kinds of mixture (its section 2, "Mixture of models"): with
+KN3 at a fixed weight 0.5 (how Table 1's "mix" used the paper's
+deleted-interpolation trigram), with the best KN at the weight fitted on
+validation, and with the best KN at one weight per frequency class of the
+context (counted on the training split; context length 1-3 chosen on
+validation) -- then prints validation and test perplexity beside the paper's
+Table 1, which it also prints in full with its source.  ``--evaluate-only``
+re-evaluates the model a finished run left in ``--workdir``.
 
 Default recipe (n=5, h=100, m=60, no direct connections; chosen on
 brown:valid, never on test):
@@ -146,6 +150,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="no training: evaluate the model a finished run left in --workdir")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
@@ -153,7 +159,7 @@ def main() -> None:
     from lmkit.corpus.encoded import encode_corpus, encode_with_vocab
     from lmkit.lm.ngram import KneserNey
     from lmkit.lm.nplm import NPLM, NPLMConfig
-    from lmkit.lm.perplexity import Mixture, perplexity
+    from lmkit.lm.perplexity import ContextFrequency, Mixture, perplexity
 
     started = time.perf_counter()
     whole = encode_corpus("brown", min_count=4, unk="<unk>", verbose=False)
@@ -191,27 +197,45 @@ def main() -> None:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    nplm = NPLM(config).fit(splits["train"], splits["valid"], output=workdir / "nplm.lmkit",
-                            resume=args.resume, verbose=not args.quiet)
+    if args.evaluate_only:
+        nplm = NPLM.load(workdir / "nplm.lmkit")
+        config = nplm.config
+    else:
+        nplm = NPLM(config).fit(splits["train"], splits["valid"], output=workdir / "nplm.lmkit",
+                                resume=args.resume, verbose=not args.quiet)
     train_seconds = time.perf_counter() - t0
-    shape = f"n={args.context + 1} h={args.hidden} m={args.features} direct={'yes' if args.direct else 'no'}"
-    paper_row = "MLP1" if args.direct else "MLP9"
+    shape = f"n={config.context + 1} h={config.hidden} m={config.features} direct={'yes' if config.direct else 'no'}"
+    paper_row = "MLP1" if config.direct else "MLP9"
+    mix_row = "MLP2" if config.direct else "MLP10"
     valid_ppl, test = evaluate(nplm)
     rows.append(("NPLM", shape, valid_ppl, test.perplexity, train_seconds, paper_row))
     for other, weight, label in ((kns[3], 0.5, "NPLM + KN3, weight 0.5"), (kns[best_order], None, None)):
         t0 = time.perf_counter()
         if weight is None:
             mix = Mixture.fit_weight(nplm, other, splits["valid"])
-            label = f"NPLM + KN{best_order}, EM weight {mix.weight:.3f}"
+            label = f"NPLM + KN{best_order}, fitted weight {mix.weight:.3f}"
         else:
             mix = Mixture(nplm, other, weight)
         valid_mix, test_mix = evaluate(mix)
-        rows.append((label, "mixture", valid_mix, test_mix.perplexity, time.perf_counter() - t0,
-                     "MLP2" if args.direct else "MLP10"))
+        rows.append((label, "mixture", valid_mix, test_mix.perplexity, time.perf_counter() - t0, mix_row))
+    # the paper's third kind of mix: weights by frequency class of the context, counted on the
+    # training split; the context length (1-3 last words) is chosen on validation
+    t0 = time.perf_counter()
+    candidates = []
+    for length in (1, 2, 3):
+        classes = ContextFrequency(splits["train"], length=length, boundaries="stream")
+        mix = Mixture.fit_weight(nplm, kns[best_order], splits["valid"], classes=classes)
+        candidates.append((perplexity(mix, splits["valid"]).perplexity, length, mix))
+    valid_mix, length, mix = min(candidates, key=lambda c: c[0])
+    rows.append((f"NPLM + KN{best_order}, weights by context", f"{length}-word context classes", valid_mix,
+                 perplexity(mix, splits["test"]).perplexity, time.perf_counter() - t0, mix_row))
+    print(f"weights by frequency class of the context (validation perplexity by context length: "
+          + ", ".join(f"{n} words {v:.1f}" for v, n, _ in candidates) + f"): {mix.describe_weight()}")
 
     print(f"\nNPLM {shape}: {config}")
-    print(f"training: {len(nplm.history)} epochs, {train_seconds / 60:.1f} min, "
-          f"{sum(r['tokens_per_s'] for r in nplm.history) / len(nplm.history):.0f} tokens/s")
+    if nplm.history:
+        print(f"training: {len(nplm.history)} epochs, {train_seconds / 60:.1f} min, "
+              f"{sum(r['tokens_per_s'] for r in nplm.history) / len(nplm.history):.0f} tokens/s")
     for r in nplm.history:
         print(f"  epoch {r['epoch']:2d}: lr {r['lr']:.3g}, train ppl {math.exp(r['train_loss']):7.1f} "
               f"(dropout on), valid ppl {r['valid_ppl']:7.1f}"

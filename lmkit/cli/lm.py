@@ -79,7 +79,12 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
     ppl.add_argument("--mix", metavar="OTHER_MODEL", help="interpolate with this second model")
     ppl.add_argument("--weight", type=float, default=None, help="weight of MODEL in the mixture")
     ppl.add_argument("--fit-weight", metavar="PATH_OR_DATASET",
-                     help="choose the mixture weight by EM on this (validation) text")
+                     help="choose the mixture weight by maximum likelihood on this (validation) text")
+    ppl.add_argument("--weight-by-context", metavar="TRAIN_TEXT",
+                     help="with --fit-weight: one weight per frequency class of the context, its count "
+                          "on this (training) text (Bengio et al. 2003)")
+    ppl.add_argument("--context-words", type=int, default=2,
+                     help="with --weight-by-context: how many last words make the context (default 2)")
     ppl.add_argument("--logprobs", metavar="FILE", help="write token<TAB>log p for every prediction")
     ppl.add_argument("--batch-size", type=int, default=8192, help="predictions scored at once")
     ppl.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -170,18 +175,26 @@ def _load_any(path):
 
 
 def _perplexity(args: argparse.Namespace) -> int:
-    from lmkit.lm.perplexity import Mixture, perplexity
+    from lmkit.corpus.encoded import encode_with_vocab
+    from lmkit.lm.perplexity import ContextFrequency, Mixture, perplexity
 
+    if args.weight_by_context and not args.fit_weight:
+        raise ValueError("--weight-by-context needs --fit-weight VALID_TEXT")
     model = _load_any(args.model)
     if args.mix:
         other = _load_any(args.mix)
         if args.fit_weight:
-            model = Mixture.fit_weight(model, other, args.fit_weight)
+            classes = None
+            if args.weight_by_context:
+                train = encode_with_vocab(args.weight_by_context, model.vocab, getattr(model, "tokenizer", None),
+                                          verbose=False)
+                classes = ContextFrequency(train, length=args.context_words, boundaries=model.boundaries)
+            model = Mixture.fit_weight(model, other, args.fit_weight, classes=classes)
         elif args.weight is not None:
             model = Mixture(model, other, args.weight)
         else:
             raise ValueError("--mix needs --weight W or --fit-weight VALID_TEXT")
-        print(f"mixture weight {model.weight:.4f} on {args.model}")
+        print(f"mixture weight {model.describe_weight()} on {args.model}")
     elif args.weight is not None or args.fit_weight:
         raise ValueError("--weight and --fit-weight need --mix OTHER_MODEL")
     result = perplexity(model, args.input, batch_size=args.batch_size, logprobs_path=args.logprobs,

@@ -54,63 +54,168 @@ class PerplexityResult:
                 f"{self.n_eos} </s> predicted and counted)")
 
 
+class ContextFrequency:
+    """The frequency class of a context in a training corpus.
+
+    Bengio et al. (2003, section 2) mix the network with an n-gram "with a set
+    of weights that are conditional on the frequency of the context", as the
+    interpolated n-gram itself weighs its orders.  Here the class of a context
+    is ``min(floor(log2(1 + c)), n_classes - 1)``, ``c`` the number of
+    predictions of the training corpus made after the same last ``length``
+    words: 0 for an unseen context, then counts 1-2, 3-6, 7-14, ...
+
+    Parameters
+    ----------
+    corpus : EncodedCorpus
+        The training split (its vocabulary must be the models').
+    length : int
+        How many of the most recent context words make the context (2: the
+        trigram context, as in the paper).
+    boundaries : {"sentence", "stream"}
+        The models' context convention (see :mod:`lmkit.lm.examples`).
+    n_classes : int
+        Classes 0 .. n_classes - 1; the last holds every count >= 2**(n_classes - 1) - 1.
+    """
+
+    def __init__(self, corpus, *, length: int = 2, boundaries: str = "sentence", n_classes: int = 12):
+        if int(length) < 1:
+            raise ValueError(f"context length must be >= 1, got {length}")
+        if int(n_classes) < 2:
+            raise ValueError(f"n_classes must be >= 2, got {n_classes}")
+        self.vocab, self.boundaries = corpus.vocab, boundaries
+        self.length, self.n_classes = int(length), int(n_classes)
+        if (len(self.vocab) + 1) ** self.length >= 2 ** 63:
+            raise ValueError(f"context length {length} too long for a vocabulary of {len(self.vocab)}")
+        contexts, _ = build_examples(corpus.ids, corpus.offsets, context=self.length, pad_id=len(self.vocab),
+                                     eos_id=self.vocab.eos_id, boundaries=boundaries)
+        if len(contexts) == 0:
+            raise ValueError("cannot count contexts of an empty corpus")
+        self.keys, self.counts = np.unique(self._keys(contexts), return_counts=True)
+
+    def _keys(self, contexts: np.ndarray) -> np.ndarray:
+        """``int64[n]``: the last ``length`` columns of ``contexts`` as one base-(V+1) number."""
+        keys = np.zeros(len(contexts), dtype=np.int64)
+        for column in range(contexts.shape[1] - self.length, contexts.shape[1]):
+            keys = keys * (len(self.vocab) + 1) + contexts[:, column]
+        return keys
+
+    def count(self, contexts: np.ndarray) -> np.ndarray:
+        """``int64[n]``: training count of each context (``int32[n, >= length]``, oldest word first)."""
+        if contexts.ndim != 2 or contexts.shape[1] < self.length:
+            raise ValueError(f"contexts must be [n, >= {self.length}], got shape {contexts.shape}")
+        keys = self._keys(contexts)
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return np.where(self.keys[pos] == keys, self.counts[pos], 0)
+
+    def __call__(self, contexts: np.ndarray) -> np.ndarray:
+        """``int64[n]``: the frequency class of each context."""
+        classes = np.floor(np.log2(1.0 + self.count(contexts))).astype(np.int64)
+        return np.minimum(classes, self.n_classes - 1)
+
+
 class Mixture:
     """``p(w | h) = weight * p_a(w | h) + (1 - weight) * p_b(w | h)`` (Bengio et al. 2003, "mix").
 
     Both models must share the vocabulary and the boundary convention; the
     mixture's context is the longer of the two and each model reads its own
-    most recent columns.
+    most recent columns.  With ``classes`` (a :class:`ContextFrequency`),
+    ``weight`` is ``float64[classes.n_classes]``: the weight of ``a`` for each
+    frequency class of the context.
     """
 
     kind = "mixture"
 
-    def __init__(self, a, b, weight: float):
-        if not 0.0 <= float(weight) <= 1.0:
+    def __init__(self, a, b, weight, *, classes: ContextFrequency | None = None):
+        weight = np.asarray(weight, dtype=np.float64)
+        expected = () if classes is None else (classes.n_classes,)
+        if weight.shape != expected:
+            raise ValueError(f"mixture weight must have shape {expected}, got {weight.shape}")
+        if not np.all((weight >= 0.0) & (weight <= 1.0)):
             raise ValueError(f"mixture weight must be in [0, 1], got {weight}")
         if a.vocab.tokens != b.vocab.tokens or a.vocab.eos != b.vocab.eos:
             raise ValueError("the two models of a mixture must use the same vocabulary")
         if a.boundaries != b.boundaries:
             raise ValueError(f"the two models of a mixture must use the same boundaries "
                              f"({a.boundaries!r} vs {b.boundaries!r})")
-        self.a, self.b, self.weight = a, b, float(weight)
+        if classes is not None and (classes.vocab.tokens != a.vocab.tokens or classes.boundaries != a.boundaries):
+            raise ValueError("the context classes must be counted with the models' vocabulary and boundaries")
+        self.a, self.b, self.classes = a, b, classes
+        self.weight = float(weight) if classes is None else weight
         self.vocab, self.boundaries = a.vocab, a.boundaries
         self.tokenizer = getattr(a, "tokenizer", None)
-        self.context_size = max(a.context_size, b.context_size)
+        self.context_size = max(a.context_size, b.context_size, 0 if classes is None else classes.length)
 
     def score(self, contexts: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        return _mix(self.a.score(contexts, targets), self.b.score(contexts, targets), self.weight)
+        weight = self.weight if self.classes is None else self.weight[self.classes(contexts)]
+        return _mix(self.a.score(contexts, targets), self.b.score(contexts, targets), weight)
+
+    def describe_weight(self) -> str:
+        if self.classes is None:
+            return f"{self.weight:.4f}"
+        return (f"by frequency class of the last {self.classes.length} context words "
+                f"(0, 1-2, 3-6, ...): " + " ".join(f"{w:.3f}" for w in self.weight))
 
     @classmethod
-    def fit_weight(cls, a, b, corpus, *, batch_size: int = 8192, iterations: int = 1000,
-                   tol: float = 1e-7) -> "Mixture":
+    def fit_weight(cls, a, b, corpus, *, classes: ContextFrequency | None = None, prior_tokens: float = 100.0,
+                   batch_size: int = 8192) -> "Mixture":
         """The mixture whose weight maximizes the likelihood of ``corpus`` (the validation split).
 
-        EM on the weight of a two-component mixture with fixed components:
-        ``w <- mean_i w p_a(i) / (w p_a(i) + (1 - w) p_b(i))``; the likelihood is
-        concave in ``w``, so this converges to the global optimum.
+        The log-likelihood is concave in the weight of a two-component mixture
+        with fixed components, so the root of its derivative (see
+        :func:`_best_weights`) is the global optimum.  With
+        ``classes``, one weight per frequency class, each pulled towards the
+        single best weight by ``prior_tokens`` pseudo-predictions (a Beta prior,
+        so a class with few or no validation predictions keeps about the
+        overall weight).
         """
         probe = cls(a, b, 0.5)
-        la = token_logprobs(a, corpus, batch_size=batch_size, context_size=probe.context_size)
-        lb = token_logprobs(b, corpus, batch_size=batch_size, context_size=probe.context_size)
-        weight = 0.5
-        for _ in range(iterations):
-            mixed = _mix(la, lb, weight)
-            new = float(np.mean(np.exp(math.log(weight) + la - mixed))) if weight > 0 else 0.0
-            if abs(new - weight) < tol:
-                weight = new
-                break
-            weight = new
-        logger.info("mixture weight %.4f (validation perplexity %.2f)", weight,
-                    math.exp(-float(np.mean(_mix(la, lb, weight)))))
-        return cls(a, b, weight)
+        context_size = max(probe.context_size, 0 if classes is None else classes.length)
+        la, lb, which = [], [], []
+        for contexts, targets in _batches(a, _as_corpus(a, corpus), batch_size, context_size):
+            la.append(a.score(contexts, targets))
+            lb.append(b.score(contexts, targets))
+            which.append(np.zeros(len(targets), np.int64) if classes is None else classes(contexts))
+        if not la:
+            raise ValueError("cannot fit a mixture weight on a corpus with no token to predict")
+        la, lb, which = np.concatenate(la), np.concatenate(lb), np.concatenate(which)
+        weight = _best_weights(la, lb, np.zeros(len(la), np.int64), 1, 0.5, 0.0)[0]
+        if classes is not None:
+            weight = _best_weights(la, lb, which, classes.n_classes, weight, prior_tokens)
+        mixed = _mix(la, lb, weight if classes is None else weight[which])
+        logger.info("mixture weight %s (validation perplexity %.2f)", weight, math.exp(-float(np.mean(mixed))))
+        return cls(a, b, weight, classes=classes)
 
 
-def _mix(la: np.ndarray, lb: np.ndarray, weight: float) -> np.ndarray:
-    if weight <= 0.0:
-        return lb
-    if weight >= 1.0:
-        return la
-    return np.logaddexp(math.log(weight) + la, math.log1p(-weight) + lb)
+def _best_weights(la, lb, which, n_classes: int, prior_weight: float, prior_tokens: float) -> np.ndarray:
+    """``float64[n_classes]``: the weight of ``a`` maximizing, in each class, the log-likelihood
+    of its predictions (``which: int64[n]``) plus a Beta prior of ``prior_tokens``
+    pseudo-predictions at ``prior_weight``.
+
+    The objective is concave in each weight, so its derivative
+    ``sum_i (p_a(i) - p_b(i)) / p_mix(i) + prior_tokens (w0 / w - (1 - w0) / (1 - w))``
+    falls through zero once at most: bisection on [0, 1], 64 halvings, all
+    classes at once (EM, ``w <- mean_i w p_a(i) / p_mix(i)``, crawls when the
+    optimum sits on a bound).
+    """
+    low, high = np.zeros(n_classes), np.ones(n_classes)
+    for _ in range(64):
+        w = (low + high) / 2
+        mixed = _mix(la, lb, w[which])
+        slope = np.bincount(which, weights=np.exp(la - mixed) - np.exp(lb - mixed), minlength=n_classes)
+        slope += prior_tokens * (prior_weight / w - (1 - prior_weight) / (1 - w))
+        low, high = np.where(slope > 0, w, low), np.where(slope > 0, high, w)
+    return (low + high) / 2
+
+
+def _mix(la: np.ndarray, lb: np.ndarray, weight) -> np.ndarray:
+    """``log(weight p_a + (1 - weight) p_b)`` from the log-probabilities; ``weight`` scalar or per row."""
+    if np.ndim(weight) == 0:
+        if weight <= 0.0:
+            return lb
+        if weight >= 1.0:
+            return la
+    with np.errstate(divide="ignore"):  # a weight of 0 or 1 leaves the other model's term alone
+        return np.logaddexp(np.log(weight) + la, np.log1p(-weight) + lb)
 
 
 def _as_corpus(model, corpus):

@@ -35,6 +35,12 @@ def test_train_and_score(texts, capsys):
                  "--logprobs", str(texts / "lp.tsv"), "--quiet"]) == 0
     assert "mixture weight 0.5000" in capsys.readouterr().out
     assert len((texts / "lp.tsv").read_text().splitlines()) == 11
+    assert main(["perplexity", nplm, "--input", valid, "--mix", kn, "--fit-weight", valid,
+                 "--weight-by-context", str(texts / "train.txt"), "--context-words", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"mixture weight by frequency class of the last 1 context words \(0, 1-2, 3-6, \.\.\.\): "
+                     r"(0\.\d{3} ){11}0\.\d{3} on ", out)
+    assert re.search(r"perplexity [\d.]+ over 10 predicted tokens", out)
     assert main(["train", "nplm", "--input", str(texts / "train.txt"), "--valid", valid, "--output", nplm,
                  "--context", "2", "--features", "6", "--hidden", "8", "--epochs", "3", "--threads", "1",
                  "--output-optimizer", "momentum", "--output-lr", "0.1", "--dropout-hidden", "0.3",
@@ -47,3 +53,6 @@ def test_errors(texts, capsys):
     assert main(["train", "nplm", "--input", str(texts / "train.txt"), "--output", str(texts / "m.lmkit"),
                  "--context", "0", "--quiet"]) == 2
     assert "context must be >= 1" in capsys.readouterr().err
+    assert main(["perplexity", str(texts / "absent.lmkit"), "--input", str(texts / "valid.txt"),
+                 "--weight-by-context", str(texts / "train.txt")]) == 2
+    assert "--weight-by-context needs --fit-weight" in capsys.readouterr().err
