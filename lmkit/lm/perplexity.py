@@ -240,14 +240,6 @@ def _batches(model, corpus, batch_size: int, context_size: int):
                              s_begin=s_begin, s_end=s_end)
 
 
-def token_logprobs(model, corpus, *, batch_size: int = 8192, context_size: int | None = None) -> np.ndarray:
-    """``float64[n]``: the natural-log probability of every prediction of ``corpus``."""
-    corpus = _as_corpus(model, corpus)
-    context_size = model.context_size if context_size is None else context_size
-    parts = [model.score(c, t) for c, t in _batches(model, corpus, batch_size, context_size)]
-    return np.concatenate(parts) if parts else np.zeros(0)
-
-
 def perplexity(model, corpus, *, batch_size: int = 8192, logprobs_path=None,
                verbose: bool = False) -> PerplexityResult:
     """Exact perplexity of ``model`` on ``corpus``.
