@@ -39,7 +39,7 @@ def test_train_and_score(texts, capsys):
                  "--weight-by-context", str(texts / "train.txt"), "--context-words", "1", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"mixture weight by frequency class of the last 1 context words \(0, 1-2, 3-6, \.\.\.\): "
-                     r"(0\.\d{3} ){11}0\.\d{3} on ", out)
+                     r"([01]\.\d{3} ){11}[01]\.\d{3} on ", out)
     assert re.search(r"perplexity [\d.]+ over 10 predicted tokens", out)
     assert main(["train", "nplm", "--input", str(texts / "train.txt"), "--valid", valid, "--output", nplm,
                  "--context", "2", "--features", "6", "--hidden", "8", "--epochs", "3", "--threads", "1",
