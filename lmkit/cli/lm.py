@@ -53,6 +53,9 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
     training.add_argument("--weight-average", type=float, default=0.0,
                           help="> 0: validate and save an exponential average of the weights, this decay "
                                "per update (e.g. 0.999; default 0: off)")
+    training.add_argument("--validate-last", action=argparse.BooleanOptionalAction, default=True,
+                          help="with --weight-average: also report the last weights' validation perplexity "
+                               "(one more pass over --valid an epoch; default on)")
     training.add_argument("--clip-norm", type=float, default=0.0, help="clip the global gradient norm (0: off)")
     training.add_argument("--epochs", type=int, default=10, help="maximum epochs (default 10)")
     training.add_argument("--patience", type=int, default=2, help="epochs without improvement (default 2)")
@@ -131,7 +134,7 @@ def _train_nplm(args: argparse.Namespace) -> int:
         lr_decay=args.lr_decay, lr_schedule=args.lr_schedule, weight_decay=args.weight_decay,
         decoupled_weight_decay=args.decoupled_weight_decay,
         output_optimizer=args.output_optimizer, output_lr=args.output_lr, plateau_factor=args.plateau_factor,
-        weight_average=args.weight_average, clip_norm=args.clip_norm,
+        weight_average=args.weight_average, validate_last=args.validate_last, clip_norm=args.clip_norm,
         batch_size=args.batch_size,
         epochs=args.epochs, patience=args.patience, seed=args.seed, threads=args.threads,
         max_tokens=args.max_tokens)

@@ -71,6 +71,7 @@ class NPLMConfig:
     decoupled_weight_decay: float = 0.0  # AdamW-style p -= lr*dwd*p on O, H and used rows of C (0 = off)
     plateau_factor: float = 0.0    # > 0: an epoch worse on validation reverts to the best weights and scales lr by it
     weight_average: float = 0.0    # > 0: validate and keep an exponential average of the weights, this decay per step
+    validate_last: bool = True     # with weight_average: also validate the last iterate (valid_ppl_last), a diagnostic
     clip_norm: float = 0.0         # global-norm clip, 0 = off: softmax gradients are bounded and the norm costs a pass
     batch_size: int = 256          # large enough for efficient BLAS, small enough for many updates
     epochs: int = 10               # upper bound; early stopping usually ends sooner

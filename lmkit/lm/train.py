@@ -38,7 +38,8 @@ stops improving" rule of Mikolov's RNNLM training.  With ``weight_average =
 d > 0`` an exponential average of the weights (decay ``d`` per step,
 :class:`lmkit.nn.averaging.WeightAverage`) is what gets validated, kept and
 saved; the last iterate's validation perplexity is recorded beside it
-(``valid_ppl_last``), and going back to the best weights restarts both the
+(``valid_ppl_last``; ``validate_last=False`` skips that pass, which changes
+nothing else), and going back to the best weights restarts both the
 weights and their average from that average.  The best model so far
 is written to ``output`` and a checkpoint (``output + ".ckpt"``: weights,
 optimizer state, RNG state, epoch, step, lr scale, history) replaces the
@@ -167,7 +168,7 @@ def _load_checkpoint(path: Path, model, optimizers, average, rng) -> dict:
     saved_config = meta["model"]["config"]
     if saved_config != dataclasses.asdict(model.config):
         changed = sorted(k for k in saved_config if saved_config[k] != dataclasses.asdict(model.config).get(k)
-                         and k not in ("epochs", "patience", "threads"))
+                         and k not in ("epochs", "patience", "threads", "validate_last"))
         if changed:
             raise ValueError(f"{path}: the checkpoint was made with other settings ({', '.join(changed)}); "
                              f"resume with the same configuration")
@@ -268,7 +269,7 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
                   "seconds": elapsed, "lr": optimizers.weights.lr}
         last_arrays = None
         if average is not None:  # validate (and keep) the averaged weights, then train on from the last ones
-            if valid is not None:
+            if valid is not None and cfg.validate_last:
                 record["valid_ppl_last"] = perplexity(model, valid).perplexity
             last_arrays = {name: a.copy() for name, a in model.state_arrays().items()}
             model.load_state_arrays(average.averages)

@@ -1,6 +1,8 @@
 """NPLM training: overfitting, save/load, checkpoints and resume, divergence, bad input."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -211,6 +213,12 @@ def test_weight_average_is_validated_kept_and_saved(tmp_path, monkeypatch):
     assert perplexity(model, valid).perplexity == pytest.approx(record["valid_ppl"], rel=1e-12)
     assert perplexity(NPLM.load(tmp_path / "m.lmkit"), valid).perplexity == pytest.approx(record["valid_ppl"])
     assert record["valid_ppl_last"] != record["valid_ppl"]
+    # skipping the last weights' validation changes nothing else
+    quiet = NPLM(dataclasses.replace(config, validate_last=False)).fit(train, valid, verbose=False)
+    assert "valid_ppl_last" not in quiet.history[0]
+    assert quiet.history[0]["valid_ppl"] == record["valid_ppl"]
+    for name, array in quiet.state_arrays().items():
+        np.testing.assert_array_equal(array, model.state_arrays()[name], err_msg=name)
     with pytest.raises(ValueError, match="weight_average"):
         NPLMConfig(weight_average=1.0).validate()
 
