@@ -168,20 +168,23 @@ class Mixture:
         so a class with few or no validation predictions keeps about the
         overall weight).
         """
-        probe = cls(a, b, 0.5)
-        context_size = max(probe.context_size, 0 if classes is None else classes.length)
+        probe = cls(a, b, 0.5 if classes is None else np.full(classes.n_classes, 0.5), classes=classes)
         la, lb, which = [], [], []
-        for contexts, targets in _batches(a, _as_corpus(a, corpus), batch_size, context_size):
+        for contexts, targets in _batches(a, _as_corpus(a, corpus), batch_size, probe.context_size):
             la.append(a.score(contexts, targets))
             lb.append(b.score(contexts, targets))
-            which.append(np.zeros(len(targets), np.int64) if classes is None else classes(contexts))
+            if classes is not None:
+                which.append(classes(contexts))
         if not la:
             raise ValueError("cannot fit a mixture weight on a corpus with no token to predict")
-        la, lb, which = np.concatenate(la), np.concatenate(lb), np.concatenate(which)
+        la, lb = np.concatenate(la), np.concatenate(lb)
         weight = _best_weights(la, lb, np.zeros(len(la), np.int64), 1, 0.5, 0.0)[0]
+        row_weight = weight
         if classes is not None:
+            which = np.concatenate(which)
             weight = _best_weights(la, lb, which, classes.n_classes, weight, prior_tokens)
-        mixed = _mix(la, lb, weight if classes is None else weight[which])
+            row_weight = weight[which]
+        mixed = _mix(la, lb, row_weight)
         logger.info("mixture weight %s (validation perplexity %.2f)", weight, math.exp(-float(np.mean(mixed))))
         return cls(a, b, weight, classes=classes)
 
