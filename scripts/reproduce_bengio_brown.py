@@ -144,6 +144,8 @@ def main() -> None:
     parser.add_argument("--lr-decay", type=float, default=3e-5)
     parser.add_argument("--lr-schedule", choices=("inverse", "linear"), default="inverse",
                         help="inverse: lr/(1 + r t); linear: lr down to lr/100 over --epochs")
+    parser.add_argument("--cooldown-epochs", type=int, default=0,
+                        help="the last K of --epochs scale the rate down linearly to 1/100 (0: off)")
     parser.add_argument("--weight-decay", type=float, default=None, help="coupled L2 (default: 1e-4 sgd, 0 adam)")
     parser.add_argument("--decoupled-weight-decay", type=float, default=0.0)
     parser.add_argument("--plateau-factor", type=float, default=0.5,
@@ -197,7 +199,7 @@ def main() -> None:
                         dropout_features=args.dropout_features, dropout_hidden=args.dropout_hidden,
                         dropout_words=args.dropout_words,
                         boundaries="stream", optimizer=args.optimizer, lr=args.lr, lr_decay=args.lr_decay,
-                        lr_schedule=args.lr_schedule,
+                        lr_schedule=args.lr_schedule, cooldown_epochs=args.cooldown_epochs,
                         output_optimizer=args.output_optimizer, output_lr=args.output_lr,
                         weight_decay=args.weight_decay, decoupled_weight_decay=args.decoupled_weight_decay,
                         plateau_factor=args.plateau_factor, weight_average=args.weight_average,

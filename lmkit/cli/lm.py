@@ -42,6 +42,8 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
     training.add_argument("--lr-decay", type=float, default=0.0, help="r in lr/(1 + r t) (default 0)")
     training.add_argument("--lr-schedule", choices=("inverse", "linear"), default="inverse",
                           help="inverse: lr/(1 + r t) (default); linear: lr down to lr/100 over --epochs")
+    training.add_argument("--cooldown-epochs", type=int, default=0,
+                          help="the last K of --epochs scale the rate down linearly to 1/100 (default 0: off)")
     training.add_argument("--weight-decay", type=float, default=None,
                           help="L2 on weights and C (default 1e-4 with sgd, 0 with adam)")
     training.add_argument("--decoupled-weight-decay", type=float, default=0.0,
@@ -131,7 +133,8 @@ def _train_nplm(args: argparse.Namespace) -> int:
         dropout_hidden=args.dropout if args.dropout_hidden is None else args.dropout_hidden,
         dropout_words=args.dropout_words, batch_norm=args.batch_norm, boundaries=args.boundaries,
         optimizer=args.optimizer, lr=args.lr,
-        lr_decay=args.lr_decay, lr_schedule=args.lr_schedule, weight_decay=args.weight_decay,
+        lr_decay=args.lr_decay, lr_schedule=args.lr_schedule, cooldown_epochs=args.cooldown_epochs,
+        weight_decay=args.weight_decay,
         decoupled_weight_decay=args.decoupled_weight_decay,
         output_optimizer=args.output_optimizer, output_lr=args.output_lr, plateau_factor=args.plateau_factor,
         weight_average=args.weight_average, validate_last=args.validate_last, clip_norm=args.clip_norm,

@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_VERSION = 1
 LR_SCHEDULES = ("inverse", "linear")
-LINEAR_FLOOR = 0.01  # the "linear" schedule ends at lr * LINEAR_FLOOR
+LINEAR_FLOOR = 0.01  # the "linear" schedule and the cool-down end at lr * LINEAR_FLOOR
 EVAL_ELEMENTS = 1 << 25  # logits scored at once (128 MB of float32): big batches keep BLAS efficient
 
 
@@ -65,6 +65,7 @@ class NPLMConfig:
     lr: float = 1e-3               # Adam's usual rate; the paper's SGD used 1e-3 too
     lr_decay: float = 0.0          # r of lr0 / (1 + r t), t = updates; the paper's SGD: 1e-8 per example
     lr_schedule: str = "inverse"   # "inverse": lr0 / (1 + r t); "linear": lr0 -> lr0 / 100 over all `epochs`
+    cooldown_epochs: int = 0       # the last K of `epochs` scale that rate down linearly to 1/100 (0 = off)
     weight_decay: float | None = None  # None: 1e-4 with the SGD family (the paper), 0 with adaptive ones
     output_optimizer: str = ""     # optimizer of O and b ("" = optimizer); see lmkit.lm.train
     output_lr: float = 0.0         # its rate (0 = lr); scaled by the same schedule
@@ -87,7 +88,7 @@ class NPLMConfig:
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("hidden", "patience", "threads", "max_tokens"):
+        for name in ("hidden", "patience", "threads", "max_tokens", "cooldown_epochs"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.hidden == 0 and not self.direct:
@@ -106,6 +107,8 @@ class NPLMConfig:
                 raise ValueError(f"unknown {name} {value!r}; use one of {', '.join(OPTIMIZERS)}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.cooldown_epochs > self.epochs:
+            raise ValueError(f"cooldown_epochs must be <= epochs={self.epochs}, got {self.cooldown_epochs}")
         if self.time_limit < 0:
             raise ValueError(f"time_limit must be >= 0, got {self.time_limit}")
         if self.output_lr < 0:

@@ -4,7 +4,11 @@ Each step: ``lr = lr0 / (1 + r t)`` (Bengio et al. 2003, section 4.1; ``r =
 0`` keeps it constant) or, with ``lr_schedule="linear"``, a straight line
 from ``lr0`` to ``lr0 / 100`` over all ``epochs`` (annealing to a small rate
 by the last update, for a run whose length is planned; early stopping may end
-it sooner), forward/backward with the exact softmax, global
+it sooner); ``cooldown_epochs = K > 0`` then multiplies that rate by a line
+from 1 down to 1/100 over the last K of the ``epochs`` (a "cool-down",
+:class:`lmkit.nn.schedules.Cooldown`; ``epochs`` and ``cooldown_epochs`` may
+change when resuming, so a run can be extended and cooled from any
+checkpoint).  Then forward/backward with the exact softmax, global
 gradient-norm clipping, then the optimizers -- dense steps for ``H``, ``O``
 and the biases, a sparse ``step_rows`` for the rows of ``C`` the batch used.
 Weight decay (coupled L2, ``g += wd * p``) applies to ``H``, ``O`` and ``C``
@@ -69,7 +73,7 @@ from lmkit.lm.threads import set_threads
 from lmkit.nn.averaging import WeightAverage
 from lmkit.nn.clip import clip_grad_norm
 from lmkit.nn.optim import make_optimizer
-from lmkit.nn.schedules import InverseTimeDecay, LinearDecay
+from lmkit.nn.schedules import Cooldown, InverseTimeDecay, LinearDecay
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +172,7 @@ def _load_checkpoint(path: Path, model, optimizers, average, rng) -> dict:
     saved_config = meta["model"]["config"]
     if saved_config != dataclasses.asdict(model.config):
         changed = sorted(k for k in saved_config if saved_config[k] != dataclasses.asdict(model.config).get(k)
-                         and k not in ("epochs", "patience", "threads", "validate_last"))
+                         and k not in ("epochs", "cooldown_epochs", "patience", "threads", "validate_last"))
         if changed:
             raise ValueError(f"{path}: the checkpoint was made with other settings ({', '.join(changed)}); "
                              f"resume with the same configuration")
@@ -188,10 +192,15 @@ def _load_checkpoint(path: Path, model, optimizers, average, rng) -> dict:
 
 def _schedule(cfg, n_examples: int):
     """The learning-rate schedule of ``cfg`` for a run over ``n_examples`` per epoch."""
+    steps_per_epoch = max(math.ceil(n_examples / cfg.batch_size), 1)
     if cfg.lr_schedule == "linear":
-        steps = cfg.epochs * math.ceil(n_examples / cfg.batch_size)
-        return LinearDecay(cfg.lr, cfg.lr * LINEAR_FLOOR, max(steps, 1))
-    return InverseTimeDecay(cfg.lr, cfg.lr_decay)
+        schedule = LinearDecay(cfg.lr, cfg.lr * LINEAR_FLOOR, cfg.epochs * steps_per_epoch)
+    else:
+        schedule = InverseTimeDecay(cfg.lr, cfg.lr_decay)
+    if cfg.cooldown_epochs > 0:
+        schedule = Cooldown(schedule, (cfg.epochs - cfg.cooldown_epochs) * steps_per_epoch,
+                            cfg.epochs * steps_per_epoch, LINEAR_FLOOR)
+    return schedule
 
 
 def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose: bool = True):

@@ -16,6 +16,11 @@ schedule               ``lr(t)``
                        parameter update)
 ``StepDecay``          ``lr0 * factor ** (t // every)``
 ``ExponentialDecay``   ``lr0 * gamma ** t``
+``Cooldown``           ``base(t)`` times a ramp from 1 at ``start`` down to
+                       ``floor`` at ``end`` -- the decay phase of a
+                       warmup-stable-decay schedule (Hagele et al. 2024,
+                       "Scaling Laws and Compute-Optimal Training Beyond
+                       Fixed Training Durations")
 ``ReduceOnPlateau``    ``lr`` times ``factor`` each time the observed metric
                        has not improved for more than ``patience``
                        observations (e.g. halve the rate when validation
@@ -112,6 +117,33 @@ class ExponentialDecay(Schedule):
 
     def __call__(self, step: int) -> float:
         return self.lr0 * self.gamma ** _check_step(step)
+
+
+class Cooldown(Schedule):
+    """``lr(t) = base(t) * ramp(t)``: ``ramp = 1`` before ``start``, then a
+    straight line down to ``floor`` at ``end`` (and ``floor`` after it).
+
+    Why: a rate that falls to almost nothing over the last stretch of a run
+    settles the weights into the basin the noisier steps were circling; the
+    stretch can be planned from any point of a run (e.g. added when resuming
+    from a checkpoint), whatever ``base`` schedule came before it.
+    """
+
+    def __init__(self, base: Schedule, start: int, end: int, floor: float) -> None:
+        self.base = base
+        if int(start) != start or start < 0:
+            raise ValueError(f"start must be an integer >= 0, got {start!r}")
+        if int(end) != end or end <= start:
+            raise ValueError(f"end must be an integer > start={start!r}, got {end!r}")
+        self.start, self.end = int(start), int(end)
+        self.floor = _positive("floor", floor)
+        if self.floor > 1:
+            raise ValueError(f"floor must satisfy 0 < floor <= 1, got {floor!r}")
+
+    def __call__(self, step: int) -> float:
+        step = _check_step(step)
+        progress = min(max(step - self.start, 0) / (self.end - self.start), 1.0)
+        return self.base(step) * (1.0 - (1.0 - self.floor) * progress)
 
 
 class ReduceOnPlateau(Schedule):

@@ -44,7 +44,8 @@ def test_train_and_score(texts, capsys):
     assert main(["train", "nplm", "--input", str(texts / "train.txt"), "--valid", valid, "--output", nplm,
                  "--context", "2", "--features", "6", "--hidden", "8", "--epochs", "3", "--threads", "1",
                  "--output-optimizer", "momentum", "--output-lr", "0.1", "--dropout-hidden", "0.3",
-                 "--weight-average", "0.9", "--resume", "--quiet"]) == 0
+                 "--weight-average", "0.9", "--cooldown-epochs", "1", "--resume", "--quiet"]) == 0
+    assert NPLM.load(nplm).config.cooldown_epochs == 1  # extended by a cooled epoch
 
 
 def test_errors(texts, capsys):

@@ -181,6 +181,32 @@ def test_linear_schedule_anneals_to_a_hundredth_over_the_planned_epochs():
         NPLMConfig(lr_schedule="cosine").validate()
 
 
+def test_cooldown_cools_the_last_epochs_and_can_be_added_when_resuming(tmp_path):
+    train, valid = _corpora(8)
+    config = dict(SMALL, lr=0.02, lr_decay=0.01, patience=10)
+    straight = NPLM(NPLMConfig(**config, epochs=4, cooldown_epochs=2)).fit(
+        train, valid, output=tmp_path / "a.lmkit", verbose=False)
+    plain = NPLM(NPLMConfig(**config, epochs=2)).fit(train, valid, output=tmp_path / "b.lmkit", verbose=False)
+    rates = [record["lr"] for record in straight.history]  # the rate of each epoch's last step
+    assert rates[:2] == [record["lr"] for record in plain.history]  # the first two epochs are not cooled
+    steps = round((0.02 / rates[0] - 1) / 0.01) + 1  # rates[0] = lr0 / (1 + r t) at t = steps - 1
+    for epoch, rate in enumerate(rates[2:], start=3):
+        t = epoch * steps - 1
+        ramp = 1 - 0.99 * (t - 2 * steps) / (2 * steps)
+        assert rate == pytest.approx(0.02 / (1 + 0.01 * t) * ramp, rel=1e-6)
+    assert rates[3] < 0.1 * rates[2]  # the ramp: ~1/2 at the end of epoch 3, ~1/100 + 1/(2 steps) of epoch 4
+    # a finished run extended by two cooled epochs from its checkpoint is the straight run
+    resumed = NPLM(NPLMConfig(**config, epochs=4, cooldown_epochs=2)).fit(
+        train, valid, output=tmp_path / "b.lmkit", resume=True, verbose=False)
+    assert [r["valid_ppl"] for r in resumed.history] == [r["valid_ppl"] for r in straight.history]
+    for name, array in straight.state_arrays().items():
+        np.testing.assert_array_equal(resumed.state_arrays()[name], array, err_msg=name)
+    with pytest.raises(ValueError, match="cooldown_epochs must be <= epochs=2"):
+        NPLMConfig(epochs=2, cooldown_epochs=3).validate()
+    with pytest.raises(ValueError, match="cooldown_epochs must be >= 0"):
+        NPLMConfig(cooldown_epochs=-1).validate()
+
+
 def test_weight_average_is_validated_kept_and_saved(tmp_path, monkeypatch):
     """The model fit returns (and saves) is the exponential average of the weights over every step,
     recomputed here in float64 from copies of the start and of each step's weights."""

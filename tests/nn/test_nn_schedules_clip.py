@@ -9,6 +9,7 @@ import pytest
 from lmkit.nn.clip import clip_grad_norm, global_norm
 from lmkit.nn.optim import SGD
 from lmkit.nn.schedules import (
+    Cooldown,
     ExponentialDecay,
     InverseTimeDecay,
     LinearDecay,
@@ -31,6 +32,16 @@ def test_inverse_time_decay_bengio_style():
     assert s(0) == 1e-3
     assert s(10**8) == pytest.approx(5e-4)  # halved after 1/r updates
     assert InverseTimeDecay(0.1, 0.5)(4) == pytest.approx(0.1 / 3)
+
+
+def test_cooldown_ramps_the_base_schedule_down_to_its_floor():
+    base = InverseTimeDecay(0.1, 0.01)
+    s = Cooldown(base, start=100, end=300, floor=0.01)
+    assert [s(t) for t in (0, 57, 100)] == [base(0), base(57), base(100)]  # untouched before start
+    assert s(200) == pytest.approx(base(200) * (1 - 0.99 * 0.5))
+    assert s(300) == pytest.approx(base(300) * 0.01)
+    assert s(1000) == pytest.approx(base(1000) * 0.01)  # floor, never 0
+    assert all(s(t) > s(t + 1) for t in range(100, 400, 3))
 
 
 def test_step_and_exponential_decay():
@@ -93,6 +104,12 @@ def test_schedule_errors():
         StepDecay(0.1, 0.5, 0)
     with pytest.raises(ValueError, match="gamma"):
         ExponentialDecay(0.1, 1.5)
+    with pytest.raises(ValueError, match="end must"):
+        Cooldown(InverseTimeDecay(0.1, 0.0), 10, 10, 0.01)
+    with pytest.raises(ValueError, match="start must"):
+        Cooldown(InverseTimeDecay(0.1, 0.0), -1, 10, 0.01)
+    with pytest.raises(ValueError, match="floor"):
+        Cooldown(InverseTimeDecay(0.1, 0.0), 0, 10, 1.5)
     with pytest.raises(ValueError, match="factor"):
         ReduceOnPlateau(0.1, factor=1.0)
     with pytest.raises(ValueError, match="patience"):
