@@ -144,6 +144,9 @@ def main() -> None:
     parser.add_argument("--lr-decay", type=float, default=3e-5)
     parser.add_argument("--lr-schedule", choices=("inverse", "linear"), default="inverse",
                         help="inverse: lr/(1 + r t); linear: lr down to lr/100 over --epochs")
+    parser.add_argument("--sampled-epochs", type=int, default=0,
+                        help="train the first N epochs with the sampled softmax (validation stays exact)")
+    parser.add_argument("--sampled-words", type=int, default=2048, help="words the sampled softmax draws a batch")
     parser.add_argument("--cooldown-epochs", type=int, default=0,
                         help="the last K of --epochs scale the rate down linearly to 1/100 (0: off)")
     parser.add_argument("--weight-decay", type=float, default=None, help="coupled L2 (default: 1e-4 sgd, 0 adam)")
@@ -200,6 +203,7 @@ def main() -> None:
                         dropout_words=args.dropout_words,
                         boundaries="stream", optimizer=args.optimizer, lr=args.lr, lr_decay=args.lr_decay,
                         lr_schedule=args.lr_schedule, cooldown_epochs=args.cooldown_epochs,
+                        sampled_epochs=args.sampled_epochs, sampled_words=args.sampled_words,
                         output_optimizer=args.output_optimizer, output_lr=args.output_lr,
                         weight_decay=args.weight_decay, decoupled_weight_decay=args.decoupled_weight_decay,
                         plateau_factor=args.plateau_factor, weight_average=args.weight_average,
@@ -252,7 +256,8 @@ def main() -> None:
               f"{sum(r['tokens_per_s'] for r in nplm.history) / len(nplm.history):.0f} tokens/s")
     for r in nplm.history:
         print(f"  epoch {r['epoch']:2d}: lr {r['lr']:.3g}, train ppl {math.exp(r['train_loss']):7.1f} "
-              f"(dropout on), valid ppl {r['valid_ppl']:7.1f}"
+              f"(dropout on{', sampled softmax' if r.get('objective') == 'sampled softmax' else ''}), "
+              f"valid ppl {r['valid_ppl']:7.1f}"
               + (f" (last weights {r['valid_ppl_last']:7.1f})" if "valid_ppl_last" in r else ""))
     print(f"test set: {test.describe()}")
     print(f"\n{'model':32} {'settings':26} {'valid':>7} {'test':>7} {'time':>7}   paper row: valid / test")

@@ -8,7 +8,13 @@ it sooner); ``cooldown_epochs = K > 0`` then multiplies that rate by a line
 from 1 down to 1/100 over the last K of the ``epochs`` (a "cool-down",
 :class:`lmkit.nn.schedules.Cooldown`; ``epochs`` and ``cooldown_epochs`` may
 change when resuming, so a run can be extended and cooled from any
-checkpoint).  Then forward/backward with the exact softmax, global
+checkpoint).  Then forward/backward with the exact softmax -- or, in the
+first ``sampled_epochs`` epochs, the sampled softmax of
+:mod:`lmkit.lm.sampled` (``sampled_words`` draws a minibatch from the
+training unigram^0.75; the reported training perplexity is then the sampled
+objective's, validation stays exact; a sampled phase that stops improving
+for more than ``patience`` epochs hands over to the exact one early, and the
+exact phase starts with a patience of its own) -- global
 gradient-norm clipping, then the optimizers -- dense steps for ``H``, ``O``
 and the biases, a sparse ``step_rows`` for the rows of ``C`` the batch used.
 Weight decay (coupled L2, ``g += wd * p``) applies to ``H``, ``O`` and ``C``
@@ -69,6 +75,7 @@ import numpy as np
 
 from lmkit.lm.examples import build_examples, count_examples
 from lmkit.lm.nplm import LINEAR_FLOOR
+from lmkit.lm.sampled import CandidateSampler
 from lmkit.lm.threads import set_threads
 from lmkit.nn.averaging import WeightAverage
 from lmkit.nn.clip import clip_grad_norm
@@ -228,6 +235,8 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
     optimizers = _Optimizers(model)
     average = WeightAverage(model.state_arrays(), cfg.weight_average) if cfg.weight_average > 0 else None
     schedule = _schedule(cfg, len(targets))
+    sampler = CandidateSampler(np.bincount(targets, minlength=len(vocab)), cfg.batch_size, cfg.sampled_words) \
+        if cfg.sampled_epochs else None
     output = Path(output) if output is not None else None
     checkpoint = Path(f"{output}.ckpt") if output is not None else None
     progress = {"epoch": 0, "step": 0, "best": math.inf, "bad_epochs": 0, "lr_scale": 1.0, "history": []}
@@ -246,6 +255,7 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
     fit_start = time.perf_counter()
     while progress["epoch"] < cfg.epochs and progress["bad_epochs"] <= cfg.patience:
         epoch = progress["epoch"] + 1
+        sampled = epoch <= progress.get("sampled_until", cfg.sampled_epochs)
         order = rng.permutation(n)
         start_time, seen, loss_sum = time.perf_counter(), 0, 0.0
         with tqdm(total=n, unit="tok", unit_scale=True, disable=not verbose,
@@ -256,7 +266,10 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
                 if cfg.dropout_words > 0:
                     c[rng.random(c.shape) < cfg.dropout_words] = pad_id
                 optimizers.set_lr(progress["lr_scale"] * schedule(progress["step"]))
-                loss = model.forward_backward(c, t)
+                if sampled:
+                    loss = model.forward_backward_sampled(c, *sampler.draw(t, rng))
+                else:
+                    loss = model.forward_backward(c, t)
                 if not math.isfinite(loss):
                     where = f"the last good checkpoint is {checkpoint}" if checkpoint and checkpoint.is_file() \
                         else "no checkpoint was written yet"
@@ -275,7 +288,8 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
                     bar.set_postfix(loss=f"{loss_sum / seen:.3f}", ppl=f"{math.exp(loss_sum / seen):.1f}")
         elapsed = time.perf_counter() - start_time
         record = {"epoch": epoch, "train_loss": loss_sum / seen, "tokens_per_s": seen / elapsed,
-                  "seconds": elapsed, "lr": optimizers.weights.lr}
+                  "seconds": elapsed, "lr": optimizers.weights.lr,
+                  "objective": "sampled softmax" if sampled else "exact softmax"}
         last_arrays = None
         if average is not None:  # validate (and keep) the averaged weights, then train on from the last ones
             if valid is not None and cfg.validate_last:
@@ -297,6 +311,12 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
                 model.save(output)
         else:
             progress["bad_epochs"] += 1
+        if sampled and (epoch == cfg.sampled_epochs or progress["bad_epochs"] > cfg.patience):
+            # the exact phase follows, with a patience of its own, even if the sampled one stalled
+            if epoch < cfg.sampled_epochs:
+                logger.info("the sampled softmax stopped improving after epoch %d: exact softmax from here", epoch)
+            progress["sampled_until"] = epoch
+            progress["bad_epochs"] = 0
         if not improved and cfg.plateau_factor > 0 and best_arrays is not None:
             model.load_state_arrays(best_arrays)  # go on from the best weights at a lower rate
             if average is not None:
@@ -306,7 +326,8 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
                         progress["lr_scale"])
         elif last_arrays is not None:
             model.load_state_arrays(last_arrays)
-        logger.info("epoch %d: train ppl %.2f, %s%s%.0f tokens/s", epoch, math.exp(record["train_loss"]),
+        logger.info("epoch %d: train ppl %.2f%s, %s%s%.0f tokens/s", epoch, math.exp(record["train_loss"]),
+                    " (sampled softmax)" if sampled else "",
                     f"valid ppl {record['valid_ppl']:.2f}, " if "valid_ppl" in record else "",
                     f"last weights {record['valid_ppl_last']:.2f}, " if "valid_ppl_last" in record else "",
                     record["tokens_per_s"])

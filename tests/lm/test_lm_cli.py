@@ -25,8 +25,9 @@ def test_train_and_score(texts, capsys):
     assert main(["train", "nplm", "--input", str(texts / "train.txt"), "--valid", valid, "--output", nplm,
                  "--context", "2", "--features", "6", "--hidden", "8", "--epochs", "2", "--threads", "1",
                  "--output-optimizer", "momentum", "--output-lr", "0.1", "--dropout-hidden", "0.3",
-                 "--weight-average", "0.9", "--quiet"]) == 0
+                 "--weight-average", "0.9", "--sampled-epochs", "1", "--sampled-words", "5", "--quiet"]) == 0
     assert NPLM.load(nplm).config.weight_average == 0.9
+    assert (NPLM.load(nplm).config.sampled_epochs, NPLM.load(nplm).config.sampled_words) == (1, 5)
     capsys.readouterr()
     assert main(["perplexity", kn, "--input", valid, "--quiet"]) == 0
     out = capsys.readouterr().out
@@ -44,7 +45,8 @@ def test_train_and_score(texts, capsys):
     assert main(["train", "nplm", "--input", str(texts / "train.txt"), "--valid", valid, "--output", nplm,
                  "--context", "2", "--features", "6", "--hidden", "8", "--epochs", "3", "--threads", "1",
                  "--output-optimizer", "momentum", "--output-lr", "0.1", "--dropout-hidden", "0.3",
-                 "--weight-average", "0.9", "--cooldown-epochs", "1", "--resume", "--quiet"]) == 0
+                 "--weight-average", "0.9", "--sampled-epochs", "1", "--sampled-words", "5",
+                 "--cooldown-epochs", "1", "--resume", "--quiet"]) == 0
     assert NPLM.load(nplm).config.cooldown_epochs == 1  # extended by a cooled epoch
 
 

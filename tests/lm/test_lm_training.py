@@ -45,7 +45,8 @@ def test_save_load_same_perplexity_and_vectors(tmp_path):
 
 @pytest.mark.parametrize("extra", [{}, {"output_optimizer": "momentum", "output_lr": 0.05, "plateau_factor": 0.5,
                                          "decoupled_weight_decay": 1e-3},
-                                   {"weight_average": 0.9, "plateau_factor": 0.5, "lr": 0.05}])
+                                   {"weight_average": 0.9, "plateau_factor": 0.5, "lr": 0.05},
+                                   {"sampled_epochs": 2, "sampled_words": 6}])
 def test_resume_is_bit_identical(tmp_path, extra):
     train, valid = _corpora(1)
     config = dict(SMALL, dropout_features=0.1, dropout_hidden=0.2, patience=10, clip_norm=1.0, **extra)
