@@ -1,12 +1,17 @@
 """Benchmark: lmkit's NPLM beside the identical model in PyTorch (CPU), same batches, same threads.
 
-For the MLP1 and MLP9 shapes of Bengio et al. (2003), Table 1, on Brown with
+For the MLP1 and MLP9 shapes of Bengio et al. (2003), Table 1, and the
+reproduction script's default (n=5, h=200, m=60, no direct), on Brown with
 the paper's vocabulary rule, times
 
 * training: forward, exact softmax cross-entropy, backward and an Adam step
   on minibatches of ``--batch-size`` examples (torch: ``nn.Embedding``,
   ``nn.Linear`` layers laid out like lmkit's -- the output layer fed
   ``[tanh(d + Hx) | x]`` --, ``F.cross_entropy``, ``torch.optim.Adam``);
+* sampled-softmax training (``--sampled-words`` draws, lmkit's
+  :class:`~lmkit.lm.sampled.CandidateSampler`; both libraries get the same
+  candidate sets): torch indexes the candidates' rows of the output layer,
+  ``F.cross_entropy`` over them with the same logit corrections, Adam;
 * evaluation: exact log-probabilities of ``--eval-tokens`` predictions in
   lmkit's evaluation batches (torch: ``log_softmax`` + ``gather`` under
   ``no_grad``, same batches).
@@ -26,9 +31,10 @@ import time
 
 import numpy as np
 
-SHAPES = {  # Bengio et al. (2003), Table 1: n, h, m, direct connections
+SHAPES = {  # Bengio et al. (2003), Table 1: n, h, m, direct connections; and the reproduction's default
     "MLP1": dict(context=4, hidden=50, features=60, direct=True),
     "MLP9": dict(context=4, hidden=100, features=30, direct=False),
+    "repro": dict(context=4, hidden=200, features=60, direct=False),
 }
 
 
@@ -58,7 +64,8 @@ class TorchNPLM:
             self.d = torch.nn.Parameter(torch.from_numpy(model.d.copy()))
             self.params += [self.H, self.d]
 
-    def logits(self, contexts):
+    def output_input(self, contexts):
+        """``z = [tanh(d + Hx) | x]``, the output layer's input."""
         torch = self.torch
         x = torch.nn.functional.embedding(contexts, self.C).reshape(contexts.shape[0], -1)
         parts = []
@@ -66,12 +73,20 @@ class TorchNPLM:
             parts.append(torch.tanh(torch.nn.functional.linear(x, self.H, self.d)))
         if self.direct:
             parts.append(x)
-        z = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
-        return torch.nn.functional.linear(z, self.O, self.b)
+        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+
+    def logits(self, contexts):
+        return self.torch.nn.functional.linear(self.output_input(contexts), self.O, self.b)
+
+    def sampled_logits(self, contexts, candidates, correction):
+        """Logits of the candidate words only, lowered by ``correction`` (lmkit.lm.sampled)."""
+        return self.torch.nn.functional.linear(self.output_input(contexts), self.O[candidates],
+                                               self.b[candidates] - correction)
 
 
 def bench_shape(name, shape, vocab, contexts, targets, args, torch):
     from lmkit.lm.nplm import EVAL_ELEMENTS, NPLM, NPLMConfig
+    from lmkit.lm.sampled import CandidateSampler
     from lmkit.lm.train import _Optimizers
 
     config = NPLMConfig(**shape, batch_size=args.batch_size, threads=args.threads)
@@ -95,6 +110,25 @@ def bench_shape(name, shape, vocab, contexts, targets, args, torch):
         torch_opt.step()
         return float(loss.detach())
 
+    sampler = CandidateSampler(np.bincount(targets, minlength=len(vocab)), b, args.sampled_words)
+    draw_rng = np.random.default_rng(1)
+    sampled_batches = [(c, *sampler.draw(t, draw_rng)) for c, t in batches]
+    torch_sampled_batches = [(tc, torch.from_numpy(cand), torch.from_numpy(pos.astype(np.int64)),
+                              torch.from_numpy(corr)) for (tc, _), (_, cand, pos, corr)
+                             in zip(torch_batches, sampled_batches)]
+
+    def lmkit_sampled_step(c, candidates, positions, correction):
+        loss = model.forward_backward_sampled(c, candidates, positions, correction)
+        optimizers.step(model)
+        return loss
+
+    def torch_sampled_step(c, candidates, positions, correction):
+        torch_opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(peer.sampled_logits(c, candidates, correction), positions)
+        loss.backward()
+        torch_opt.step()
+        return float(loss.detach())
+
     results = {}
     n_eval = args.eval_tokens
     ec, et = contexts[-n_eval:], targets[-n_eval:]
@@ -114,23 +148,28 @@ def bench_shape(name, shape, vocab, contexts, targets, args, torch):
         theirs = torch_score(tc, tt).double().numpy()
         results["torch_eval"] = n_eval / (time.perf_counter() - start)
     first = (lmkit_step(*batches[0]), torch_step(*torch_batches[0]))
-    seconds = {"lmkit": 0.0, "torch": 0.0}
-    for label, step, data in (("lmkit", lmkit_step, batches), ("torch", torch_step, torch_batches)):
-        for c, t in data[1:args.warmup]:
-            step(c, t)
-    rounds = 3  # alternate the two libraries so that load from other processes hits both alike
+    first_sampled = (lmkit_sampled_step(*sampled_batches[0]), torch_sampled_step(*torch_sampled_batches[0]))
+    contenders = {"lmkit": (lmkit_step, batches), "torch": (torch_step, torch_batches),
+                  "lmkit_sampled": (lmkit_sampled_step, sampled_batches),
+                  "torch_sampled": (torch_sampled_step, torch_sampled_batches)}
+    seconds = dict.fromkeys(contenders, 0.0)
+    for step, data in contenders.values():
+        for batch in data[1:args.warmup]:
+            step(*batch)
+    rounds = 3  # alternate the libraries so that load from other processes hits all alike
     for r in range(rounds):
         part = slice(args.warmup + r * steps // rounds, args.warmup + (r + 1) * steps // rounds)
-        for label, step, data in (("lmkit", lmkit_step, batches), ("torch", torch_step, torch_batches)):
+        for label, (step, data) in contenders.items():
             start = time.perf_counter()
-            for c, t in data[part]:
-                step(c, t)
+            for batch in data[part]:
+                step(*batch)
             seconds[label] += time.perf_counter() - start
     results.update({label: steps * b / s for label, s in seconds.items()})
 
     gap = float(np.max(np.abs(ours - theirs)))
-    print(f"{name}: first-step loss lmkit {first[0]:.5f} torch {first[1]:.5f}; "
-          f"log-probabilities of the same weights: max |diff| {gap:.2e}")
+    print(f"{name}: first-step loss lmkit {first[0]:.5f} torch {first[1]:.5f}, sampled softmax "
+          f"{first_sampled[0]:.5f} / {first_sampled[1]:.5f}; log-probabilities of the same weights: "
+          f"max |diff| {gap:.2e}")
     return results
 
 
@@ -141,6 +180,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60, help="timed training steps per library")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--eval-tokens", type=int, default=50_000)
+    parser.add_argument("--sampled-words", type=int, default=2048, help="draws a batch of the sampled softmax")
     parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
     args = parser.parse_args()
     import torch
@@ -157,9 +197,11 @@ def main() -> None:
         r = bench_shape(name, SHAPES[name], vocab, contexts, targets, args, torch)
         rows.append((name, r))
     print(f"\n{'shape':6} {'train lmkit':>12} {'train torch':>12} {'ratio':>6}   "
+          f"{'sampled lmkit':>13} {'sampled torch':>13} {'ratio':>6}   "
           f"{'eval lmkit':>11} {'eval torch':>11} {'ratio':>6}   (tokens/s)")
     for name, r in rows:
         print(f"{name:6} {r['lmkit']:12.0f} {r['torch']:12.0f} {r['lmkit'] / r['torch']:6.2f}   "
+              f"{r['lmkit_sampled']:13.0f} {r['torch_sampled']:13.0f} {r['lmkit_sampled'] / r['torch_sampled']:6.2f}   "
               f"{r['lmkit_eval']:11.0f} {r['torch_eval']:11.0f} {r['lmkit_eval'] / r['torch_eval']:6.2f}")
 
 

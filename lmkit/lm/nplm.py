@@ -17,7 +17,8 @@ Dropout (optional) acts on ``x`` and on ``a``; batch normalization
 
 Float32 models use the numba kernels of :mod:`lmkit.lm.kernels`; float64
 models (gradient checks) use the plain-numpy losses of :mod:`lmkit.nn`.
-Training lives in :mod:`lmkit.lm.train`.
+Training lives in :mod:`lmkit.lm.train`; its cheaper sampled-softmax objective
+in :mod:`lmkit.lm.sampled` (and :meth:`NPLM.forward_backward_sampled`).
 """
 from __future__ import annotations
 
@@ -395,7 +396,7 @@ class NPLM:
         rows = np.take(self.O, candidates, axis=0, out=ws["sampled_O"][:k])  # (K, n_inputs)
         logits = ws["sampled_logits"][:n * k].reshape(n, k)
         np.matmul(z, rows.T, out=logits)
-        bias = self.b[candidates] - correction
+        bias = (self.b[candidates] - correction).astype(self.dtype, copy=False)
         if self.dtype == np.float32:  # in this thread: a parallel kernel would wait on BLAS's spinning pool
             softmax_rows(logits, bias, positions, np.float32(1.0 / n), True, buf["losses"], buf["scratch"][0], 0, n)
             loss = float(buf["losses"].mean())
