@@ -75,7 +75,7 @@ class NPLMConfig:
     weight_average: float = 0.0    # > 0: validate and keep an exponential average of the weights, this decay per step
     validate_last: bool = True     # with weight_average: also validate the last iterate (valid_ppl_last), a diagnostic
     sampled_epochs: int = 0        # the first N epochs train with the sampled softmax (lmkit.lm.sampled); 0 = none
-    sampled_words: int = 2048      # S, the words it draws per minibatch (about 8x cheaper steps on Brown)
+    sampled_words: int = 2048      # S, the words it draws per minibatch (Brown, h=200: 8 ms steps vs 43 exact)
     clip_norm: float = 0.0         # global-norm clip, 0 = off: softmax gradients are bounded and the norm costs a pass
     batch_size: int = 256          # large enough for efficient BLAS, small enough for many updates
     epochs: int = 10               # upper bound; early stopping usually ends sooner
