@@ -94,6 +94,11 @@ class EncodedCorpus:
         return int(self.ids.shape[0])
 
     @property
+    def fingerprint(self) -> str:
+        """The cache key: a digest of the input files (paths, sizes, times), tokenizer and vocabulary options."""
+        return self.directory.name.rsplit("-", 1)[-1]
+
+    @property
     def n_sentences(self) -> int:
         return int(self.offsets.shape[0] - 1)
 

@@ -163,6 +163,7 @@ class NPLM:
         self.tokenizer = None
         self.dtype = np.dtype(np.float32)
         self.history: list[dict] = []  # per-epoch records of the last fit
+        self.hidden_pre: np.ndarray | None = None  # the last training batch's hidden pre-activation (B, h)
         self._workspace: dict[str, np.ndarray] = {}
 
     @property
@@ -271,6 +272,8 @@ class NPLM:
             pre += self.d
             if self.bn is not None:
                 pre = self.bn.forward(pre, train)
+            if train:
+                self.hidden_pre = pre  # (B, h), the activation's input: what a monitor reads (a reference)
             z[:, :h] = self.dropout_a.forward(self.act.forward(pre), train)
         if cfg.direct:
             z[:, h:] = x
@@ -478,11 +481,13 @@ class NPLM:
         return out
 
     # ------------------------------------------------------------------ training
-    def fit(self, corpus, valid=None, *, output=None, resume: bool = False, verbose: bool = True) -> "NPLM":
+    def fit(self, corpus, valid=None, *, output=None, resume: bool = False, verbose: bool = True,
+            callbacks=(), log_dir=None, monitor_every: int | None = None) -> "NPLM":
         """Train on ``corpus`` (an encoded training split); see :func:`lmkit.lm.train.fit`."""
         from lmkit.lm.train import fit
 
-        return fit(self, corpus, valid, output=output, resume=resume, verbose=verbose)
+        return fit(self, corpus, valid, output=output, resume=resume, verbose=verbose, callbacks=callbacks,
+                   log_dir=log_dir, monitor_every=monitor_every)
 
     def _check_built(self) -> None:
         if self.vocab is None:

@@ -55,9 +55,15 @@ is written to ``output`` and a checkpoint (``output + ".ckpt"``: weights,
 optimizer state, RNG state, epoch, step, lr scale, history) replaces the
 previous one atomically.  ``resume=True`` continues from that checkpoint;
 with the same seed and threads the result is bit-identical to an
-uninterrupted run.  A
+uninterrupted run (the checkpoint's schema: :mod:`lmkit.lm.checkpoint`).  A
 NaN/inf loss stops training with :class:`TrainingDiverged` naming the step;
 the last checkpoint (the last good state) is left untouched.
+
+The loop itself (:func:`fit`) only sequences the phases of :class:`_Training`
+-- one epoch, validate, keep or revert, checkpoint -- and calls the
+:mod:`lmkit.training` callbacks around them: the progress bar, the time limit
+(``time_limit``, checked after each epoch), the monitor (``log_dir``) and the
+user's own.
 
 Threads: ``config.threads`` sets numba's pool (used by the softmax kernel)
 and OpenBLAS's (:func:`lmkit.lm.threads.set_threads`); 0 leaves both at their
@@ -70,9 +76,11 @@ import logging
 import math
 import time
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
+from lmkit.lm.checkpoint import Progress, load_checkpoint, save_checkpoint, under
 from lmkit.lm.examples import build_examples, count_examples
 from lmkit.lm.nplm import LINEAR_FLOOR
 from lmkit.lm.sampled import CandidateSampler
@@ -81,11 +89,10 @@ from lmkit.nn.averaging import WeightAverage
 from lmkit.nn.clip import clip_grad_norm
 from lmkit.nn.optim import make_optimizer
 from lmkit.nn.schedules import Cooldown, InverseTimeDecay, LinearDecay
+from lmkit.training.callbacks import Callbacks, Run, TimeLimit
+from lmkit.training.progress import ProgressBar
 
 logger = logging.getLogger(__name__)
-
-CHECKPOINT_KIND = "nplm_checkpoint"
-
 
 class TrainingDiverged(ValueError):
     """The training loss became NaN or infinite."""
@@ -152,49 +159,7 @@ class _Optimizers:
     def load_state(self, arrays: dict, steps: dict) -> None:
         for group in self.GROUPS:
             opt = getattr(self, group)
-            opt.load_state_arrays(_under(arrays, f"opt/{group}/"), steps.get(group, {}))
-
-
-def _under(arrays: dict, prefix: str) -> dict:
-    """The checkpoint arrays named ``prefix + name``, keyed by ``name``."""
-    return {key[len(prefix):]: a for key, a in arrays.items() if key.startswith(prefix)}
-
-
-def _save_checkpoint(path: Path, model, optimizers, average, rng, progress: dict) -> None:
-    from lmkit.io import save_model
-
-    opt_arrays, opt_steps = optimizers.state()
-    arrays = {f"model/{n}": a for n, a in model.state_arrays().items()} | opt_arrays
-    if average is not None:
-        arrays |= {f"average/{n}": a for n, a in average.averages.items()}
-    meta = {"model": model.meta(), "optimizer_steps": opt_steps, "rng": rng.bit_generator.state,
-            "progress": progress}
-    save_model(path, CHECKPOINT_KIND, arrays, meta)
-
-
-def _load_checkpoint(path: Path, model, optimizers, average, rng) -> dict:
-    from lmkit.io import load_model
-
-    arrays, meta = load_model(path, CHECKPOINT_KIND)
-    saved_config = meta["model"]["config"]
-    if saved_config != dataclasses.asdict(model.config):
-        changed = sorted(k for k in saved_config if saved_config[k] != dataclasses.asdict(model.config).get(k)
-                         and k not in ("epochs", "cooldown_epochs", "patience", "threads", "validate_last"))
-        if changed:
-            raise ValueError(f"{path}: the checkpoint was made with other settings ({', '.join(changed)}); "
-                             f"resume with the same configuration")
-    if meta["model"]["vocab"]["tokens"] != list(model.vocab.tokens):
-        raise ValueError(f"{path}: the checkpoint was made with another vocabulary")
-    model.load_state_arrays(_under(arrays, "model/"), path)
-    optimizers.load_state(arrays, meta["optimizer_steps"])
-    if average is not None:
-        saved = _under(arrays, "average/")
-        missing = sorted(set(average.averages) - set(saved))
-        if missing:
-            raise ValueError(f"{path}: the checkpoint lacks the weight averages of {', '.join(missing)}")
-        average.reset(saved)
-    rng.bit_generator.state = meta["rng"]
-    return meta["progress"]
+            opt.load_state_arrays(under(arrays, f"opt/{group}/"), steps.get(group, {}))
 
 
 def _schedule(cfg, n_examples: int):
@@ -210,133 +175,247 @@ def _schedule(cfg, n_examples: int):
     return schedule
 
 
-def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose: bool = True):
+class NPLMProbe:
+    """What the monitor sees of an :class:`NPLM` (see :class:`lmkit.training.Probe`).
+
+    Layers by their names in Bengio et al.'s eq. (1): ``C`` (word features),
+    ``H``, ``d`` (hidden layer), ``U`` (hidden to output) and ``W`` (direct
+    connections; both views of ``O = [U | W]``), ``b`` (output bias), plus
+    ``bn_gamma``/``bn_beta`` and the activation's parameters (``prelu_alpha``)
+    when the model has them.  ``C``'s gradient is the last batch's row
+    gradients summed into a dense array (repeated rows merged).
+    """
+
+    def __init__(self, model):
+        self.model = model
+
+    def _split(self, named: dict) -> dict:
+        h = self.model.config.hidden
+        out = {}
+        for name, a in named.items():
+            if name == "O":
+                if h:
+                    out["U"] = a[:, :h]
+                if self.model.config.direct:
+                    out["W"] = a[:, h:]
+            elif name.startswith("act"):
+                out[f"{self.model.config.activation}_{name[3:]}" if name != "act0" else
+                    f"{self.model.config.activation}_alpha"] = a
+            else:
+                out[name] = a
+        return out
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        return self._split({"C": self.model.C, **self.model.dense_params()})
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        m = self.model
+        grad_c = np.zeros_like(m.C)
+        np.add.at(grad_c, m.c_rows, m.c_grad_rows)
+        return self._split({"C": grad_c, **m.grads})
+
+    def activations(self) -> dict[str, tuple[np.ndarray, str]]:
+        pre = getattr(self.model, "hidden_pre", None)
+        return {"hidden": (pre, self.model.config.activation)} if pre is not None else {}
+
+    def embeddings(self) -> dict[str, tuple[np.ndarray, list[str]]]:
+        m = self.model
+        return {"C": (m.C[:len(m.vocab)], list(m.vocab.tokens))}
+
+
+class _Training:
+    """One call of :func:`fit`, in phases: :meth:`run_epoch`, :meth:`validate`, :meth:`keep_or_revert`,
+    :meth:`checkpoint`.  Holds what those phases share: the examples, optimizers, schedule, the
+    weight average, the best weights so far and the :class:`Progress`."""
+
+    def __init__(self, model, corpus, valid, output, resume: bool):
+        from lmkit.lm.perplexity import _as_corpus
+
+        cfg = self.cfg = model.config
+        self.model = model
+        set_threads(cfg.threads)
+        vocab = corpus.vocab
+        self.rng = np.random.default_rng(cfg.seed)
+        counts = np.bincount(np.asarray(corpus.ids), minlength=len(vocab))
+        if vocab.eos_id >= 0:
+            counts[vocab.eos_id] += len(corpus.offsets) - 1
+        model.build(vocab, tokenizer=getattr(corpus, "tokenizer", None), rng=self.rng, unigram_counts=counts)
+        self.contexts, self.targets = _training_examples(corpus, cfg, vocab)
+        self.pad_id = len(vocab)
+        self.valid = _as_corpus(model, valid) if valid is not None else None
+        self.optimizers = _Optimizers(model)
+        self.average = WeightAverage(model.state_arrays(), cfg.weight_average) if cfg.weight_average > 0 else None
+        self.schedule = _schedule(cfg, len(self.targets))
+        self.sampler = CandidateSampler(np.bincount(self.targets, minlength=len(vocab)), cfg.batch_size,
+                                        cfg.sampled_words) if cfg.sampled_epochs else None
+        self.output = Path(output) if output is not None else None
+        self.checkpoint_path = Path(f"{output}.ckpt") if output is not None else None
+        self.progress = Progress()
+        self.best_arrays = None
+        if resume:
+            if self.checkpoint_path is None or not self.checkpoint_path.is_file():
+                raise FileNotFoundError(f"no checkpoint to resume from: {self.checkpoint_path}")
+            self.progress = load_checkpoint(self.checkpoint_path, model, self.optimizers, self.average, self.rng)
+            logger.info("resuming after epoch %d (step %d)", self.progress.epoch, self.progress.step)
+            if self.output.is_file():
+                from lmkit.io import load_model
+
+                self.best_arrays = load_model(self.output, model.kind)[0]
+
+    def more_epochs(self) -> bool:
+        """Early stopping: another epoch is planned and validation has not stalled for more than ``patience``."""
+        return self.progress.epoch < self.cfg.epochs and self.progress.bad_epochs <= self.cfg.patience
+
+    def is_sampled(self, epoch: int) -> bool:
+        until = self.progress.sampled_until
+        return epoch <= (self.cfg.sampled_epochs if until is None else until)
+
+    def run_epoch(self, run: Run, callbacks: Callbacks) -> dict:
+        """Train one epoch over the shuffled examples; returns the epoch's record (loss, speed, rate)."""
+        cfg, model, progress, rng = self.cfg, self.model, self.progress, self.rng
+        epoch = progress.epoch + 1
+        sampled = self.is_sampled(epoch)
+        n, batch = len(self.targets), cfg.batch_size
+        order = rng.permutation(n)
+        start_time, seen, loss_sum = time.perf_counter(), 0, 0.0
+        for start in range(0, n, batch):
+            pick = order[start:start + batch]
+            c, t = self.contexts[pick], self.targets[pick]  # copies
+            if cfg.dropout_words > 0:
+                c[rng.random(c.shape) < cfg.dropout_words] = self.pad_id
+            lr = progress.lr_scale * self.schedule(progress.step)
+            self.optimizers.set_lr(lr)
+            if sampled:
+                loss = model.forward_backward_sampled(c, *self.sampler.draw(t, rng))
+            else:
+                loss = model.forward_backward(c, t)
+            if not math.isfinite(loss):
+                where = (f"the last good checkpoint is {self.checkpoint_path}"
+                         if self.checkpoint_path and self.checkpoint_path.is_file() else "no checkpoint was written yet")
+                raise TrainingDiverged(f"training loss became {loss} at step {progress.step + 1} "
+                                       f"(epoch {epoch}); stopped, {where}")
+            due = callbacks.due(progress.step + 1)
+            record = {"step": progress.step + 1, "epoch": epoch, "loss": loss, "lr": lr, "count": len(t)}
+            for callback in due:
+                callback.on_gradients(run, record)
+            if cfg.clip_norm > 0:
+                norm = clip_grad_norm(list(model.grads.values()) + [model.c_grad_rows], cfg.clip_norm)
+                record |= {"clip/norm": norm, "clip/clipped": norm > cfg.clip_norm}
+            self.optimizers.step(model)
+            if self.average is not None:
+                self.average.update(model.state_arrays())
+            progress.step = run.step = progress.step + 1
+            seen += len(t)
+            loss_sum += loss * len(t)
+            for callback in due:
+                callback.on_step(run, record)
+        elapsed = time.perf_counter() - start_time
+        return {"epoch": epoch, "step": progress.step, "train_loss": loss_sum / seen,
+                "train_ppl": math.exp(loss_sum / seen), "tokens_per_s": seen / elapsed, "seconds": elapsed,
+                "lr": self.optimizers.weights.lr, "objective": "sampled softmax" if sampled else "exact softmax"}
+
+    def validate(self, record: dict) -> dict | None:
+        """Put ``valid_ppl`` (of the averaged weights, when averaging) into ``record``; returns the last
+        iterate's arrays when the averaged weights were loaded in their place (None otherwise)."""
+        from lmkit.lm.perplexity import perplexity
+
+        last_arrays = None
+        if self.average is not None:  # validate (and keep) the averaged weights, then train on from the last ones
+            if self.valid is not None and self.cfg.validate_last:
+                record["valid_ppl_last"] = perplexity(self.model, self.valid).perplexity
+            last_arrays = {name: a.copy() for name, a in self.model.state_arrays().items()}
+            self.model.load_state_arrays(self.average.averages)
+        if self.valid is not None:
+            record["valid_ppl"] = perplexity(self.model, self.valid).perplexity
+        return last_arrays
+
+    def keep_or_revert(self, record: dict, last_arrays: dict | None) -> None:
+        """Keep the epoch's weights if validation improved (saving them), count a bad epoch otherwise,
+        end a stalled sampled phase, and go back to the best weights (plateau rule) or on from the last."""
+        cfg, model, progress = self.cfg, self.model, self.progress
+        epoch, sampled = record["epoch"], record["objective"] == "sampled softmax"
+        improved = record["valid_ppl"] < progress.best if "valid_ppl" in record else True
+        progress.epoch = epoch
+        progress.history.append(record)
+        if improved:
+            progress.best = record.get("valid_ppl", math.inf)
+            progress.bad_epochs = 0
+            self.best_arrays = {name: a.copy() for name, a in model.state_arrays().items()}
+            if self.output is not None:
+                model.save(self.output)
+        else:
+            progress.bad_epochs += 1
+        if "valid_ppl" in record:
+            record["best_valid_ppl"] = progress.best
+        if sampled and (epoch == cfg.sampled_epochs or progress.bad_epochs > cfg.patience):
+            # the exact phase follows, with a patience of its own, even if the sampled one stalled
+            if epoch < cfg.sampled_epochs:
+                logger.info("the sampled softmax stopped improving after epoch %d: exact softmax from here", epoch)
+            progress.sampled_until = epoch
+            progress.bad_epochs = 0
+        if not improved and cfg.plateau_factor > 0 and self.best_arrays is not None:
+            model.load_state_arrays(self.best_arrays)  # go on from the best weights at a lower rate
+            if self.average is not None:
+                self.average.reset(self.best_arrays)
+            progress.lr_scale *= cfg.plateau_factor
+            logger.info("epoch %d did not improve: back to the best weights, lr x %g", epoch, progress.lr_scale)
+        elif last_arrays is not None:
+            model.load_state_arrays(last_arrays)
+        logger.info("epoch %d: train ppl %.2f%s, %s%s%.0f tokens/s", epoch, record["train_ppl"],
+                    " (sampled softmax)" if sampled else "",
+                    f"valid ppl {record['valid_ppl']:.2f}, " if "valid_ppl" in record else "",
+                    f"last weights {record['valid_ppl_last']:.2f}, " if "valid_ppl_last" in record else "",
+                    record["tokens_per_s"])
+
+    def checkpoint(self) -> None:
+        """Replace the checkpoint (when training writes to a file) with the state after this epoch."""
+        if self.checkpoint_path is not None:
+            save_checkpoint(self.checkpoint_path, self.model, self.optimizers, self.average, self.rng, self.progress)
+
+
+def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose: bool = True,
+        callbacks: Iterable = (), log_dir=None, monitor_every: int | None = None):
     """Train ``model`` (an :class:`NPLM`, weights built here) on the encoded ``corpus``.
 
     ``valid``: an encoded validation split in the same vocabulary (or a
     path/dataset name), used for early stopping; ``output``: where the best
     model and the checkpoint go; ``resume``: continue from ``output + ".ckpt"``.
+    ``callbacks``: :class:`lmkit.training.Callback` objects or functions
+    ``fn(run, record)`` called after each epoch; ``log_dir``: also watch the
+    run with a :class:`lmkit.training.monitor.Monitor` writing there, every
+    ``monitor_every`` steps (default :data:`lmkit.training.monitor.NPLM_EVERY`).
     Returns ``model`` holding the best weights (by validation perplexity).
     """
-    from tqdm.auto import tqdm
+    from lmkit.training.monitor import NPLM_EVERY, Monitor
 
-    from lmkit.lm.perplexity import _as_corpus, perplexity
-
-    cfg = model.config
-    set_threads(cfg.threads)
-    vocab = corpus.vocab
-    rng = np.random.default_rng(cfg.seed)
-    counts = np.bincount(np.asarray(corpus.ids), minlength=len(vocab))
-    if vocab.eos_id >= 0:
-        counts[vocab.eos_id] += len(corpus.offsets) - 1
-    model.build(vocab, tokenizer=getattr(corpus, "tokenizer", None), rng=rng, unigram_counts=counts)
-    contexts, targets = _training_examples(corpus, cfg, vocab)
-    valid = _as_corpus(model, valid) if valid is not None else None
-    optimizers = _Optimizers(model)
-    average = WeightAverage(model.state_arrays(), cfg.weight_average) if cfg.weight_average > 0 else None
-    schedule = _schedule(cfg, len(targets))
-    sampler = CandidateSampler(np.bincount(targets, minlength=len(vocab)), cfg.batch_size, cfg.sampled_words) \
-        if cfg.sampled_epochs else None
-    output = Path(output) if output is not None else None
-    checkpoint = Path(f"{output}.ckpt") if output is not None else None
-    progress = {"epoch": 0, "step": 0, "best": math.inf, "bad_epochs": 0, "lr_scale": 1.0, "history": []}
-    if resume:
-        if checkpoint is None or not checkpoint.is_file():
-            raise FileNotFoundError(f"no checkpoint to resume from: {checkpoint}")
-        progress = _load_checkpoint(checkpoint, model, optimizers, average, rng)
-        progress.setdefault("lr_scale", 1.0)
-        logger.info("resuming after epoch %d (step %d)", progress["epoch"], progress["step"])
-    best_arrays = None
-    if resume and output is not None and output.is_file():
-        from lmkit.io import load_model
-
-        best_arrays = load_model(output, model.kind)[0]
-    n, batch, pad_id = len(targets), cfg.batch_size, len(vocab)
-    fit_start = time.perf_counter()
-    while progress["epoch"] < cfg.epochs and progress["bad_epochs"] <= cfg.patience:
-        epoch = progress["epoch"] + 1
-        sampled = epoch <= progress.get("sampled_until", cfg.sampled_epochs)
-        order = rng.permutation(n)
-        start_time, seen, loss_sum = time.perf_counter(), 0, 0.0
-        with tqdm(total=n, unit="tok", unit_scale=True, disable=not verbose,
-                  desc=f"epoch {epoch}/{cfg.epochs}") as bar:
-            for start in range(0, n, batch):
-                pick = order[start:start + batch]
-                c, t = contexts[pick], targets[pick]  # copies
-                if cfg.dropout_words > 0:
-                    c[rng.random(c.shape) < cfg.dropout_words] = pad_id
-                optimizers.set_lr(progress["lr_scale"] * schedule(progress["step"]))
-                if sampled:
-                    loss = model.forward_backward_sampled(c, *sampler.draw(t, rng))
-                else:
-                    loss = model.forward_backward(c, t)
-                if not math.isfinite(loss):
-                    where = f"the last good checkpoint is {checkpoint}" if checkpoint and checkpoint.is_file() \
-                        else "no checkpoint was written yet"
-                    raise TrainingDiverged(f"training loss became {loss} at step {progress['step'] + 1} "
-                                           f"(epoch {epoch}); stopped, {where}")
-                if cfg.clip_norm > 0:
-                    clip_grad_norm(list(model.grads.values()) + [model.c_grad_rows], cfg.clip_norm)
-                optimizers.step(model)
-                if average is not None:
-                    average.update(model.state_arrays())
-                progress["step"] += 1
-                seen += len(t)
-                loss_sum += loss * len(t)
-                bar.update(len(t))
-                if progress["step"] % 50 == 0:
-                    bar.set_postfix(loss=f"{loss_sum / seen:.3f}", ppl=f"{math.exp(loss_sum / seen):.1f}")
-        elapsed = time.perf_counter() - start_time
-        record = {"epoch": epoch, "train_loss": loss_sum / seen, "tokens_per_s": seen / elapsed,
-                  "seconds": elapsed, "lr": optimizers.weights.lr,
-                  "objective": "sampled softmax" if sampled else "exact softmax"}
-        last_arrays = None
-        if average is not None:  # validate (and keep) the averaged weights, then train on from the last ones
-            if valid is not None and cfg.validate_last:
-                record["valid_ppl_last"] = perplexity(model, valid).perplexity
-            last_arrays = {name: a.copy() for name, a in model.state_arrays().items()}
-            model.load_state_arrays(average.averages)
-        if valid is not None:
-            record["valid_ppl"] = perplexity(model, valid).perplexity
-            improved = record["valid_ppl"] < progress["best"]
-        else:
-            improved = True
-        progress["epoch"] = epoch
-        progress["history"].append(record)
-        if improved:
-            progress["best"] = record.get("valid_ppl", math.inf)
-            progress["bad_epochs"] = 0
-            best_arrays = {name: a.copy() for name, a in model.state_arrays().items()}
-            if output is not None:
-                model.save(output)
-        else:
-            progress["bad_epochs"] += 1
-        if sampled and (epoch == cfg.sampled_epochs or progress["bad_epochs"] > cfg.patience):
-            # the exact phase follows, with a patience of its own, even if the sampled one stalled
-            if epoch < cfg.sampled_epochs:
-                logger.info("the sampled softmax stopped improving after epoch %d: exact softmax from here", epoch)
-            progress["sampled_until"] = epoch
-            progress["bad_epochs"] = 0
-        if not improved and cfg.plateau_factor > 0 and best_arrays is not None:
-            model.load_state_arrays(best_arrays)  # go on from the best weights at a lower rate
-            if average is not None:
-                average.reset(best_arrays)
-            progress["lr_scale"] *= cfg.plateau_factor
-            logger.info("epoch %d did not improve: back to the best weights, lr x %g", epoch,
-                        progress["lr_scale"])
-        elif last_arrays is not None:
-            model.load_state_arrays(last_arrays)
-        logger.info("epoch %d: train ppl %.2f%s, %s%s%.0f tokens/s", epoch, math.exp(record["train_loss"]),
-                    " (sampled softmax)" if sampled else "",
-                    f"valid ppl {record['valid_ppl']:.2f}, " if "valid_ppl" in record else "",
-                    f"last weights {record['valid_ppl_last']:.2f}, " if "valid_ppl_last" in record else "",
-                    record["tokens_per_s"])
-        if checkpoint is not None:
-            _save_checkpoint(checkpoint, model, optimizers, average, rng, progress)
-        if cfg.time_limit and time.perf_counter() - fit_start >= cfg.time_limit:
-            logger.info("time limit of %.0f s reached after epoch %d", cfg.time_limit, epoch)
-            break
-    if best_arrays is not None:
-        model.load_state_arrays(best_arrays)
-    model.history = progress["history"]
+    training = _Training(model, corpus, valid, output, resume)
+    cfg, progress = model.config, training.progress
+    items: list = [ProgressBar(len(training.targets), unit="tok", per_epoch=True, show_ppl=True)] if verbose else []
+    if log_dir is not None:
+        items.append(Monitor(log_dir, every=monitor_every or NPLM_EVERY))
+    items += list(callbacks)
+    items.append(TimeLimit(cfg.time_limit))
+    run = Run(trainer="nplm", model=model, config=dataclasses.asdict(cfg), epochs=cfg.epochs,
+              probe=NPLMProbe(model), step=progress.step, epoch=progress.epoch, resumed=resume,
+              info={"corpus": getattr(corpus, "fingerprint", None), "seed": cfg.seed,
+                    "vocab_size": len(model.vocab), "examples_per_epoch": len(training.targets)})
+    callbacks = Callbacks(items)
+    callbacks.train_begin(run)
+    try:
+        while training.more_epochs():
+            callbacks.epoch_begin(run, progress.epoch + 1)
+            record = training.run_epoch(run, callbacks)
+            last_arrays = training.validate(record)
+            training.keep_or_revert(record, last_arrays)
+            run.epoch = progress.epoch
+            callbacks.epoch_end(run, record)
+            training.checkpoint()
+            if run.stop_reason:
+                logger.info("%s", run.stop_reason)
+                break
+    finally:
+        callbacks.train_end(run)
+    if training.best_arrays is not None:
+        model.load_state_arrays(training.best_arrays)
+    model.history = progress.history
     return model

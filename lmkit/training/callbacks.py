@@ -7,6 +7,7 @@ is being trained, where it stands) and plain record dicts.  Hooks, in the
 order a trainer calls them::
 
     on_train_begin(run)
+      on_epoch_begin(run, epoch)
       every step due for a callback (``step % callback.every == 0``):
         on_gradients(run, record)   gradients ready, weights not yet updated
         on_step(run, record)        after the update
@@ -20,8 +21,7 @@ the model's lifetime (a resumed run goes on from the checkpoint's step), and
 so do epochs (``record["epoch"]`` is 1-based).
 
 A callback ends training by calling :meth:`Run.request_stop`; the trainer
-stops after the current epoch (or at once, for a request made in
-``on_step``, after the current step) and says why in the log.
+stops after the current epoch (its checkpoint written) and says why in the log.
 
 A plain function given as a callback is called as ``fn(run, record)`` at
 each epoch's end.
@@ -112,6 +112,9 @@ class Callback:
     def on_train_begin(self, run: Run) -> None:
         pass
 
+    def on_epoch_begin(self, run: Run, epoch: int) -> None:
+        pass
+
     def on_gradients(self, run: Run, record: dict) -> None:
         pass
 
@@ -166,6 +169,10 @@ class Callbacks:
     def train_begin(self, run: Run) -> None:
         for c in self.items:
             c.on_train_begin(run)
+
+    def epoch_begin(self, run: Run, epoch: int) -> None:
+        for c in self.items:
+            c.on_epoch_begin(run, epoch)
 
     def epoch_end(self, run: Run, record: dict) -> None:
         for c in self.items:

@@ -21,7 +21,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
@@ -40,8 +40,6 @@ KIND = "word2vec"
 ARCHITECTURES = ("skipgram", "cbow")
 LOSSES = ("ns", "hs", "both")
 UPDATES = ("exact", "batched")
-
-Callback = Callable[["Word2Vec", int, float], None]
 
 
 @dataclass(frozen=True)
@@ -141,6 +139,7 @@ class Word2Vec:
         self.tokenizer: Tokenizer | None = None
         self.syn0 = self.syn1 = self.syn1neg = None
         self.history: list[EpochStats] = []
+        self.steps = 0  # corpus chunks trained over the model's lifetime (the callbacks' step numbers)
         self.train_calls = 0
         self._wv = None
 
@@ -156,30 +155,41 @@ class Word2Vec:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, corpus, *, verbose: bool = True, callbacks: Iterable[Callback] = (),
-            cache_dir: str | os.PathLike | None = None, errors: str = "strict") -> "Word2Vec":
+    def fit(self, corpus, *, verbose: bool = True, callbacks: Iterable = (), log_dir=None,
+            monitor_every: int = 1, cache_dir: str | os.PathLike | None = None,
+            errors: str = "strict") -> "Word2Vec":
         """Build the vocabulary from ``corpus`` (on first use) and train ``config.epochs`` epochs.
 
         ``corpus``: a path, glob, list of paths, dataset name (``"brown:train"``)
         or an :class:`~lmkit.corpus.encoded.EncodedCorpus`.  A model that is
         already trained (e.g. loaded) keeps its vocabulary and continues
         training.  ``cache_dir``: where encoded corpora are cached; ``errors``:
-        "strict" or "replace" for invalid UTF-8.  Returns ``self``.
+        "strict" or "replace" for invalid UTF-8.  ``callbacks``, ``log_dir``,
+        ``monitor_every``: see :meth:`train`.  Returns ``self``.
         """
         encoded = self._encode(corpus, verbose=verbose, cache_dir=cache_dir, errors=errors)
         if self.vocab is None:
             self._build(encoded.vocab, encoded.tokenizer)
-        return self.train(encoded, verbose=verbose, callbacks=callbacks)
+        return self.train(encoded, verbose=verbose, callbacks=callbacks, log_dir=log_dir,
+                          monitor_every=monitor_every)
 
-    def train(self, corpus, *, epochs: int | None = None, verbose: bool = True,
-              callbacks: Iterable[Callback] = (), cache_dir: str | os.PathLike | None = None,
+    def train(self, corpus, *, epochs: int | None = None, verbose: bool = True, callbacks: Iterable = (),
+              log_dir=None, monitor_every: int = 1, cache_dir: str | os.PathLike | None = None,
               errors: str = "strict") -> "Word2Vec":
         """Continue training a built model for ``epochs`` (default ``config.epochs``).
 
         The learning rate decays from ``alpha`` to ``min_alpha`` over this
-        call's words.  ``callbacks`` are called as ``callback(model, epoch, loss)``
-        after every epoch (``epoch`` counts from 0 over the model's lifetime).
+        call's words.  ``callbacks``: :class:`lmkit.training.Callback` objects
+        (each corpus chunk of ~65k words is a step) or functions
+        ``fn(run, record)`` called after every epoch (``record["epoch"]``
+        counts from 1 over the model's lifetime; ``record["train_loss"]``,
+        ``"words_per_s"``, ...).  ``log_dir``: also log the run there with a
+        :class:`lmkit.training.monitor.Monitor` (every ``monitor_every`` chunks).
         """
+        from lmkit.training.callbacks import Callbacks, Run
+        from lmkit.training.monitor import Monitor
+        from lmkit.training.progress import ProgressBar
+
         if self.vocab is None:
             raise ValueError("the model has no vocabulary yet: call fit(corpus) first")
         epochs = self.config.epochs if epochs is None else epochs
@@ -198,16 +208,25 @@ class Word2Vec:
                             total_words=float(epochs) * max(encoded.n_tokens, 1))
         states = [seed_state(c.seed, stream=worker + 1024 * self.train_calls) for worker in range(c.workers)]
         self.train_calls += 1
+        items: list = []
+        if verbose:
+            items.append(ProgressBar(epochs * encoded.n_tokens, unit=" words", per_epoch=False, desc="word2vec"))
+        if log_dir is not None:
+            items.append(Monitor(log_dir, every=monitor_every))
+        items += list(callbacks)
         first_epoch = len(self.history)
-        callbacks = list(callbacks)
-
-        def on_epoch_end(epoch: int, stats: EpochStats) -> None:
-            self.history.append(stats)
-            for callback in callbacks:
-                callback(self, first_epoch + epoch, stats.loss)
-
-        train_epochs(self._arrays(), encoded.ids, np.asarray(encoded.offsets), objective,
-                     schedule, epochs, states, verbose=verbose, on_epoch_end=on_epoch_end)
+        run = Run(trainer="word2vec", model=self, config=c.to_dict(), epochs=first_epoch + epochs,
+                  probe=Word2VecProbe(self), step=self.steps, epoch=first_epoch, resumed=first_epoch > 0,
+                  info={"corpus": getattr(encoded, "fingerprint", None), "seed": c.seed,
+                        "vocab_size": len(self.vocab), "words_per_epoch": int(encoded.n_tokens)})
+        callbacks = Callbacks(items)
+        callbacks.train_begin(run)
+        try:
+            self.history += train_epochs(self._arrays(), encoded.ids, np.asarray(encoded.offsets), objective,
+                                         schedule, epochs, states, run=run, callbacks=callbacks)
+        finally:
+            self.steps = run.step
+            callbacks.train_end(run)
         if self._wv is not None:
             self._wv.clear_cache()
         return self
@@ -299,7 +318,7 @@ class Word2Vec:
             raise ValueError("the model is not trained yet: nothing to save")
         meta = {"config": self.config.to_dict(), "vocab": self.vocab.to_dict(),
                 "tokenizer": self.tokenizer.to_json(), "history": [asdict(h) for h in self.history],
-                "train_calls": self.train_calls}
+                "train_calls": self.train_calls, "steps": self.steps}
         written = save_model(path, KIND, {"syn0": self.syn0, "syn1": self.syn1, "syn1neg": self.syn1neg}, meta)
         self.tokenizer.save(sidecar_path(path))
         return written
@@ -333,4 +352,28 @@ class Word2Vec:
         except TypeError as error:
             raise ValueError(f"{path}: malformed training history ({error})") from None
         model.train_calls = int(meta.get("train_calls", 0))
+        model.steps = int(meta.get("steps", 0))
         return model
+
+
+class Word2VecProbe:
+    """What the monitor sees of a :class:`Word2Vec` (see :class:`lmkit.training.Probe`): its weight
+    matrices (``syn0`` the word vectors, ``syn1`` the Huffman nodes, ``syn1neg`` the negative-sampling
+    rows, each when the loss has it).  No gradients: the Hogwild kernels apply them as they go."""
+
+    def __init__(self, model: Word2Vec):
+        self.model = model
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        m = self.model
+        return {name: a for name, a in (("syn0", m.syn0), ("syn1", m.syn1), ("syn1neg", m.syn1neg))
+                if a.shape[0] > 0}
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def activations(self) -> dict[str, tuple[np.ndarray, str]]:
+        return {}
+
+    def embeddings(self) -> dict[str, tuple[np.ndarray, list[str]]]:
+        return {"syn0": (self.model.syn0, list(self.model.vocab.tokens))}

@@ -2,7 +2,9 @@
 
 The per-chunk work is compiled (:func:`lmkit.word2vec.kernels.train_sentences`);
 everything around it stays in Python: handing corpus chunks to worker
-threads, the tqdm bar, per-epoch loss, callbacks and the divergence check.
+threads, per-epoch loss, the divergence check and the :mod:`lmkit.training`
+callbacks (the progress bar and the monitor among them), which hear of every
+finished chunk as a step.
 
 Workers train Hogwild-style (Recht et al. 2011): each thread runs the nogil
 kernel on its own chunks and writes the shared weight matrices without locks.
@@ -15,13 +17,14 @@ function of the seed.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
+from lmkit.training.callbacks import Callbacks, Run
 from lmkit.word2vec import kernels
 from lmkit.word2vec.kernels import ROW_WIDTH, STATS_EFFECTIVE, STATS_EXAMPLES, STATS_LOSS, STATS_RAW
 
@@ -191,16 +194,19 @@ def _finite(*matrices: np.ndarray) -> bool:
 
 
 def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective: Objective,
-                 schedule: Schedule, epochs: int, states: list[np.uint64], *, verbose: bool = True,
-                 on_epoch_end: Callable[[int, EpochStats], None] | None = None,
-                 chunk_tokens: int = CHUNK_TOKENS) -> list[EpochStats]:
+                 schedule: Schedule, epochs: int, states: list[np.uint64], *, run: Run,
+                 callbacks: Callbacks, chunk_tokens: int = CHUNK_TOKENS) -> list[EpochStats]:
     """Run ``epochs`` passes over ``(ids, offsets)`` with ``len(states)`` workers.
 
     ``states``: one RNG state per worker.  Returns the :class:`EpochStats` of
     each epoch (its loss is the mean negative log-likelihood per training
-    example: per (context, target) pair for skip-gram, per target for CBOW)
-    and calls ``on_epoch_end(epoch, stats)`` after each.  Raises :class:`TrainingDivergedError`
-    as soon as a chunk's loss or, at an epoch's end, any weight is NaN or infinite.
+    example: per (context, target) pair for skip-gram, per target for CBOW).
+    ``callbacks`` (:mod:`lmkit.training`) hear of each chunk as a step
+    (``on_step`` with the chunk's mean loss, learning rate and words, in the
+    calling thread) and of each epoch's end (its :class:`EpochStats` as a
+    record, plus ``lr``); ``run.step`` and ``run.epoch`` advance with them.
+    Raises :class:`TrainingDivergedError` as soon as a chunk's loss or, at an
+    epoch's end, any weight is NaN or infinite.
     """
     n_workers = len(states)
     lengths = np.diff(offsets)
@@ -211,16 +217,17 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
     readers = [TokenReader(ids, capacity) for _ in workers]
     progress = private_array((n_workers, ROW_WIDTH), np.int64)  # one cache line per worker
     history: list[EpochStats] = []
-    bar = _progress_bar(epochs * int(ids.shape[0]), verbose)
     try:
         for epoch in range(epochs):
+            callbacks.epoch_begin(run, run.epoch + 1)
             stats = private_array((n_workers, ROW_WIDTH), np.float64)
             started = time.perf_counter()
             args = (arrays, readers, offsets, objective, schedule, progress, stats, epoch)
+            steps = _Steps(run, callbacks, schedule, progress)
             if n_workers == 1:
-                _run_serial(workers[0], chunks, args, bar)
+                _run_serial(workers[0], chunks, args, steps)
             else:
-                _run_threads(workers, chunks, args, bar)
+                _run_threads(workers, chunks, args, steps)
             loss = float(stats[:, STATS_LOSS].sum() / max(stats[:, STATS_EXAMPLES].sum(), 1.0))
             if not _finite(arrays.syn0, arrays.syn1, arrays.syn1neg):
                 raise _diverged(epoch, progress)
@@ -231,24 +238,40 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
                      epoch + 1, epochs, loss, result.words, result.effective_words, result.seconds,
                      result.words_per_second)
             history.append(result)
-            if bar is not None:
-                bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.4f}")
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, result)
+            run.epoch += 1
+            callbacks.epoch_end(run, {"epoch": run.epoch, "train_loss": result.loss, "words": result.words,
+                                      "effective_words": result.effective_words, "seconds": result.seconds,
+                                      "words_per_s": result.words_per_second, "lr": steps.lr()})
+            if run.stop_reason:
+                log.info("%s", run.stop_reason)
+                break
     finally:
-        if bar is not None:
-            bar.close()
         for reader in readers:
             reader.close()
     return history
 
 
-def _progress_bar(total: int, verbose: bool):
-    if not verbose:
-        return None
-    from tqdm.auto import tqdm
+class _Steps:
+    """Turns finished chunks into step records for the callbacks (always in the calling thread)."""
 
-    return tqdm(total=total, unit=" words", unit_scale=True, desc="word2vec", smoothing=0.1)
+    def __init__(self, run: Run, callbacks: Callbacks, schedule: Schedule, progress: np.ndarray):
+        self.run, self.callbacks, self.schedule, self.progress = run, callbacks, schedule, progress
+
+    def lr(self) -> float:
+        """The learning rate the kernels use now (the shared linear schedule, see the module docstring)."""
+        s = self.schedule
+        done = float(self.progress[:, kernels.PROGRESS_WORDS].sum())
+        return max(s.alpha - (s.alpha - s.min_alpha) * done / s.total_words, s.min_alpha)
+
+    def chunk_done(self, loss: float, examples: float, words: int) -> None:
+        run = self.run
+        run.step += 1
+        due = self.callbacks.due(run.step)
+        if due:
+            record = {"step": run.step, "epoch": run.epoch + 1, "loss": loss / max(examples, 1.0),
+                      "lr": self.lr(), "words": words, "count": words}
+            for callback in due:
+                callback.on_step(run, record)
 
 
 def _diverged(epoch: int, progress: np.ndarray) -> TrainingDivergedError:
@@ -262,27 +285,33 @@ def _check_chunk(stats: np.ndarray, worker: int, epoch: int, progress: np.ndarra
         raise _diverged(epoch, progress)
 
 
-def _run_chunk(worker: Worker, reader: TokenReader, first: int, end: int, args) -> None:
+def _run_chunk(worker: Worker, reader: TokenReader, first: int, end: int, args) -> tuple[float, float, int]:
+    """Train one chunk; returns its summed loss, its examples and its raw words (this worker's stats row
+    before and after: no other thread writes it)."""
     arrays, _, offsets, objective, schedule, progress, stats, _ = args
+    row = stats[worker.index]
+    loss0, examples0, words0 = row[STATS_LOSS], row[STATS_EXAMPLES], row[STATS_RAW]
     ids, base = reader.read(int(offsets[first]), int(offsets[end]))
     worker.run(arrays, ids, offsets, first, end, objective, schedule, progress, stats, id_base=base)
+    return float(row[STATS_LOSS] - loss0), float(row[STATS_EXAMPLES] - examples0), int(row[STATS_RAW] - words0)
 
 
-def _run_serial(worker: Worker, chunks, args, bar) -> None:
-    _, readers, offsets, _, _, progress, stats, epoch = args
+def _run_serial(worker: Worker, chunks, args, steps: _Steps) -> None:
+    _, readers, _, _, _, progress, stats, epoch = args
     for first, end in chunks:
-        _run_chunk(worker, readers[0], first, end, args)
+        done = _run_chunk(worker, readers[0], first, end, args)
         _check_chunk(stats, 0, epoch, progress)
-        if bar is not None:
-            bar.update(int(offsets[end] - offsets[first]))
+        steps.chunk_done(*done)
 
 
-def _run_threads(workers: list[Worker], chunks, args, bar) -> None:
-    """Workers pull chunks from a shared iterator; the calling thread drives the bar."""
-    _, readers, offsets, _, _, progress, stats, epoch = args
+def _run_threads(workers: list[Worker], chunks, args, steps: _Steps) -> None:
+    """Workers pull chunks from a shared iterator and queue what each chunk did; the calling thread
+    hands those to the callbacks while it waits."""
+    _, readers, _, _, _, progress, stats, epoch = args
     pending = iter(chunks)
     lock = threading.Lock()
     failures: list[BaseException] = []
+    finished: queue.SimpleQueue = queue.SimpleQueue()
 
     def loop(worker: Worker) -> None:
         try:
@@ -291,23 +320,23 @@ def _run_threads(workers: list[Worker], chunks, args, bar) -> None:
                     chunk = next(pending, None)
                 if chunk is None:
                     return
-                _run_chunk(worker, readers[worker.index], chunk[0], chunk[1], args)
+                done = _run_chunk(worker, readers[worker.index], chunk[0], chunk[1], args)
                 _check_chunk(stats, worker.index, epoch, progress)
+                finished.put(done)
         except BaseException as error:  # noqa: BLE001 - re-raised in the calling thread
             failures.append(error)
 
+    def drain() -> None:
+        while not finished.empty():
+            steps.chunk_done(*finished.get())
+
     threads = [threading.Thread(target=loop, args=(w,), name=f"word2vec-{w.index}", daemon=True) for w in workers]
-    reported = int(progress[:, kernels.PROGRESS_WORDS].sum())
     for thread in threads:
         thread.start()
     for thread in threads:
         while thread.is_alive():
             thread.join(0.1)
-            if bar is not None:
-                done = int(progress[:, kernels.PROGRESS_WORDS].sum())
-                bar.update(done - reported)
-                reported = done
-    if bar is not None:
-        bar.update(int(progress[:, kernels.PROGRESS_WORDS].sum()) - reported)
+            drain()
+    drain()
     if failures:
         raise failures[0]

@@ -174,14 +174,18 @@ def test_two_workers_finish_and_learn(topics):
 
 def test_epoch_losses_are_per_example_means_and_callbacks_see_them(tiny):
     seen = []
-    model = _model(epochs=3).fit(tiny, verbose=False, callbacks=[lambda m, e, loss: seen.append((m, e, loss))])
-    assert [e for _, e, _ in seen] == [0, 1, 2]
+
+    def remember(run, record):
+        seen.append((run.model, record["epoch"], record["train_loss"]))
+
+    model = _model(epochs=3).fit(tiny, verbose=False, callbacks=[remember])
+    assert [e for _, e, _ in seen] == [1, 2, 3]
     assert all(m is model for m, _, _ in seen)
     assert [loss for _, _, loss in seen] == model.losses
     # A per-example mean of -log sigma terms: about (1 + negative) * log 2 at the start, not a running total.
     assert 0.5 < model.losses[0] < (1 + SMALL["negative"]) * np.log(2) + 0.1
-    model.train(tiny, epochs=2, verbose=False, callbacks=[lambda m, e, loss: seen.append((m, e, loss))])
-    assert [e for _, e, _ in seen] == [0, 1, 2, 3, 4]
+    model.train(tiny, epochs=2, verbose=False, callbacks=[remember])
+    assert [e for _, e, _ in seen] == [1, 2, 3, 4, 5]
 
 
 def test_nan_in_weights_stops_training_with_epoch_and_word_count(tiny):
