@@ -11,12 +11,14 @@ import logging
 import sys
 
 from lmkit import __version__
+from lmkit._extras import MissingExtra
 from lmkit.cli import data as data_commands
 from lmkit.cli import lm as lm_commands
 from lmkit.cli import vectors as vectors_commands
+from lmkit.cli import watch as watch_commands
 from lmkit.cli import word2vec as word2vec_commands
 
-_FAMILIES = (data_commands, word2vec_commands, vectors_commands, lm_commands)
+_FAMILIES = (data_commands, word2vec_commands, vectors_commands, lm_commands, watch_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(message)s")
     try:
         return int(args.handler(args) or 0)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, MissingExtra) as error:
         print(f"lmkit: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from lmkit.cli.data import add_tokenizer_arguments, tokenizer_config
+from lmkit.cli.watch import add_monitor_arguments, monitor_options
 
 
 def register(commands: argparse._SubParsersAction, trainers: argparse._SubParsersAction) -> None:
@@ -71,6 +72,7 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
     training.add_argument("--max-tokens", type=int, default=0, help="train on the first N tokens only")
     training.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     training.add_argument("--resume", action="store_true", help="continue from MODEL.ckpt")
+    add_monitor_arguments(nplm, "minibatch steps")
     nplm.set_defaults(handler=_train_nplm)
 
     ngram = trainers.add_parser("ngram", help="interpolated modified Kneser-Ney n-gram model",
@@ -148,12 +150,13 @@ def _train_nplm(args: argparse.Namespace) -> int:
         epochs=args.epochs, patience=args.patience, seed=args.seed, threads=args.threads,
         max_tokens=args.max_tokens)
     model = NPLM(config)
+    monitoring = monitor_options(args)
     corpus = _encode_training(args)
     valid = None
     if args.valid:
         valid = encode_with_vocab(args.valid, corpus.vocab, corpus.tokenizer, errors=args.encoding_errors,
                                   verbose=not args.quiet)
-    model.fit(corpus, valid, output=args.output, resume=args.resume, verbose=not args.quiet)
+    model.fit(corpus, valid, output=args.output, resume=args.resume, verbose=not args.quiet, **monitoring)
     if valid is None:
         model.save(args.output)
     last = model.history[-1] if model.history else {}

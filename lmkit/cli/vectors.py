@@ -17,7 +17,7 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
     evaluate = commands.add_parser(
         "eval", help="word-analogy accuracy and word-similarity correlation of a vector file")
     evaluate.add_argument("vectors", help="word2vec file (text or binary, .gz/.bz2 allowed) or lmkit .npz")
-    _add_format_arguments(evaluate)
+    add_format_arguments(evaluate)
     evaluate.add_argument("--analogies", metavar="FILE",
                           help="analogy questions (default: questions-words.txt from $LMKIT_DATA or the "
                                "dataset folders, if found)")
@@ -40,11 +40,11 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
                          help="search only the first N words")
     similar.add_argument("--cosmul", action="store_true",
                          help="rank with 3CosMul (Levy & Goldberg 2014) instead of the cosine of the sum")
-    _add_format_arguments(similar)
+    add_format_arguments(similar)
     similar.set_defaults(handler=_similar)
 
 
-def _add_format_arguments(parser: argparse.ArgumentParser) -> None:
+def add_format_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("vector file format (default: detected from the content)")
     exclusive = group.add_mutually_exclusive_group()
     exclusive.add_argument("--binary", dest="binary", action="store_const", const=True, default=None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from lmkit.cli.data import add_tokenizer_arguments, tokenizer_config
+from lmkit.cli.watch import add_monitor_arguments, monitor_options
 
 
 def register(commands: argparse._SubParsersAction, trainers: argparse._SubParsersAction) -> None:
@@ -54,6 +55,7 @@ def _add_arguments(parser: argparse.ArgumentParser, architecture: str) -> None:
     training.add_argument("--update", choices=("exact", "batched"), default="batched",
                           help="batched (default): skip-gram shares one set of negatives per window, CBOW per "
                                "group of 4 targets, faster at the same quality; exact: the C tool's update")
+    add_monitor_arguments(parser, "corpus chunks (~65k words)")
     add_tokenizer_arguments(parser)
 
 
@@ -68,8 +70,9 @@ def _train(args: argparse.Namespace) -> int:
         sample=args.sample, negative=args.negative, ns_exponent=args.ns_exponent, alpha=args.alpha,
         min_alpha=args.min_alpha, epochs=args.epochs, workers=args.threads, seed=args.seed, update=args.update,
         tokenizer=tokenizer_config(args))
+    monitoring = monitor_options(args)
     started = time.perf_counter()
-    model = Word2Vec(config).fit(args.input, verbose=not args.quiet, errors=args.encoding_errors)
+    model = Word2Vec(config).fit(args.input, verbose=not args.quiet, errors=args.encoding_errors, **monitoring)
     seconds = time.perf_counter() - started
     written = model.save_vectors(args.output, binary=args.binary)
     if args.save_model:

@@ -162,6 +162,11 @@ class _Optimizers:
             opt.load_state_arrays(under(arrays, f"opt/{group}/"), steps.get(group, {}))
 
 
+def _perplexity(loss: float) -> float:
+    """``exp(loss)``, inf where that overflows (a run going astray still gets its epoch record)."""
+    return math.exp(loss) if loss < 700 else math.inf
+
+
 def _schedule(cfg, n_examples: int):
     """The learning-rate schedule of ``cfg`` for a run over ``n_examples`` per epoch."""
     steps_per_epoch = max(math.ceil(n_examples / cfg.batch_size), 1)
@@ -311,7 +316,7 @@ class _Training:
                 callback.on_step(run, record)
         elapsed = time.perf_counter() - start_time
         return {"epoch": epoch, "step": progress.step, "train_loss": loss_sum / seen,
-                "train_ppl": math.exp(loss_sum / seen), "tokens_per_s": seen / elapsed, "seconds": elapsed,
+                "train_ppl": _perplexity(loss_sum / seen), "tokens_per_s": seen / elapsed, "seconds": elapsed,
                 "lr": self.optimizers.weights.lr, "objective": "sampled softmax" if sampled else "exact softmax"}
 
     def validate(self, record: dict) -> dict | None:

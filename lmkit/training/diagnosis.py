@@ -89,7 +89,7 @@ class Diagnosis:
         return [{"kind": kind, "layer": layer, "value": value, "message": message}]
 
     def step(self, step: int, grad_norms: dict, ratios: dict, hidden: dict[str, HiddenStats]) -> list[dict]:
-        """Warnings of one monitored step."""
+        """Warnings of one monitored step (``ratios``: of the weight matrices; biases have none to keep)."""
         warnings = []
         for layer, g in grad_norms.items():
             warnings += self._check(g < VANISHING_GRAD, "vanishing_gradient", layer, g,

@@ -45,17 +45,20 @@ EPOCH_TAGS = {            # epoch-record keys -> tags; the record's other number
     "valid_accuracy": "accuracy/valid", "tokens_per_s": "speed/tokens_per_s", "words_per_s": "speed/words_per_s",
     "seconds": "time/epoch_seconds", "lr": "lr/epoch", "words": "words/raw", "effective_words": "words/effective",
 }
+EPOCH_NORM = "weight_norm_epoch/"  # + layer: each layer's weight norm after every epoch
 STEP_TAGS = {"loss": "loss/step", "lr": "lr/step", "clip/norm": "clip/norm", "clip/clipped": "clip/clipped"}
 
 
 def _tensorboard_writer(folder: Path, purge_step: int | None):
     """A tensorboardX ``SummaryWriter`` on ``folder``, or None (with one line saying how to get it)."""
+    from lmkit._extras import MissingExtra, require
+
     try:
-        from tensorboardX import SummaryWriter
-    except ImportError:
-        logger.info("no TensorBoard event files: they need tensorboardX, pip install 'lmkit[monitor]'")
+        tensorboardx = require("tensorboardX", "monitor", "TensorBoard event files")
+    except MissingExtra as missing:
+        logger.info("no TensorBoard event files (metrics.jsonl has everything): %s", missing)
         return None
-    return SummaryWriter(logdir=str(folder), purge_step=purge_step, flush_secs=10)
+    return tensorboardx.SummaryWriter(logdir=str(folder), purge_step=purge_step, flush_secs=10)
 
 
 class Monitor(Callback):
@@ -104,7 +107,9 @@ class Monitor(Callback):
         if self.tensorboard is not False:
             self.writer = _tensorboard_writer(self.folder, run.step + 1 if run.resumed else None)
             if self.writer is None and self.tensorboard:
-                raise ImportError("Monitor(tensorboard=True) needs tensorboardX: pip install 'lmkit[monitor]'")
+                from lmkit._extras import require
+
+                require("tensorboardX", "monitor", "Monitor(tensorboard=True)")
         self.log.write("begin", run.step, run.epoch, {"resumed": run.resumed})
 
     def _emit(self, event: str, step: int, epoch: int, values: dict) -> None:
@@ -147,7 +152,9 @@ class Monitor(Callback):
                        if value is not None}
         step, epoch = record["step"], record["epoch"]
         self._emit("step", step, epoch, values)
-        self._warn(run, self.diagnosis.step(step, self._grad_norms, ratios, hidden), step, epoch)
+        # the ratio's rule of thumb is about weight matrices: a bias that starts at zero has a huge ratio early
+        matrix_ratios = {name: r for name, r in ratios.items() if params[name].ndim >= 2}
+        self._warn(run, self.diagnosis.step(step, self._grad_norms, matrix_ratios, hidden), step, epoch)
         self._before, self._grad_norms = {}, {}
 
     # ------------------------------------------------------------------ epochs
@@ -161,7 +168,7 @@ class Monitor(Callback):
             else:
                 values[EPOCH_TAGS.get(key, f"epoch/{key}")] = value
         params = run.probe.parameters()
-        values |= {f"weight_norm_epoch/{name}": norm(p) for name, p in params.items()}
+        values |= {f"{EPOCH_NORM}{name}": norm(p) for name, p in params.items()}
         self._emit("epoch", run.step, run.epoch, values)
         valid = record.get("valid_ppl")
         self._warn(run, self.diagnosis.epoch(record["epoch"], record["train_loss"], valid), run.step, run.epoch)
