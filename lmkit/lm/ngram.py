@@ -58,9 +58,31 @@ def _discounts(counts: np.ndarray) -> np.ndarray:
 
 
 def _lookup(table: np.ndarray, keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Index of each key in the sorted, non-empty ``table``; -1 where absent or not ``valid``."""
+    """Index of each key in the sorted ``table``; -1 where absent or not ``valid``."""
+    if len(table) == 0:
+        return np.full(len(keys), -1, dtype=np.int64)
     pos = np.minimum(np.searchsorted(table, keys), len(table) - 1)
     return np.where(valid & (table[pos] == keys), pos, -1)
+
+
+def interpolate(tables: dict, hist: list, targets: np.ndarray, v: int, levels: int) -> np.ndarray:
+    """``float64[n]``: ``p_levels(targets | history)`` by the recursion of the module docstring.
+
+    ``hist[j]: int64[n]`` is the index of each position's length-``j`` history
+    in ``tables[f"hist{j}"]`` (``hist[0]`` all 0; -1: unseen or skipped, and
+    then every longer one is -1 too); ``targets: int64[n]`` in ``[0, V)``.
+    Shared by scoring and by the ARPA writer and reader (:mod:`lmkit.lm.arpa`),
+    which give a back-off model the same tables.
+    """
+    p = np.full(len(targets), 1.0 / v)
+    for k in range(1, levels + 1):
+        h = hist[k - 1]
+        seen = h >= 0
+        hs = np.maximum(h, 0)
+        g = _lookup(tables[f"grams{k}"], hs * v + targets, seen)
+        num = np.where(g >= 0, tables[f"num{k}"][np.maximum(g, 0)], 0.0)
+        p = np.where(seen, num / tables[f"den{k}"][hs] + tables[f"gamma{k}"][hs] * p, p)
+    return p
 
 
 class KneserNey:
@@ -189,15 +211,7 @@ class KneserNey:
         contexts = np.asarray(contexts)[:, contexts.shape[1] - self.context_size:]
         targets = np.asarray(targets, dtype=np.int64)
         hist, _ = self._history_ids(contexts, v, self.tables)
-        p = np.full(len(targets), 1.0 / v)
-        for k in range(1, self.order + 1):
-            h = hist[k - 1]
-            seen = h >= 0
-            g = _lookup(self.tables[f"grams{k}"], np.maximum(h, 0) * v + targets, seen)
-            hs = np.maximum(h, 0)
-            num = np.where(g >= 0, self.tables[f"num{k}"][np.maximum(g, 0)], 0.0)
-            p = np.where(seen, num / self.tables[f"den{k}"][hs] + self.tables[f"gamma{k}"][hs] * p, p)
-        return np.log(p)
+        return np.log(interpolate(self.tables, hist, targets, v, self.order))
 
     def logprob(self, context, word) -> float:
         """Natural-log probability of ``word`` after ``context`` (tokens or ids, oldest first).
@@ -239,6 +253,19 @@ class KneserNey:
         meta = {"order": self.order, "boundaries": self.boundaries, "vocab": self.vocab.to_dict(),
                 "tokenizer": self.tokenizer.to_json() if self.tokenizer is not None else None}
         return save_model(path, self.kind, self.tables, meta)
+
+    def save_arpa(self, path) -> Path:
+        """Write the model as an ARPA back-off file (KenLM, SRILM); see :mod:`lmkit.lm.arpa`."""
+        from lmkit.lm.arpa import write_arpa
+
+        return write_arpa(self, path)
+
+    @classmethod
+    def load_arpa(cls, path, *, boundaries: str = "sentence") -> "KneserNey":
+        """Read any ARPA file (KenLM, SRILM, lmkit; gzip too) as a model; see :mod:`lmkit.lm.arpa`."""
+        from lmkit.lm.arpa import read_arpa
+
+        return read_arpa(path, boundaries=boundaries)
 
     @classmethod
     def load(cls, path) -> "KneserNey":
