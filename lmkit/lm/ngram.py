@@ -85,6 +85,31 @@ def interpolate(tables: dict, hist: list, targets: np.ndarray, v: int, levels: i
     return p
 
 
+def _check_tables(tables: dict, order: int, path) -> None:
+    """Dtypes, shapes and order of the tables a saved model holds; ValueError naming the array."""
+    def need(name, dtype, shape):
+        array = tables[name]
+        if array.dtype != dtype or array.shape != shape:
+            raise ValueError(f"{path}: array {name} is {array.dtype}{list(array.shape)}, "
+                             f"expected {np.dtype(dtype)}{list(shape)}")
+
+    for k in range(1, order + 1):
+        grams = tables[f"grams{k}"]
+        need(f"grams{k}", np.int64, (grams.size,))
+        if np.any(grams[1:] <= grams[:-1]):
+            raise ValueError(f"{path}: array grams{k} is not strictly increasing")
+        need(f"num{k}", np.float64, grams.shape)
+        n_hist = 1 if k == 1 else tables[f"hist{k - 1}"].size
+        for name in ("den", "gamma"):
+            need(f"{name}{k}", np.float64, (n_hist,))
+        need(f"discounts{k}", np.float64, (3,))
+    for j in range(1, order):
+        hist = tables[f"hist{j}"]
+        need(f"hist{j}", np.int64, (hist.size,))
+        if np.any(hist[1:] <= hist[:-1]):
+            raise ValueError(f"{path}: array hist{j} is not strictly increasing")
+
+
 class KneserNey:
     """Interpolated modified Kneser-Ney model of order 2..5.
 
@@ -279,6 +304,7 @@ class KneserNey:
         expected |= {f"hist{j}" for j in range(1, model.order)}
         if set(arrays) != expected:
             raise ValueError(f"{path}: Kneser-Ney tables {sorted(set(arrays) ^ expected)} missing or unexpected")
+        _check_tables(arrays, model.order, path)
         model.tables = arrays
         model.vocab = Vocab.from_dict(meta["vocab"])
         if meta.get("tokenizer"):
