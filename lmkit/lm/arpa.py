@@ -189,16 +189,19 @@ def _open_read(path: Path) -> Iterator[IO[bytes]]:
 
 
 def looks_like_arpa(path: str | os.PathLike) -> bool:
-    """Whether ``path`` (plain, gzip or bzip2) opens with ``\\data\\`` after blank lines: an ARPA file."""
+    """Whether one of the first 100 lines of ``path`` (plain, gzip or bzip2) is ``\\data\\``: an ARPA file.
+
+    (Readers skip what comes before ``\\data\\``, which some tools fill with comments.)
+    """
     try:
         with _open_read(Path(path)) as handle:
             for _ in range(100):
                 line = handle.readline(256)
                 if not line:
                     return False
-                if line.strip():
-                    return line.strip() == b"\\data\\"
-    except (OSError, EOFError):
+                if line.strip() == b"\\data\\":
+                    return True
+    except (OSError, EOFError, ValueError):
         return False
     return False
 
