@@ -80,6 +80,12 @@ def load_model(path: str | os.PathLike, kind: str | None = None) -> tuple[dict[s
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
+    with open(path, "rb") as probe:
+        magic = probe.read(4)
+    if magic != b"PK\x03\x04":  # every .npz is a zip archive
+        kind = "an empty file" if not magic else "not a zip archive"
+        raise ValueError(f"{path}: not an lmkit model file ({kind}; lmkit models are .npz archives written by "
+                         f"save(); word vectors are read by lmkit.KeyedVectors, ARPA files by KneserNey.load_arpa)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             if _META_KEY not in archive.files:

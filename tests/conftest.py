@@ -2,12 +2,16 @@
 
 ``LMKIT_DATA`` defaults to ``../shared/data`` beside the checkout (the
 project's reference data); tests that need a file from it use the
-``brown_zip`` / ``shared_data`` fixtures, which skip with the reason when it
-is missing.  Encoded corpora go to a temporary cache for the session, so
+``brown_zip`` / ``shared_data`` fixtures (or :func:`missing`), which skip
+with the reason when it is missing, and tests that need an optional peer
+library (gensim, scipy, kenlm) the ``need_module`` fixture.  With
+``LMKIT_REQUIRE_DATA=1`` (set by ``.ci/run``) each of those skips is a
+failure instead: CI cannot pass by skipping the real-data tests.  Encoded corpora go to a temporary cache for the session, so
 tests never read or pollute the user's ``~/.cache/lmkit``.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
 from pathlib import Path
@@ -20,12 +24,33 @@ if "LMKIT_DATA" not in os.environ and _SHARED.is_dir():
 os.environ["LMKIT_CACHE"] = tempfile.mkdtemp(prefix="lmkit-test-cache-")
 
 
+def missing(reason: str) -> None:
+    """Skip the calling test for want of data or a peer library; fail under ``LMKIT_REQUIRE_DATA=1``."""
+    if os.environ.get("LMKIT_REQUIRE_DATA") == "1":
+        pytest.fail(f"{reason} (LMKIT_REQUIRE_DATA=1: reference data and test peers are required)")
+    pytest.skip(reason)
+
+
+def import_or_missing(name: str):
+    """``import name``, or :func:`missing` naming the package to install."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        missing(f"{name} is not installed (pip install -e '.[test]')")
+
+
+@pytest.fixture
+def need_module():
+    """The :func:`import_or_missing` function, for tests that use an optional peer library."""
+    return import_or_missing
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder of reference data (``$LMKIT_DATA``)."""
     folder = Path(os.environ.get("LMKIT_DATA", _SHARED))
     if not (folder / "brown.zip").is_file():
-        pytest.skip(f"reference data not found in {folder} (set LMKIT_DATA)")
+        missing(f"reference data not found in {folder} (set LMKIT_DATA)")
     return folder
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import import_or_missing, missing
 from lmkit import evaluate
 from lmkit.evaluate import evaluate_word_analogies, evaluate_word_pairs, pearson, rankdata, spearman
 from lmkit.vectors import KeyedVectors
@@ -49,7 +50,7 @@ def counts(result):
 
 
 def gensim_twin(kv):
-    models = pytest.importorskip("gensim.models")
+    models = import_or_missing("gensim.models")
     twin = models.KeyedVectors(kv.vector_size)
     twin.add_vectors(kv.index_to_key, kv.vectors)
     return twin
@@ -131,7 +132,7 @@ def test_malformed_analogy_files_name_file_and_line(tmp_path, text, message):
 
 
 def test_rank_and_correlations_match_scipy():
-    stats = pytest.importorskip("scipy.stats")
+    stats = import_or_missing("scipy.stats")
     rng = np.random.default_rng(0)
     for n in (2, 3, 10, 353):
         x = rng.integers(0, 5, size=n).astype(float)  # many ties
@@ -148,7 +149,7 @@ def test_rank_and_correlations_match_scipy():
 
 
 def test_toy_word_pairs(tmp_path):
-    stats = pytest.importorskip("scipy.stats")
+    stats = import_or_missing("scipy.stats")
     angles = {"a": 0.0, "b": 0.3, "c": 1.0, "d": 2.0, "e": 3.0}
     kv = KeyedVectors(list(angles), np.array([[np.cos(t), np.sin(t)] for t in angles.values()], np.float32))
     path = tmp_path / "pairs.tsv"
@@ -194,7 +195,7 @@ def benchmark_files():
     files = folder / "questions-words.txt", folder / "wordsim353.tsv"
     for file in files:
         if not file.is_file():
-            pytest.skip(f"{file.name} not found in LMKIT_DATA={folder}")
+            missing(f"{file.name} not found in LMKIT_DATA={folder}")
     return files
 
 

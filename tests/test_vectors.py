@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import lmkit
+from conftest import import_or_missing
 from lmkit.vectors import KeyedVectors
 from lmkit.vectors import keyed
 
@@ -16,7 +17,7 @@ def random_kv(n_words=300, size=16, seed=0):
 
 
 def gensim_twin(kv):
-    gensim_models = pytest.importorskip("gensim.models")
+    gensim_models = import_or_missing("gensim.models")
     twin = gensim_models.KeyedVectors(kv.vector_size)
     twin.add_vectors(kv.index_to_key, kv.vectors)
     return twin

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import missing
 from lmkit.cli import main
 from lmkit.vectors import KeyedVectors
 
@@ -64,7 +65,7 @@ def test_eval_options_reach_the_benchmarks(files, capsys):
 def test_eval_defaults_to_the_shared_benchmark_files(files, capsys):
     folder = Path(os.environ.get("LMKIT_DATA", "/nonexistent"))
     if not (folder / "questions-words.txt").is_file() or not (folder / "wordsim353.tsv").is_file():
-        pytest.skip(f"benchmark files not found in LMKIT_DATA={folder}")
+        missing(f"benchmark files not found in LMKIT_DATA={folder}")
     assert main(["eval", str(files["binary"]), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["analogies"]["n_questions"] == 19544 and report["word_pairs"]["n_pairs"] == 353

@@ -10,7 +10,12 @@ import pytest
 
 from lmkit.vectors import KeyedVectors, formats, sniff_binary
 
-gensim_models = pytest.importorskip("gensim.models")
+
+
+@pytest.fixture
+def gensim_models(need_module):
+    """gensim's ``models`` package: only the interoperability tests need it."""
+    return need_module("gensim.models")
 
 AWKWARD = ["the", "café", "日本", "a\tb", "x\u00a0y", "don't", "\u200bzero", "naïve", "Ω≈ç√", "#hash", "1.5"]
 
@@ -50,7 +55,7 @@ def test_round_trip_is_bit_exact(tmp_path, suffix):
 
 
 @pytest.mark.parametrize("binary", [False, True])
-def test_every_float32_bit_pattern_survives_lmkit_and_gensim(tmp_path, binary):
+def test_every_float32_bit_pattern_survives_lmkit_and_gensim(tmp_path, binary, gensim_models):
     values = extreme_floats()
     kv = KeyedVectors([f"w{i}" for i in range(len(values))], values)
     path = kv.save_word2vec_format(tmp_path / "v", binary=binary)
@@ -62,7 +67,7 @@ def test_every_float32_bit_pattern_survives_lmkit_and_gensim(tmp_path, binary):
 @pytest.mark.parametrize("binary", [False, True])
 @pytest.mark.parametrize("limit", [None, 4])
 @pytest.mark.parametrize("suffix", ["", ".gz"])
-def test_gensim_reads_what_lmkit_writes(tmp_path, binary, limit, suffix):
+def test_gensim_reads_what_lmkit_writes(tmp_path, binary, limit, suffix, gensim_models):
     kv = sample_kv()
     path = kv.save_word2vec_format(tmp_path / f"v{suffix}", binary=binary, limit=limit)
     theirs = gensim_models.KeyedVectors.load_word2vec_format(str(path), binary=binary)
@@ -73,7 +78,7 @@ def test_gensim_reads_what_lmkit_writes(tmp_path, binary, limit, suffix):
 
 @pytest.mark.parametrize("binary", [False, True])
 @pytest.mark.parametrize("suffix", ["", ".bz2"])
-def test_lmkit_reads_what_gensim_writes(tmp_path, binary, suffix):
+def test_lmkit_reads_what_gensim_writes(tmp_path, binary, suffix, gensim_models):
     kv = sample_kv()
     theirs = gensim_models.KeyedVectors(kv.vector_size)
     theirs.add_vectors(kv.index_to_key, kv.vectors)
@@ -123,7 +128,7 @@ def test_streaming_across_many_small_blocks(tmp_path, monkeypatch, binary):
         np.testing.assert_array_equal(bits(back.vectors), bits(kv.vectors[:n]))
 
 
-def test_limit_on_write_headerless_files_and_datatypes(tmp_path):
+def test_limit_on_write_headerless_files_and_datatypes(tmp_path, gensim_models):
     kv = sample_kv()
     path = kv.save_word2vec_format(tmp_path / "v.txt", limit=3)
     assert path.read_text(encoding="utf-8").splitlines()[0] == "3 7"
@@ -205,7 +210,7 @@ def test_malformed_binary_files_name_word_and_offset(tmp_path):
         KeyedVectors.load_word2vec_format(path, binary=True)
 
 
-def test_unicode_errors_strict_replace_ignore(tmp_path):
+def test_unicode_errors_strict_replace_ignore(tmp_path, gensim_models):
     cut = "日本".encode()[:-1]  # the C tool cuts long words at a byte count
     for binary in (False, True):
         body = cut + (b" " + struct.pack("<2f", 1, 2) + b"\n" if binary else b" 1 2\n")

@@ -81,12 +81,15 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
     ngram.add_argument("--order", type=int, default=3, help="n, 2..5 (default 3)")
     ngram.add_argument("--boundaries", choices=("sentence", "stream"), default="sentence",
                        help="as for nplm: must match to mix the two")
-    ngram.add_argument("--output", required=True, metavar="MODEL", help="model file to write")
+    ngram.add_argument("--output", metavar="MODEL", help="lmkit model file to write")
+    ngram.add_argument("--arpa", metavar="FILE", help="also (or only) write the model as an ARPA file, "
+                       "read by KenLM and SRILM (.gz compresses)")
     ngram.set_defaults(handler=_train_ngram)
 
     ppl = commands.add_parser("perplexity", help="exact perplexity of a language model on a text",
                               description="Exact perplexity of an nplm or ngram model (or their mixture).")
-    ppl.add_argument("model", metavar="MODEL", help="an nplm or ngram model file")
+    ppl.add_argument("model", metavar="MODEL", help="an nplm or ngram model file, or an ARPA file "
+                     "(KenLM, SRILM, lmkit; .gz too)")
     ppl.add_argument("--input", required=True, metavar="PATH_OR_DATASET", help="text to score")
     ppl.add_argument("--mix", metavar="OTHER_MODEL", help="interpolate with this second model")
     ppl.add_argument("--weight", type=float, default=None, help="weight of MODEL in the mixture")
@@ -99,6 +102,9 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
                      help="with --weight-by-context: how many last words make the context (default 2)")
     ppl.add_argument("--logprobs", metavar="FILE", help="write token<TAB>log p for every prediction")
     ppl.add_argument("--batch-size", type=int, default=8192, help="predictions scored at once")
+    ppl.add_argument("--strict", action=argparse.BooleanOptionalAction, default=True,
+                     help="refuse a text with words the model cannot score (unknown to a vocabulary without "
+                          "<unk>); --no-strict skips them and reports how many (default strict)")
     ppl.add_argument("--quiet", action="store_true", help="no progress bar")
     ppl.set_defaults(handler=_perplexity)
 
@@ -170,10 +176,16 @@ def _train_nplm(args: argparse.Namespace) -> int:
 def _train_ngram(args: argparse.Namespace) -> int:
     from lmkit.lm.ngram import KneserNey
 
+    if not args.output and not args.arpa:
+        raise ValueError("lmkit train ngram needs --output MODEL or --arpa FILE (or both)")
     model = KneserNey(args.order, boundaries=args.boundaries).fit(_encode_training(args))
-    model.save(args.output)
+    written = []
+    if args.output:
+        written.append(str(model.save(args.output)))
+    if args.arpa:
+        written.append(str(model.save_arpa(args.arpa)))
     print(f"ngram: order {args.order}, vocabulary {len(model.vocab)}, "
-          f"{len(model.tables[f'grams{args.order}'])} distinct {args.order}-grams; model written to {args.output}")
+          f"{len(model.tables[f'grams{args.order}'])} distinct {args.order}-grams; written to {', '.join(written)}")
     return 0
 
 
@@ -182,6 +194,10 @@ def _load_any(path):
     from lmkit.lm.ngram import KneserNey
     from lmkit.lm.nplm import NPLM
 
+    from lmkit.lm.arpa import looks_like_arpa
+
+    if looks_like_arpa(path):
+        return KneserNey.load_arpa(path)
     _, meta = load_model(path)  # validates the file and tells its kind
     classes = {"nplm": NPLM, "kneser_ney": KneserNey}
     if meta["kind"] not in classes:
@@ -213,6 +229,6 @@ def _perplexity(args: argparse.Namespace) -> int:
     elif args.weight is not None or args.fit_weight:
         raise ValueError("--weight and --fit-weight need --mix OTHER_MODEL")
     result = perplexity(model, args.input, batch_size=args.batch_size, logprobs_path=args.logprobs,
-                        verbose=not args.quiet)
+                        strict=args.strict, verbose=not args.quiet)
     print(result.describe())
     return 0

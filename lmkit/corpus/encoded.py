@@ -44,7 +44,7 @@ from lmkit.io import atomic_write
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = "lmkit-encoded"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: meta.json records n_dropped
 ENCODE_BATCH_LINES = 10_000      # lines per call into the Rust encoder: amortizes the call, bounds memory
 REMAP_CHUNK_TOKENS = 1 << 24     # tokens per numpy chunk when mapping type ids to vocabulary ids
 
@@ -97,6 +97,11 @@ class EncodedCorpus:
     def fingerprint(self) -> str:
         """The cache key: a digest of the input files (paths, sizes, times), tokenizer and vocabulary options."""
         return self.directory.name.rsplit("-", 1)[-1]
+
+    @property
+    def n_dropped(self) -> int:
+        """Tokens of the text left out of ``ids``: outside a vocabulary without ``unk`` (or ``min_count``)."""
+        return int(self.meta["n_dropped"])
 
     @property
     def n_sentences(self) -> int:
@@ -375,6 +380,7 @@ def _finish(folder: Path, name: str, lookup: np.ndarray, lengths: np.ndarray, se
     tokenizer.save(folder / "tokenizer.json")
     file_bytes = {f: (folder / f).stat().st_size for f in ("ids.npy", "offsets.npy", "vocab.tsv", "tokenizer.json")}
     meta = {"format": CACHE_FORMAT, "format_version": CACHE_VERSION, "source": name, "n_tokens": n_tokens,
+            "n_dropped": int(lengths.sum()) - n_tokens,
             "n_sentences": int(sentence_lengths.shape[0]), "n_lines": int(lengths.shape[0]),
             "vocab_size": len(vocab), "file_bytes": file_bytes}
     with atomic_write(folder / "meta.json", "w", encoding="utf-8") as handle:

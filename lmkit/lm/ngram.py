@@ -58,9 +58,56 @@ def _discounts(counts: np.ndarray) -> np.ndarray:
 
 
 def _lookup(table: np.ndarray, keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Index of each key in the sorted, non-empty ``table``; -1 where absent or not ``valid``."""
+    """Index of each key in the sorted ``table``; -1 where absent or not ``valid``."""
+    if len(table) == 0:
+        return np.full(len(keys), -1, dtype=np.int64)
     pos = np.minimum(np.searchsorted(table, keys), len(table) - 1)
     return np.where(valid & (table[pos] == keys), pos, -1)
+
+
+def interpolate(tables: dict, hist: list, targets: np.ndarray, v: int, levels: int) -> np.ndarray:
+    """``float64[n]``: ``p_levels(targets | history)`` by the recursion of the module docstring.
+
+    ``hist[j]: int64[n]`` is the index of each position's length-``j`` history
+    in ``tables[f"hist{j}"]`` (``hist[0]`` all 0; -1: unseen or skipped, and
+    then every longer one is -1 too); ``targets: int64[n]`` in ``[0, V)``.
+    Shared by scoring and by the ARPA writer and reader (:mod:`lmkit.lm.arpa`),
+    which give a back-off model the same tables.
+    """
+    p = np.full(len(targets), 1.0 / v)
+    for k in range(1, levels + 1):
+        h = hist[k - 1]
+        seen = h >= 0
+        hs = np.maximum(h, 0)
+        g = _lookup(tables[f"grams{k}"], hs * v + targets, seen)
+        num = np.where(g >= 0, tables[f"num{k}"][np.maximum(g, 0)], 0.0)
+        p = np.where(seen, num / tables[f"den{k}"][hs] + tables[f"gamma{k}"][hs] * p, p)
+    return p
+
+
+def _check_tables(tables: dict, order: int, path) -> None:
+    """Dtypes, shapes and order of the tables a saved model holds; ValueError naming the array."""
+    def need(name, dtype, shape):
+        array = tables[name]
+        if array.dtype != dtype or array.shape != shape:
+            raise ValueError(f"{path}: array {name} is {array.dtype}{list(array.shape)}, "
+                             f"expected {np.dtype(dtype)}{list(shape)}")
+
+    for k in range(1, order + 1):
+        grams = tables[f"grams{k}"]
+        need(f"grams{k}", np.int64, (grams.size,))
+        if np.any(grams[1:] <= grams[:-1]):
+            raise ValueError(f"{path}: array grams{k} is not strictly increasing")
+        need(f"num{k}", np.float64, grams.shape)
+        n_hist = 1 if k == 1 else tables[f"hist{k - 1}"].size
+        for name in ("den", "gamma"):
+            need(f"{name}{k}", np.float64, (n_hist,))
+        need(f"discounts{k}", np.float64, (3,))
+    for j in range(1, order):
+        hist = tables[f"hist{j}"]
+        need(f"hist{j}", np.int64, (hist.size,))
+        if np.any(hist[1:] <= hist[:-1]):
+            raise ValueError(f"{path}: array hist{j} is not strictly increasing")
 
 
 class KneserNey:
@@ -189,15 +236,7 @@ class KneserNey:
         contexts = np.asarray(contexts)[:, contexts.shape[1] - self.context_size:]
         targets = np.asarray(targets, dtype=np.int64)
         hist, _ = self._history_ids(contexts, v, self.tables)
-        p = np.full(len(targets), 1.0 / v)
-        for k in range(1, self.order + 1):
-            h = hist[k - 1]
-            seen = h >= 0
-            g = _lookup(self.tables[f"grams{k}"], np.maximum(h, 0) * v + targets, seen)
-            hs = np.maximum(h, 0)
-            num = np.where(g >= 0, self.tables[f"num{k}"][np.maximum(g, 0)], 0.0)
-            p = np.where(seen, num / self.tables[f"den{k}"][hs] + self.tables[f"gamma{k}"][hs] * p, p)
-        return np.log(p)
+        return np.log(interpolate(self.tables, hist, targets, v, self.order))
 
     def logprob(self, context, word) -> float:
         """Natural-log probability of ``word`` after ``context`` (tokens or ids, oldest first).
@@ -240,6 +279,19 @@ class KneserNey:
                 "tokenizer": self.tokenizer.to_json() if self.tokenizer is not None else None}
         return save_model(path, self.kind, self.tables, meta)
 
+    def save_arpa(self, path) -> Path:
+        """Write the model as an ARPA back-off file (KenLM, SRILM); see :mod:`lmkit.lm.arpa`."""
+        from lmkit.lm.arpa import write_arpa
+
+        return write_arpa(self, path)
+
+    @classmethod
+    def load_arpa(cls, path, *, boundaries: str = "sentence") -> "KneserNey":
+        """Read any ARPA file (KenLM, SRILM, lmkit; gzip too) as a model; see :mod:`lmkit.lm.arpa`."""
+        from lmkit.lm.arpa import read_arpa
+
+        return read_arpa(path, boundaries=boundaries)
+
     @classmethod
     def load(cls, path) -> "KneserNey":
         from lmkit.corpus.vocab import Vocab
@@ -252,6 +304,7 @@ class KneserNey:
         expected |= {f"hist{j}" for j in range(1, model.order)}
         if set(arrays) != expected:
             raise ValueError(f"{path}: Kneser-Ney tables {sorted(set(arrays) ^ expected)} missing or unexpected")
+        _check_tables(arrays, model.order, path)
         model.tables = arrays
         model.vocab = Vocab.from_dict(meta["vocab"])
         if meta.get("tokenizer"):

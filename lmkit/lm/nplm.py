@@ -528,6 +528,8 @@ class NPLM:
             from lmkit.corpus.tokenizer import Tokenizer
 
             tokenizer = Tokenizer.from_json(meta["tokenizer"])
+        if arrays["C"].dtype not in (np.float32, np.float64):
+            raise ValueError(f"{path}: array C is {arrays['C'].dtype}, expected float32 or float64")
         model.build(vocab, tokenizer=tokenizer, rng=np.random.default_rng(0), dtype=arrays["C"].dtype)
         model.load_state_arrays(arrays, path)
         return model
@@ -539,9 +541,9 @@ class NPLM:
         if missing:
             raise ValueError(f"{path}: NPLM arrays missing: {', '.join(missing)}")
         for name, target in own.items():
-            if arrays[name].shape != target.shape:
-                raise ValueError(f"{path}: array {name} has shape {arrays[name].shape}, "
-                                 f"the config implies {target.shape}")
+            if arrays[name].shape != target.shape or arrays[name].dtype != target.dtype:
+                raise ValueError(f"{path}: array {name} is {arrays[name].dtype}{list(arrays[name].shape)}, "
+                                 f"the config implies {target.dtype}{list(target.shape)}")
             target[...] = arrays[name]
 
     @classmethod

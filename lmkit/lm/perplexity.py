@@ -35,7 +35,10 @@ class PerplexityResult:
 
     ``n_tokens`` predictions in all, of which ``n_unk`` are the rare-word
     symbol and ``n_eos`` the sentence-end symbol; ``log_prob_sum`` is the
-    natural-log probability of the whole corpus.
+    natural-log probability of the whole corpus.  ``n_skipped`` words of the
+    text were not scored at all: unknown to a vocabulary without ``<unk>``
+    (only with ``strict=False``; a perplexity that skips words is not
+    comparable with one that does not).
     """
 
     perplexity: float
@@ -43,6 +46,7 @@ class PerplexityResult:
     n_unk: int
     n_eos: int
     log_prob_sum: float
+    n_skipped: int = 0
 
     @property
     def cross_entropy_bits(self) -> float:
@@ -51,7 +55,8 @@ class PerplexityResult:
     def describe(self) -> str:
         return (f"perplexity {self.perplexity:.2f} over {self.n_tokens} predicted tokens "
                 f"({self.n_unk} <unk> predicted as the rare-word class and counted, "
-                f"{self.n_eos} </s> predicted and counted)")
+                f"{self.n_eos} </s> predicted and counted"
+                + (f"; {self.n_skipped} unknown words skipped, not scored" if self.n_skipped else "") + ")")
 
 
 class ContextFrequency:
@@ -243,7 +248,7 @@ def _batches(model, corpus, batch_size: int, context_size: int):
                              s_begin=s_begin, s_end=s_end)
 
 
-def perplexity(model, corpus, *, batch_size: int = 8192, logprobs_path=None,
+def perplexity(model, corpus, *, batch_size: int = 8192, logprobs_path=None, strict: bool = True,
                verbose: bool = False) -> PerplexityResult:
     """Exact perplexity of ``model`` on ``corpus``.
 
@@ -256,6 +261,11 @@ def perplexity(model, corpus, *, batch_size: int = 8192, logprobs_path=None,
         About how many predictions are scored at once.
     logprobs_path : path, optional
         Also write one line per prediction, ``token<TAB>log p`` (natural log).
+    strict : bool
+        Refuse a corpus from which words were dropped for want of an
+        ``<unk>`` symbol (``corpus.n_dropped > 0``): their probability is
+        unknown, and leaving them out flatters the perplexity.  ``False``
+        scores the rest and reports the count as ``n_skipped``.
 
     Raises ``ValueError`` for a corpus with nothing to predict (empty, or every
     word unknown and dropped for want of an ``<unk>`` symbol).
@@ -268,6 +278,11 @@ def perplexity(model, corpus, *, batch_size: int = 8192, logprobs_path=None,
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     corpus = _as_corpus(model, corpus)
     vocab = model.vocab
+    n_skipped = int(getattr(corpus, "n_dropped", 0))
+    if n_skipped and strict:
+        raise ValueError(f"{n_skipped} words of the test text are not in the model's vocabulary, which has no "
+                         f"unknown-word symbol: they cannot be scored; pass strict=False (--no-strict) to "
+                         f"score the rest and report them as skipped")
     total, n, n_unk, n_eos = 0.0, 0, 0, 0
     with contextlib.ExitStack() as stack:  # the log-prob file is kept only if scoring succeeds
         handle = None
@@ -292,4 +307,4 @@ def perplexity(model, corpus, *, batch_size: int = 8192, logprobs_path=None,
         if n == 0:
             raise ValueError("the test corpus has no token to predict (empty, or every word unknown "
                              "to a vocabulary without an <unk> symbol)")
-    return PerplexityResult(math.exp(-total / n), n, n_unk, n_eos, total)
+    return PerplexityResult(math.exp(-total / n), n, n_unk, n_eos, total, n_skipped)

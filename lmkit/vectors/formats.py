@@ -167,9 +167,10 @@ def _is_float(token: bytes) -> bool:
 
 
 def _read_text(handle: IO[bytes], path: Path, n_rows: int | None, size: int | None,
-               dtype: type, unicode_errors: str) -> tuple[list[str], np.ndarray]:
+               dtype: type, unicode_errors: str, check_end: bool = False) -> tuple[list[str], np.ndarray]:
     """Rows of a text file after its header (line 2 on), or from line 1 when
     ``size is None`` (no header: ``size`` from the first row, rows until EOF or ``n_rows``).
+    ``check_end``: rows after the ``n_rows`` read are an error (the header undercounts).
     """
     first_line = 1 if size is None else 2
     words: list[str] = []
@@ -183,7 +184,12 @@ def _read_text(handle: IO[bytes], path: Path, n_rows: int | None, size: int | No
         if not lines:
             break
         if n_rows is not None:
+            extra = lines[n_rows - done:]
             lines = lines[: n_rows - done]
+            if check_end and any(line.strip() for line in extra):
+                bad = next(i for i, line in enumerate(extra) if line.strip())
+                raise ValueError(f"{path}: line {line_no + len(lines) + bad}: more rows than the {n_rows} the "
+                                 f"header promises (a wrong header?); pass limit={n_rows} to read only those")
         if size is None:
             size = len(lines[0].partition(b" ")[2].split())
             if size == 0:
@@ -210,6 +216,12 @@ def _read_text(handle: IO[bytes], path: Path, n_rows: int | None, size: int | No
     if n_rows is not None and done < n_rows:
         raise ValueError(f"{path}: line {line_no}: unexpected end of file: the header promises {n_rows} "
                          f"rows, found {done}")
+    if check_end:
+        for line in handle:
+            if line.strip():
+                raise ValueError(f"{path}: line {line_no}: more rows than the {n_rows} the header promises "
+                                 f"(a wrong header?); pass limit={n_rows} to read only those")
+            line_no += 1
     if out is None:
         out = np.concatenate(blocks) if blocks else np.empty((0, size or 0), dtype=dtype)
     return words, out
@@ -219,8 +231,11 @@ def _read_text(handle: IO[bytes], path: Path, n_rows: int | None, size: int | No
 
 
 def _read_binary(handle: IO[bytes], path: Path, n_rows: int, size: int, dtype: type,
-                 unicode_errors: str, header_bytes: int) -> tuple[list[str], np.ndarray]:
-    """``n_rows`` binary rows: word, space, ``size`` little-endian float32, optional newline."""
+                 unicode_errors: str, header_bytes: int, check_end: bool = False) -> tuple[list[str], np.ndarray]:
+    """``n_rows`` binary rows: word, space, ``size`` little-endian float32, optional newline.
+
+    ``check_end``: bytes after the ``n_rows`` rows (other than newlines) are an error.
+    """
     row_bytes = 4 * size
     out = np.empty((n_rows, size), dtype=dtype)
     words: list[str] = []
@@ -265,7 +280,52 @@ def _read_binary(handle: IO[bytes], path: Path, n_rows: int, size: int, dtype: t
         bad = int(np.argmin(finite))
         raise ValueError(f"{path}: word {bad + 1} at byte {starts[bad]}: non-finite value (nan, inf, or out of "
                          f"range of {np.dtype(dtype)}) in the vector of {words[bad]!r}")
+    if check_end:
+        rest = buffer[pos:] + handle.read(_BINARY_CHUNK_BYTES)
+        while rest and not rest.strip(b"\n"):
+            rest = handle.read(_BINARY_CHUNK_BYTES)
+        if rest.strip(b"\n"):
+            raise ValueError(f"{path}: byte {base + pos}: more data after the {n_rows} words the header promises "
+                             f"(a wrong header?); pass limit={n_rows} to read only those")
     return words, out
+
+
+def _guess_binary_size(path: Path, n_rows: int, size: int) -> int | None:
+    """The vector size that reads the first rows of a binary file cleanly, when it is not ``size``.
+
+    Tried when reading with the header's ``size`` fails: a wrong dimension in the
+    header shifts every word after the first, which then fails as garbled UTF-8
+    or a newline inside a word, far from the real cause.
+    """
+    with open_read(path) as handle:
+        handle.readline()
+        sample = handle.read(1 << 20)
+    n_check = min(n_rows, 20)
+    for candidate in range(1, 4 * size + 64):
+        if candidate == size:
+            continue
+        pos, ok = 0, True
+        for _ in range(n_check):
+            while sample[pos:pos + 1] == b"\n":
+                pos += 1
+            space = sample.find(b" ", pos, pos + 256)
+            end = space + 1 + 4 * candidate
+            if space <= pos or end > len(sample):
+                ok = False
+                break
+            try:
+                word = sample[pos:space].decode("utf-8")
+            except UnicodeDecodeError:
+                ok = False
+                break
+            values = np.frombuffer(sample, dtype="<f4", count=candidate, offset=space + 1)
+            if "\n" in word or not np.isfinite(values).all():
+                ok = False
+                break
+            pos = end
+        if ok and (n_check == n_rows or pos < len(sample)):
+            return candidate
+    return None
 
 
 # ---------------------------------------------------------------------------- API
@@ -313,16 +373,23 @@ def read_word2vec(path: str | os.PathLike, binary: bool = False, limit: int | No
                 raise ValueError(f"{path}: line 1: empty file, expected a header 'V d'")
             n_words, size = _parse_header(header, path)
             n_rows = n_words if limit is None else min(n_words, limit)
+            check_end = limit is None  # all the header promises: nothing may follow
             try:
                 if binary:
                     words, vectors = _read_binary(handle, path, n_rows, size, datatype, unicode_errors,
-                                                  len(header))
+                                                  len(header), check_end)
                 else:
-                    words, vectors = _read_text(handle, path, n_rows, size, datatype, unicode_errors)
+                    words, vectors = _read_text(handle, path, n_rows, size, datatype, unicode_errors, check_end)
             except ValueError as error:
                 if sniff_binary(path) != binary:
                     hint = "binary: pass binary=True" if not binary else "like text: pass binary=False"
                     raise ValueError(f"{error} (the file looks {hint})") from None
+                if binary and "more data after" not in str(error):
+                    guess = _guess_binary_size(path, n_rows, size)
+                    if guess is not None:
+                        raise ValueError(f"{path}: line 1: the header gives vector size {size}, but the rows "
+                                         f"hold {guess} float32 values: the header is wrong "
+                                         f"(reading with {size} failed: {error})") from None
                 raise
     logger.info("loaded %d x %d vectors from %s", vectors.shape[0], vectors.shape[1], path)
     return words, vectors
@@ -376,16 +443,20 @@ def write_word2vec(path: str | os.PathLike, words: list[str], vectors: np.ndarra
 def sniff_binary(path: str | os.PathLike) -> bool:
     """Guess whether ``path`` is a binary (True) or text (False) word2vec file.
 
-    Rule: a text file is UTF-8 text, so the first 64 KB after the header line are read;
-    a NUL byte, an ASCII control character other than tab, newline and carriage return,
-    or bytes that are not UTF-8 mean binary.  float32 data nearly always holds such bytes
+    Rule: the first 64 KB after the header line are read.  If every complete line
+    there is a word followed by the header's ``d`` decimal numbers, the file is text
+    (whatever the encoding of a word: a non-UTF-8 word is then reported as such, at
+    its line).  Otherwise a NUL byte, an ASCII control character other than tab,
+    newline and carriage return, or bytes that are not UTF-8 mean binary.  float32 data nearly always holds such bytes
     (one row of ``d`` random floats has ``4 d`` bytes, a fair share of them below 0x20
     or invalid UTF-8), so in practice the rule errs only on tiny, contrived files.
     """
     path = Path(path)
     with open_read(path) as handle:
-        handle.readline()
+        header = handle.readline()
         sample = handle.read(65536)
+    if _rows_look_like_text(header, sample):
+        return False
     if any(byte < 0x20 and byte not in (9, 10, 13) for byte in sample):
         return True
     try:
@@ -394,3 +465,21 @@ def sniff_binary(path: str | os.PathLike) -> bool:
         # a multi-byte character cut by the end of the sample is still text
         return not (error.start >= len(sample) - 3 and error.reason == "unexpected end of data")
     return False
+
+
+def _rows_look_like_text(header: bytes, sample: bytes) -> bool:
+    """Whether the complete lines of ``sample`` are ``word v1 .. vd`` rows, ``d`` from ``header``."""
+    fields = header.split()
+    if len(fields) != 2 or not fields[1].isdigit():
+        return False
+    size = int(fields[1])
+    lines = sample.split(b"\n")[:-1][:50]
+    if not lines:
+        return False
+    for line in lines:
+        values = line.rstrip(b"\r").split(b" ")[1:]
+        if values and values[-1] == b"":
+            values = values[:-1]  # the C tool ends each text row with a space
+        if len(values) != size or not all(_is_float(v) for v in values):
+            return False
+    return True

@@ -100,3 +100,37 @@ class ReferenceKN:
 
 def reference_perplexity(logprob_fn, examples) -> float:
     return math.exp(-sum(logprob_fn(ctx, w) for ctx, w in examples) / len(examples))
+
+
+# The hidden activations, written out independently of lmkit.nn.activations.
+ACTIVATIONS = {
+    "tanh": np.tanh,
+    "sigmoid": lambda a: 1.0 / (1.0 + np.exp(-a)),
+    "relu": lambda a: np.maximum(a, 0.0),
+    "identity": lambda a: a,
+}
+
+
+def randomize_biases(model, rng) -> None:
+    """Give the NPLM's output bias ``b`` and hidden bias ``d`` random values of the size of the logits.
+
+    A freshly built model has them constant (zero), and a constant output bias
+    cancels in the softmax: a scoring path that dropped ``b`` or ``d`` would pass.
+    """
+    model.b[...] = rng.normal(0.0, 1.0, model.b.shape)
+    if model.config.hidden:
+        model.d[...] = rng.normal(0.0, 0.5, model.d.shape)
+
+
+def reference_nplm_logprob(model, context, word) -> float:
+    """Eq. (1) of Bengio et al. (2003) in float64, one example at a time:
+    ``y = b + W x + U act(d + H x)``, ``log softmax(y)[word]``."""
+    cfg = model.config
+    x = model.C.astype(np.float64)[list(context)].reshape(-1)
+    z = []
+    if cfg.hidden:
+        z.append(ACTIVATIONS[cfg.activation](model.d.astype(np.float64) + model.H.astype(np.float64) @ x))
+    if cfg.direct:
+        z.append(x)
+    y = model.b.astype(np.float64) + model.O.astype(np.float64) @ np.concatenate(z)
+    return float(y[word] - y.max() - math.log(np.exp(y - y.max()).sum()))

@@ -1,20 +1,15 @@
 """A short real run on a Brown slice (needs LMKIT_DATA with brown.zip)."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-DATA = Path(os.environ.get("LMKIT_DATA", "")) / "brown.zip"
-pytestmark = pytest.mark.skipif(not os.environ.get("LMKIT_DATA") or not DATA.is_file(),
-                                reason="real-data test: set LMKIT_DATA to a folder holding brown.zip")
 
 
 @pytest.fixture(scope="module")
-def brown():
+def brown(shared_data):
     from lmkit.corpus.encoded import encode_corpus, encode_with_vocab
 
     whole = encode_corpus("brown", min_count=4, unk="<unk>", verbose=False)

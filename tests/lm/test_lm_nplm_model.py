@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from lm_reference import make_corpus, random_sentences, reference_examples
+from lm_reference import (make_corpus, random_sentences, randomize_biases, reference_examples,
+                          reference_nplm_logprob)
 from lmkit.lm.examples import build_examples
 from lmkit.lm.kernels import gather_features, softmax_xent
 from lmkit.lm.nplm import NPLM, NPLMConfig
@@ -88,34 +89,31 @@ def test_softmax_kernel_matches_numpy(blocks):
     assert np.isnan(losses[[1, 4]]).all() and np.isfinite(np.delete(losses, [1, 4])).all()
 
 
-def _reference_logprob(model, context, word):
-    """Eq. (1) of the paper in float64, one example at a time."""
-    cfg = model.config
-    x = model.C.astype(np.float64)[list(context)].reshape(-1)
-    z = []
-    if cfg.hidden:
-        z.append(np.tanh(model.d + model.H.astype(np.float64) @ x))
-    if cfg.direct:
-        z.append(x)
-    y = model.b.astype(np.float64) + model.O.astype(np.float64) @ np.concatenate(z)
-    return y[word] - y.max() - math.log(np.exp(y - y.max()).sum())
-
-
 @pytest.mark.parametrize("hidden,direct", [(6, True), (6, False), (0, True)])
-@pytest.mark.parametrize("eval_threads", [0, 3])  # 0: numba's parallel softmax; 3: three row-split threads
-def test_perplexity_matches_slow_numpy(hidden, direct, eval_threads, monkeypatch):
-    monkeypatch.setattr("lmkit.lm.nplm.blas_threads", lambda: eval_threads)
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu"])
+# serial: numba's parallel softmax; threaded: three row-split threads; float64: the numpy path
+@pytest.mark.parametrize("path", ["serial", "threaded", "float64"])
+def test_perplexity_matches_slow_numpy(hidden, direct, activation, path, monkeypatch):
+    monkeypatch.setattr("lmkit.lm.nplm.blas_threads", lambda: 3 if path == "threaded" else 0)
     rng = np.random.default_rng(5)
     sentences = random_sentences(rng, 60, 20)
     corpus = make_corpus(sentences, 22, unk=True)
-    model = NPLM(NPLMConfig(context=2, features=5, hidden=hidden, direct=direct)).build(corpus.vocab)
+    dtype = np.float64 if path == "float64" else np.float32
+    model = NPLM(NPLMConfig(context=2, features=5, hidden=hidden, direct=direct, activation=activation)).build(
+        corpus.vocab, rng=np.random.default_rng(7), dtype=dtype)
+    randomize_biases(model, rng)
     v = len(corpus.vocab)
     examples = reference_examples(sentences, 2, v, corpus.vocab.eos_id, False)
-    expected = math.exp(-sum(_reference_logprob(model, c, w) for c, w in examples) / len(examples))
+    expected = np.array([reference_nplm_logprob(model, c, w) for c, w in examples])
+    contexts, targets = build_examples(corpus.ids, corpus.offsets, context=2, pad_id=v,
+                                       eos_id=corpus.vocab.eos_id, boundaries="sentence")
+    # every prediction, not only their mean: an error in one token's score cannot hide in the sum
+    np.testing.assert_allclose(model.score(contexts, targets), expected, rtol=0,
+                               atol=1e-10 if dtype == np.float64 else 2e-5)
     result = perplexity(model, corpus, batch_size=37)
     assert result.n_tokens == len(examples) and result.n_eos == 60
     assert result.n_unk == sum(1 for _, w in examples if w == corpus.vocab.unk_id)
-    assert math.isclose(result.perplexity, expected, rel_tol=1e-6)
+    assert math.isclose(result.perplexity, math.exp(-expected.mean()), rel_tol=1e-6)
 
 
 def test_zero_output_weights_give_perplexity_v():

@@ -138,8 +138,10 @@ def test_text_file_of_unknown_words(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="outside the vocabulary"):
         perplexity(model, tmp_path / "test.txt")
     (tmp_path / "known.txt").write_text("w1 w2 zebra w3\n")
-    result = perplexity(model, str(tmp_path / "known.txt"))
-    assert result.n_tokens == 4 and result.n_eos == 1  # zebra dropped, </s> predicted
+    with pytest.raises(ValueError, match="1 words of the test text are not in the model's vocabulary"):
+        perplexity(model, str(tmp_path / "known.txt"))  # dropping zebra would flatter the perplexity
+    result = perplexity(model, str(tmp_path / "known.txt"), strict=False)
+    assert result.n_tokens == 4 and result.n_eos == 1 and result.n_skipped == 1  # zebra skipped, </s> predicted
 
 
 def test_plateau_reverts_to_the_best_weights_and_cuts_the_rate():
