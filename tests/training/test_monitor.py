@@ -223,9 +223,8 @@ def test_a_new_run_refuses_a_folder_holding_another_runs_log(tmp_path):
         NPLM(NPLMConfig(**SMALL, epochs=1)).fit(train, valid, verbose=False, log_dir=tmp_path)
 
 
-def test_tensorboard_event_files_hold_the_same_values_as_metrics_jsonl(tmp_path):
-    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator",
-                                      reason="the monitor extra (tensorboard) is not installed")
+def test_tensorboard_event_files_hold_the_same_values_as_metrics_jsonl(tmp_path, need_module):
+    accumulator = need_module("tensorboard.backend.event_processing.event_accumulator")
     train, valid = _corpora()
     NPLM(NPLMConfig(**SMALL, epochs=2, patience=5)).fit(train, valid, verbose=False, log_dir=tmp_path,
                                                         monitor_every=3, callbacks=[])
@@ -269,3 +268,16 @@ def test_word2vec_monitor_logs_chunks_and_epochs(tmp_path):
 def test_monitor_every_must_be_positive(tmp_path):
     with pytest.raises(ValueError, match="--monitor-every"):
         Monitor(tmp_path, every=0)
+
+
+def test_without_tensorboardx_the_monitor_says_how_to_get_it_and_logs_the_rest(tmp_path, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)  # import tensorboardX now raises ImportError
+    train, valid = _corpora()
+    caplog.set_level("INFO")
+    NPLM(NPLMConfig(**SMALL, epochs=1)).fit(train, valid, verbose=False, log_dir=tmp_path)
+    assert "pip install 'lmkit[monitor]'" in caplog.text
+    assert not list(tmp_path.glob("events.out.tfevents*"))
+    assert [e["event"] for e in read_events(tmp_path / "metrics.jsonl")][-2:] == ["epoch", "end"]
+    with pytest.raises(ImportError, match=r"pip install 'lmkit\[monitor\]'"):
+        NPLM(NPLMConfig(**SMALL, epochs=1)).fit(train, valid, verbose=False,
+                                                callbacks=[Monitor(tmp_path / "tb", tensorboard=True)])
