@@ -3,7 +3,8 @@
 ``LMKIT_DATA`` defaults to ``../shared/data`` beside the checkout (the
 project's reference data); tests that need a file from it use the
 ``brown_zip`` / ``shared_data`` fixtures, which skip with the reason when it
-is missing.  Encoded corpora go to a temporary cache for the session, so
+is missing.  Datasets are never fetched on first use (LMKIT_NO_DOWNLOAD=1;
+the download tests use file:// URLs).  Encoded corpora go to a temporary cache for the session, so
 tests never read or pollute the user's ``~/.cache/lmkit``.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ _SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 if "LMKIT_DATA" not in os.environ and _SHARED.is_dir():
     os.environ["LMKIT_DATA"] = str(_SHARED)
 os.environ["LMKIT_CACHE"] = tempfile.mkdtemp(prefix="lmkit-test-cache-")
+os.environ["LMKIT_NO_DOWNLOAD"] = "1"  # no test reaches the network: a missing dataset fails as offline
 
 
 @pytest.fixture(scope="session")

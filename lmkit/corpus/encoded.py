@@ -137,16 +137,17 @@ class EncodedCorpus:
 
 def encode_corpus(source, tokenizer: Tokenizer | TokenizerConfig | None = None, *, min_count: int = 1,
                   max_size: int | None = None, unk: str | None = None, eos: str | None = None,
-                  max_sentence_length: int = 10_000, errors: str = "strict",
+                  max_sentence_length: int = 10_000, errors: str = "strict", encoding: str = "utf-8",
                   cache_dir: str | os.PathLike | None = None, verbose: bool = True) -> EncodedCorpus:
     """Tokenize ``source``, choose a vocabulary, and encode it (or reuse the cached result).
 
     ``source``: a path, glob, directory, list of paths, or dataset name
     (``"brown:train"``).  ``min_count``, ``max_size``, ``unk`` and ``eos`` are
     :meth:`Vocab.build`'s options; lines longer than ``max_sentence_length``
-    tokens are cut into pieces of at most that many.
+    tokens are cut into pieces of at most that many.  ``errors`` and
+    ``encoding``: how bytes become text (:class:`lmkit.corpus.readers.FileSource`).
     """
-    text = resolve(source, errors=errors)
+    text = resolve(source, errors=errors, encoding=encoding, verbose=verbose)
     tokenizer = _as_tokenizer(tokenizer)
     if max_sentence_length < 1:
         raise ValueError(f"max_sentence_length must be >= 1, got {max_sentence_length}")
@@ -179,13 +180,13 @@ def encode_corpus(source, tokenizer: Tokenizer | TokenizerConfig | None = None, 
 
 
 def encode_with_vocab(source, vocab: Vocab, tokenizer: Tokenizer | TokenizerConfig | None = None, *,
-                      max_sentence_length: int = 10_000, errors: str = "strict",
+                      max_sentence_length: int = 10_000, errors: str = "strict", encoding: str = "utf-8",
                       cache_dir: str | os.PathLike | None = None, verbose: bool = True) -> EncodedCorpus:
     """Encode ``source`` with a fixed vocabulary (e.g. a test split with the training one).
 
     Tokens outside ``vocab`` become ``vocab.unk``, or are dropped when it has none.
     """
-    text = resolve(source, errors=errors)
+    text = resolve(source, errors=errors, encoding=encoding, verbose=verbose)
     tokenizer = _as_tokenizer(tokenizer)
     if tokenizer.needs_training:
         raise ValueError("encode_with_vocab needs a trained subword tokenizer (the one the vocabulary came from)")
