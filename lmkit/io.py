@@ -77,10 +77,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None
 
 
 def _naming(error: OSError, path: Path) -> OSError:
-    """``error`` with ``path`` as its filename when it names none (a write that hit a full disk)."""
-    if error.filename is None and error.errno is not None:
-        return type(error)(error.errno, error.strerror or str(error), str(path))
-    return error
+    """``error`` naming ``path`` (not the temporary file, nor nothing, as a write that hit a full disk does)."""
+    if error.errno is None:
+        return error
+    return type(error)(error.errno, error.strerror or str(error), str(path))
 
 
 def _permissions_for(path: Path) -> int:
