@@ -2,6 +2,7 @@ import json
 import os
 import stat
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,3 +130,21 @@ def test_a_failed_write_names_the_path_and_keeps_the_old_file(tmp_path, monkeypa
             raise OSError(errno.ENOSPC, "No space left on device")
     assert caught.value.filename == str(path) and caught.value.errno == errno.ENOSPC
     assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
+def test_the_temp_file_of_a_writer_killed_mid_write_is_removed_by_the_next_write(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "vectors.txt"
+    code = ("import os, signal, sys; from lmkit.io import atomic_write\n"
+            "with atomic_write(sys.argv[1], 'w') as handle:\n"
+            "    handle.write('half'); handle.flush(); os.kill(os.getpid(), signal.SIGKILL)\n")
+    repository = Path(__file__).resolve().parents[1]  # the lmkit under test, not an installed one
+    killed = subprocess.run([sys.executable, "-c", code, str(path)], cwd=repository)
+    assert killed.returncode == -9
+    leftovers = [p.name for p in tmp_path.iterdir()]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".vectors.txt.lmkit-")
+    with atomic_write(path, "w") as handle:
+        handle.write("whole")
+    assert [p.name for p in tmp_path.iterdir()] == ["vectors.txt"] and path.read_text() == "whole"
