@@ -13,7 +13,7 @@ import re
 
 # Python names whose CLI option has another name, for every command that has that option.
 ALIASES = {
-    "vector_size": "size", "workers": "threads", "errors": "encoding_errors", "max_vocab_size": "max_vocab_size",
+    "vector_size": "size", "workers": "threads", "errors": "encoding_errors",
 }
 
 
