@@ -6,7 +6,9 @@ project's reference data); tests that need a file from it use the
 with the reason when it is missing, and tests that need an optional peer
 library (gensim, scipy, kenlm) the ``need_module`` fixture.  With
 ``LMKIT_REQUIRE_DATA=1`` (set by ``.ci/run``) each of those skips is a
-failure instead: CI cannot pass by skipping the real-data tests.  Encoded corpora go to a temporary cache for the session, so
+failure instead: CI cannot pass by skipping the real-data tests.  Datasets
+are never fetched on first use (LMKIT_NO_DOWNLOAD=1; the download tests use
+file:// URLs).  Encoded corpora go to a temporary cache for the session, so
 tests never read or pollute the user's ``~/.cache/lmkit``.
 """
 from __future__ import annotations
@@ -22,6 +24,7 @@ _SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 if "LMKIT_DATA" not in os.environ and _SHARED.is_dir():
     os.environ["LMKIT_DATA"] = str(_SHARED)
 os.environ["LMKIT_CACHE"] = tempfile.mkdtemp(prefix="lmkit-test-cache-")
+os.environ["LMKIT_NO_DOWNLOAD"] = "1"  # no test reaches the network: a missing dataset fails as offline
 
 
 def missing(reason: str) -> None:

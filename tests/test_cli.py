@@ -33,7 +33,7 @@ def test_errors_become_a_message_and_exit_code_2(tmp_path, capsys):
     assert "lmkit: error: input file not found" in capsys.readouterr().err
     (tmp_path / "c.txt").write_text("a b\n")
     assert main(["data", "encode", str(tmp_path / "c.txt"), "--min-count", "5", "--quiet"]) == 2
-    assert "min_count=5 leaves an empty vocabulary" in capsys.readouterr().err
+    assert "--min-count 5 leaves an empty vocabulary" in capsys.readouterr().err  # the flag, not the argument
 
 
 def test_data_list_and_download(brown_zip, tmp_path, capsys):

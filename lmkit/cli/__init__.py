@@ -17,6 +17,7 @@ from lmkit.cli import lm as lm_commands
 from lmkit.cli import vectors as vectors_commands
 from lmkit.cli import watch as watch_commands
 from lmkit.cli import word2vec as word2vec_commands
+from lmkit.cli.errors import attach_parsers, cli_message
 
 _FAMILIES = (data_commands, word2vec_commands, vectors_commands, lm_commands, watch_commands)
 
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     trainers = train.add_subparsers(dest="model", required=True, metavar="MODEL")
     for family in _FAMILIES:
         family.register(commands, trainers)
+    attach_parsers(parser)
     return parser
 
 
@@ -40,7 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except (ValueError, FileNotFoundError, MissingExtra) as error:
-        print(f"lmkit: error: {error}", file=sys.stderr)
+        print(f"lmkit: error: {cli_message(str(error), getattr(args, '_parser', None))}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a write that failed (full disk, permission): one line naming the file
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"lmkit: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("lmkit: error: out of memory: choose smaller sizes (--size, --window, --features, --hidden, "
+              "--batch-size) or a smaller vocabulary (--min-count)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lmkit: interrupted", file=sys.stderr)

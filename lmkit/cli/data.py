@@ -16,11 +16,13 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
     fetch.add_argument("name", help="dataset name, e.g. brown")
     fetch.add_argument("--dest", help="folder to save into (default: $LMKIT_DATA or ~/.local/share/lmkit)")
     fetch.add_argument("--url", help="download from this URL instead of the public one (file:// works)")
+    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
     fetch.set_defaults(handler=_download)
 
     encode = actions.add_parser("encode", help="tokenize and encode a corpus into the cache; print its statistics")
     encode.add_argument("input", help="file, glob, directory or dataset name (brown, brown:train, ...)")
     add_tokenizer_arguments(encode)
+    add_input_arguments(encode)
     encode.add_argument("--min-count", type=int, default=1, help="drop tokens seen fewer times (default 1)")
     encode.add_argument("--max-size", type=int, default=None, help="keep at most this many vocabulary entries")
     encode.add_argument("--unk", default=None, help="merge dropped tokens into this symbol instead of removing them")
@@ -41,8 +43,32 @@ def add_tokenizer_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--subword", choices=("bpe", "wordpiece", "unigram"), default=None,
                        help="train a subword model on the corpus and use its pieces as tokens")
     group.add_argument("--subword-vocab-size", type=int, default=30_000, help="subword vocabulary size")
-    group.add_argument("--encoding-errors", choices=("strict", "replace"), default="strict",
-                       help="strict: stop at invalid UTF-8 (default); replace: substitute U+FFFD")
+
+
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """How corpus files become text, and whether dataset names may be fetched: every command that reads text."""
+    from lmkit.corpus.readers import MAX_INVALID
+
+    group = parser.add_argument_group("input text")
+    group.add_argument("--encoding", default="utf-8",
+                       help="text encoding of the corpus files (default utf-8; e.g. latin-1, cp1252)")
+    group.add_argument("--encoding-errors", choices=("strict", "replace", "ignore"), default="strict",
+                       help="strict: stop at the first invalid byte (default); replace: substitute U+FFFD; "
+                            "ignore: drop it")
+    group.add_argument("--max-invalid", type=float, default=MAX_INVALID, metavar="FRACTION",
+                       help=f"with replace/ignore: stop when more than this fraction of a file's bytes are "
+                            f"invalid or NUL, i.e. not text (default {MAX_INVALID}; 1: read anything)")
+    group.add_argument("--no-download", action="store_true",
+                       help="never fetch a dataset named but missing (default: fetch it on first use; "
+                            "also LMKIT_NO_DOWNLOAD=1)")
+
+
+def corpus_source(args: argparse.Namespace, spec):
+    """The line source for ``spec`` (a path, glob or dataset name) with :func:`add_input_arguments`' options."""
+    from lmkit.corpus.datasets import resolve
+
+    return resolve(spec, errors=args.encoding_errors, encoding=args.encoding, max_invalid=args.max_invalid,
+                   download=False if args.no_download else None, verbose=not getattr(args, "quiet", False))
 
 
 def tokenizer_config(args: argparse.Namespace):
@@ -70,7 +96,7 @@ def _list(args: argparse.Namespace) -> int:
 def _download(args: argparse.Namespace) -> int:
     from lmkit.corpus.datasets import download
 
-    path = download(args.name, args.dest, url=args.url)
+    path = download(args.name, args.dest, url=args.url, verbose=not args.quiet)
     print(f"saved {path}")
     return 0
 
@@ -78,11 +104,13 @@ def _download(args: argparse.Namespace) -> int:
 def _encode(args: argparse.Namespace) -> int:
     import time
 
+    from lmkit.cli.paths import check_output
     from lmkit.corpus.encoded import encode_corpus
 
+    check_output(args.vocab_out, "--vocab-out")
     started = time.perf_counter()
-    corpus = encode_corpus(args.input, tokenizer_config(args), min_count=args.min_count, max_size=args.max_size,
-                           unk=args.unk, eos=args.eos, errors=args.encoding_errors, verbose=not args.quiet)
+    corpus = encode_corpus(corpus_source(args, args.input), tokenizer_config(args), min_count=args.min_count,
+                           max_size=args.max_size, unk=args.unk, eos=args.eos, verbose=not args.quiet)
     seconds = time.perf_counter() - started
     if args.vocab_out:
         corpus.vocab.save(args.vocab_out)

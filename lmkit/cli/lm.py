@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from lmkit.cli.data import add_tokenizer_arguments, tokenizer_config
+from lmkit.cli.data import add_input_arguments, add_tokenizer_arguments, corpus_source, tokenizer_config
 from lmkit.cli.watch import add_monitor_arguments, monitor_options
 
 
@@ -106,6 +106,7 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
                      help="refuse a text with words the model cannot score (unknown to a vocabulary without "
                           "<unk>); --no-strict skips them and reports how many (default strict)")
     ppl.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_input_arguments(ppl)
     ppl.set_defaults(handler=_perplexity)
 
 
@@ -120,24 +121,26 @@ def _corpus_arguments(parser: argparse.ArgumentParser) -> None:
                         help="count the vocabulary on this text instead (e.g. brown, as Bengio et al. did)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
     add_tokenizer_arguments(parser)
+    add_input_arguments(parser)
 
 
 def _encode_training(args):
     from lmkit.corpus.encoded import encode_corpus, encode_with_vocab
 
-    options = dict(min_count=args.min_count, unk=args.unk or None, eos=args.eos or None,
-                   errors=args.encoding_errors, verbose=not args.quiet)
+    options = dict(min_count=args.min_count, unk=args.unk or None, eos=args.eos or None, verbose=not args.quiet)
     if args.vocab_from:
-        base = encode_corpus(args.vocab_from, tokenizer_config(args), **options)
-        return encode_with_vocab(args.input, base.vocab, base.tokenizer, errors=args.encoding_errors,
+        base = encode_corpus(corpus_source(args, args.vocab_from), tokenizer_config(args), **options)
+        return encode_with_vocab(corpus_source(args, args.input), base.vocab, base.tokenizer,
                                  verbose=not args.quiet)
-    return encode_corpus(args.input, tokenizer_config(args), **options)
+    return encode_corpus(corpus_source(args, args.input), tokenizer_config(args), **options)
 
 
 def _train_nplm(args: argparse.Namespace) -> int:
+    from lmkit.cli.paths import check_output
     from lmkit.corpus.encoded import encode_with_vocab
     from lmkit.lm.nplm import NPLM, NPLMConfig
     from lmkit.lm.perplexity import perplexity
+    from lmkit.memory import check_fits, nplm_bytes
 
     config = NPLMConfig(
         context=args.context, features=args.features, hidden=args.hidden, direct=args.direct,
@@ -157,10 +160,14 @@ def _train_nplm(args: argparse.Namespace) -> int:
         max_tokens=args.max_tokens)
     model = NPLM(config)
     monitoring = monitor_options(args)
+    check_output(args.output, "--output")
     corpus = _encode_training(args)
+    check_fits(nplm_bytes(config, len(corpus.vocab)),
+               f"an NPLM of {len(corpus.vocab)} words (--features {config.features}, --hidden {config.hidden}, "
+               f"--context {config.context}, --batch-size {config.batch_size})")
     valid = None
     if args.valid:
-        valid = encode_with_vocab(args.valid, corpus.vocab, corpus.tokenizer, errors=args.encoding_errors,
+        valid = encode_with_vocab(corpus_source(args, args.valid), corpus.vocab, corpus.tokenizer,
                                   verbose=not args.quiet)
     model.fit(corpus, valid, output=args.output, resume=args.resume, verbose=not args.quiet, **monitoring)
     if valid is None:
@@ -174,10 +181,13 @@ def _train_nplm(args: argparse.Namespace) -> int:
 
 
 def _train_ngram(args: argparse.Namespace) -> int:
+    from lmkit.cli.paths import check_output
     from lmkit.lm.ngram import KneserNey
 
     if not args.output and not args.arpa:
         raise ValueError("lmkit train ngram needs --output MODEL or --arpa FILE (or both)")
+    check_output(args.output, "--output")
+    check_output(args.arpa, "--arpa")
     model = KneserNey(args.order, boundaries=args.boundaries).fit(_encode_training(args))
     written = []
     if args.output:
@@ -209,18 +219,21 @@ def _perplexity(args: argparse.Namespace) -> int:
     from lmkit.corpus.encoded import encode_with_vocab
     from lmkit.lm.perplexity import ContextFrequency, Mixture, perplexity
 
+    from lmkit.cli.paths import check_output
+
     if args.weight_by_context and not args.fit_weight:
         raise ValueError("--weight-by-context needs --fit-weight VALID_TEXT")
+    check_output(args.logprobs, "--logprobs")
     model = _load_any(args.model)
     if args.mix:
         other = _load_any(args.mix)
         if args.fit_weight:
             classes = None
             if args.weight_by_context:
-                train = encode_with_vocab(args.weight_by_context, model.vocab, getattr(model, "tokenizer", None),
-                                          verbose=False)
+                train = encode_with_vocab(corpus_source(args, args.weight_by_context), model.vocab,
+                                          getattr(model, "tokenizer", None), verbose=False)
                 classes = ContextFrequency(train, length=args.context_words, boundaries=model.boundaries)
-            model = Mixture.fit_weight(model, other, args.fit_weight, classes=classes)
+            model = Mixture.fit_weight(model, other, corpus_source(args, args.fit_weight), classes=classes)
         elif args.weight is not None:
             model = Mixture(model, other, args.weight)
         else:
@@ -228,7 +241,7 @@ def _perplexity(args: argparse.Namespace) -> int:
         print(f"mixture weight {model.describe_weight()} on {args.model}")
     elif args.weight is not None or args.fit_weight:
         raise ValueError("--weight and --fit-weight need --mix OTHER_MODEL")
-    result = perplexity(model, args.input, batch_size=args.batch_size, logprobs_path=args.logprobs,
-                        strict=args.strict, verbose=not args.quiet)
+    result = perplexity(model, corpus_source(args, args.input), batch_size=args.batch_size,
+                        logprobs_path=args.logprobs, strict=args.strict, verbose=not args.quiet)
     print(result.describe())
     return 0

@@ -29,6 +29,9 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
     evaluate.add_argument("--case-sensitive", action="store_true",
                           help="compare words as they are (default: upper-case both sides, as gensim)")
     evaluate.add_argument("--json", action="store_true", help="print the results as one JSON document")
+    evaluate.add_argument("--no-download", action="store_true",
+                          help="never fetch a missing benchmark file (default: fetch it on first use; "
+                               "also LMKIT_NO_DOWNLOAD=1)")
     evaluate.set_defaults(handler=_evaluate)
 
     similar = commands.add_parser("similar", help="nearest words (cosine) to the sum of words minus others")
@@ -52,9 +55,15 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
     exclusive.add_argument("--text", dest="binary", action="store_const", const=False,
                            help="word2vec text format")
     group.add_argument("--limit", type=int, default=None, metavar="N", help="read only the first N vectors")
+    group.add_argument("--no-header", action="store_true",
+                       help="word2vec text file without the 'V d' first line (as GloVe writes them)")
+    group.add_argument("--unicode-errors", choices=("strict", "replace", "ignore"), default="strict",
+                       help="words that are not valid UTF-8: strict: stop (default); replace: U+FFFD; ignore: drop "
+                            "the bytes")
 
 
-def load_vectors(path: str, binary: bool | None = None, limit: int | None = None):
+def load_vectors(path: str, binary: bool | None = None, limit: int | None = None, no_header: bool = False,
+                 unicode_errors: str = "strict"):
     """KeyedVectors from an lmkit ``.npz`` or a word2vec file (``binary=None``: sniffed)."""
     from pathlib import Path
 
@@ -71,30 +80,38 @@ def load_vectors(path: str, binary: bool | None = None, limit: int | None = None
             kv = KeyedVectors(kv.index_to_key[:limit], kv.vectors[:limit])
         return kv
     if binary is None:
-        binary = sniff_binary(file)
-    return KeyedVectors.load_word2vec_format(file, binary=binary, limit=limit)
+        binary = False if no_header else sniff_binary(file)
+    return KeyedVectors.load_word2vec_format(file, binary=binary, limit=limit, no_header=no_header,
+                                             unicode_errors=unicode_errors)
 
 
-def _default_file(name: str):
-    """The dataset file ``name`` if the dataset resolver finds it, else None."""
-    from lmkit.corpus.datasets import find_dataset_file
+def _vectors(args: argparse.Namespace):
+    return load_vectors(args.vectors, args.binary, args.limit, args.no_header, args.unicode_errors)
+
+
+def _default_file(name: str, args: argparse.Namespace):
+    """The dataset file ``name``, fetched on first use unless --no-download; None if it cannot be had."""
+    import logging
+
+    from lmkit.corpus.datasets import dataset_file
 
     try:
-        return find_dataset_file(name)
-    except FileNotFoundError:
+        return dataset_file(name, download=False if args.no_download else None)
+    except FileNotFoundError as error:
+        logging.getLogger(__name__).warning("skipping the %s benchmark: %s", name, str(error).splitlines()[0])
         return None
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     from lmkit.evaluate import evaluate_word_analogies, evaluate_word_pairs
 
-    analogies = args.analogies or _default_file("questions-words")
-    pairs = args.similarity or _default_file("wordsim353")
+    kv = _vectors(args)  # a bad vector file is reported before any benchmark is fetched
+    analogies = args.analogies or _default_file("questions-words", args)
+    pairs = args.similarity or _default_file("wordsim353", args)
     if analogies is None and pairs is None:
         raise FileNotFoundError("no benchmark file: pass --analogies/--similarity, set LMKIT_DATA to a folder "
                                 "with questions-words.txt and wordsim353.tsv, or run `lmkit data download "
                                 "questions-words` and `lmkit data download wordsim353`")
-    kv = load_vectors(args.vectors, args.binary, args.limit)
     options = {"case_insensitive": not args.case_sensitive}
     if args.restrict_vocab is not None:
         options["restrict_vocab"] = args.restrict_vocab
@@ -138,7 +155,7 @@ def _format_report(report: dict) -> str:
 
 
 def _similar(args: argparse.Namespace) -> int:
-    kv = load_vectors(args.vectors, args.binary, args.limit)
+    kv = _vectors(args)
     query = kv.most_similar_cosmul if args.cosmul else kv.most_similar
     try:
         answers = query(positive=args.words, negative=args.negative, topn=args.topn,

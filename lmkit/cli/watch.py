@@ -8,6 +8,7 @@ words and their nearest neighbours (:func:`lmkit.plot.plot_vectors`).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from lmkit.cli.vectors import add_format_arguments
 
@@ -30,6 +31,8 @@ def monitor_options(args: argparse.Namespace) -> dict:
         if args.monitor_every is not None:
             raise ValueError("--monitor-every needs --log-dir DIR")
         return {}
+    if Path(args.log_dir).exists() and not Path(args.log_dir).is_dir():
+        raise ValueError(f"--log-dir {args.log_dir}: exists and is not a folder")
     options = {"log_dir": args.log_dir}
     if args.monitor_every is not None:
         options["monitor_every"] = args.monitor_every
@@ -55,8 +58,10 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
 
 
 def _plot(args: argparse.Namespace) -> int:
+    from lmkit.cli.paths import check_output
     from lmkit.plot import plot_runs, plot_vectors
 
+    check_output(args.output, "--output")
     if args.targets[0] == "vectors":
         if len(args.targets) != 2:
             raise ValueError("usage: lmkit plot vectors VECTORS --words W1 W2 ... --output map.png")
@@ -66,7 +71,8 @@ def _plot(args: argparse.Namespace) -> int:
             raise ValueError(f"--neighbours must be >= 0, got {args.neighbours}")
         from lmkit.cli.vectors import load_vectors
 
-        vectors = load_vectors(args.targets[1], args.binary, args.limit)
+        vectors = load_vectors(args.targets[1], args.binary, args.limit, no_header=args.no_header,
+                               unicode_errors=args.unicode_errors)
         written = plot_vectors(vectors, args.words, args.output, neighbours=args.neighbours)
     else:
         if args.words:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from lmkit.cli.data import add_tokenizer_arguments, tokenizer_config
+from lmkit.cli.data import add_input_arguments, add_tokenizer_arguments, corpus_source, tokenizer_config
 from lmkit.cli.watch import add_monitor_arguments, monitor_options
 
 
@@ -57,11 +57,14 @@ def _add_arguments(parser: argparse.ArgumentParser, architecture: str) -> None:
                                "group of 4 targets, faster at the same quality; exact: the C tool's update")
     add_monitor_arguments(parser, "corpus chunks (~65k words)")
     add_tokenizer_arguments(parser)
+    add_input_arguments(parser)
 
 
 def _train(args: argparse.Namespace) -> int:
     import time
 
+    from lmkit.cli.paths import check_output
+    from lmkit.corpus.encoded import encode_corpus
     from lmkit.word2vec.model import Word2Vec, Word2VecConfig
 
     config = Word2VecConfig(
@@ -70,9 +73,15 @@ def _train(args: argparse.Namespace) -> int:
         sample=args.sample, negative=args.negative, ns_exponent=args.ns_exponent, alpha=args.alpha,
         min_alpha=args.min_alpha, epochs=args.epochs, workers=args.threads, seed=args.seed, update=args.update,
         tokenizer=tokenizer_config(args))
+    check_output(args.output, "--output")
+    check_output(args.save_model, "--save-model")
     monitoring = monitor_options(args)
     started = time.perf_counter()
-    model = Word2Vec(config).fit(args.input, verbose=not args.quiet, errors=args.encoding_errors, **monitoring)
+    corpus = encode_corpus(corpus_source(args, args.input), config.tokenizer, min_count=config.min_count,
+                           max_size=config.max_vocab_size, max_sentence_length=config.max_sentence_length,
+                           verbose=not args.quiet)
+    _check_sizes(config, len(corpus.vocab))
+    model = Word2Vec(config).fit(corpus, verbose=not args.quiet, **monitoring)
     seconds = time.perf_counter() - started
     written = model.save_vectors(args.output, binary=args.binary)
     if args.save_model:
@@ -85,3 +94,15 @@ def _train(args: argparse.Namespace) -> int:
               f"({seconds:.1f} s in all)")
         print(f"vectors: {written}" + (f"\nmodel: {args.save_model}" if args.save_model else ""))
     return 0
+
+
+def _check_sizes(config, n_words: int) -> None:
+    """Refuse, before training, options the vocabulary or the memory cannot support."""
+    from lmkit.memory import check_fits, word2vec_bytes
+
+    if config.loss != "hs" and config.negative >= n_words:
+        raise ValueError(f"--negative {config.negative}: the vocabulary has {n_words} words, so at most "
+                         f"{n_words - 1} negatives per word make sense (5-20 is usual)")
+    check_fits(word2vec_bytes(config, n_words),
+               f"--size {config.vector_size} with {n_words} words (--window {config.window}, "
+               f"--threads {config.workers})")

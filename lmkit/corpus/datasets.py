@@ -7,7 +7,11 @@ the next 200,000, and the rest, texts in order ca01..cr09).
 
 Files are looked up in ``$LMKIT_DATA``, then lmkit's own data folder, then
 the standard ``nltk_data`` folders; ``lmkit data download NAME`` fetches a
-missing one from its public URL and checks its sha256.
+missing one from its public URL and checks its sha256.  A dataset used by
+name (:func:`dataset_file`) is fetched the same way on first use, so the
+first command on a fresh machine works; ``LMKIT_NO_DOWNLOAD=1`` (or
+``download=False``, the CLI's ``--no-download``) turns that off, for offline
+or audited machines.
 """
 from __future__ import annotations
 
@@ -63,6 +67,8 @@ BENGIO_TRAIN_TOKENS = 800_000   # Bengio et al. (2003), section 4.1
 BENGIO_VALID_TOKENS = 200_000
 BENGIO_RARE_MAX_COUNT = 3       # words seen <= 3 times merge into one rare-word symbol
 BROWN_READER_VERSION = 1        # bump when the reader's output changes: invalidates caches
+NO_DOWNLOAD_ENV = "LMKIT_NO_DOWNLOAD"  # set to 1 to never fetch a missing dataset on first use
+DOWNLOAD_BLOCK_BYTES = 1 << 20
 
 
 def default_data_dir() -> Path:
@@ -102,13 +108,43 @@ def find_dataset_file(name: str) -> Path:
         f"or set LMKIT_DATA to a folder that holds {entry.filename}.")
 
 
-def download(name: str, dest_dir: str | os.PathLike | None = None, url: str | None = None) -> Path:
+def downloads_allowed(download: bool | None = None) -> bool:
+    """``download`` if given, else True unless ``$LMKIT_NO_DOWNLOAD`` is set to a true value."""
+    if download is not None:
+        return bool(download)
+    return os.environ.get(NO_DOWNLOAD_ENV, "").strip().lower() in ("", "0", "false", "no")
+
+
+def dataset_file(name: str, download: bool | None = None, verbose: bool = True) -> Path:
+    """The local path of dataset ``name``, fetched into :func:`default_data_dir` on first use.
+
+    ``download``: None follows ``$LMKIT_NO_DOWNLOAD``; False only looks.  When
+    the file is missing and cannot be fetched (offline, no permission), the
+    ``FileNotFoundError`` of :func:`find_dataset_file` is raised, with the
+    reason the download failed.
+    """
+    try:
+        return find_dataset_file(name)
+    except FileNotFoundError as missing:
+        if not downloads_allowed(download):
+            raise
+        log.warning("dataset %r not found locally: downloading it to %s (--no-download or %s=1 turns this off)",
+                    name, default_data_dir(), NO_DOWNLOAD_ENV)
+        try:
+            return _DOWNLOADER(name, verbose=verbose)
+        except ValueError as failed:
+            raise FileNotFoundError(f"{missing}\nFetching it failed: {failed}") from None
+
+
+def download(name: str, dest_dir: str | os.PathLike | None = None, url: str | None = None,
+             verbose: bool = True) -> Path:
     """Fetch dataset ``name`` into ``dest_dir`` (default :func:`default_data_dir`).
 
     The file is streamed to a temporary name, its sha256 compared with the
     known value, and only then renamed into place: a failed or tampered
     download leaves nothing behind.  ``url`` overrides the public address
-    (``file://`` URLs work, for offline use and tests).
+    (``file://`` URLs work, for offline use and tests).  ``verbose``: a
+    progress bar on stderr.
     """
     if name not in DATASET_FILES:
         raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASET_FILES))}")
@@ -119,10 +155,12 @@ def download(name: str, dest_dir: str | os.PathLike | None = None, url: str | No
     digest = hashlib.sha256()
     log.info("downloading %s from %s", entry.filename, source_url)
     try:
-        with urllib.request.urlopen(source_url) as response, atomic_write(path) as handle:
-            while block := response.read(1 << 20):
+        with urllib.request.urlopen(source_url, timeout=60) as response, atomic_write(path) as handle, \
+                _progress_bar(response, entry.filename, verbose) as bar:
+            while block := response.read(DOWNLOAD_BLOCK_BYTES):
                 digest.update(block)
                 handle.write(block)
+                bar.update(len(block))
             if digest.hexdigest() != entry.sha256:
                 raise ValueError(f"download of {name!r} from {source_url} failed its checksum: sha256 "
                                  f"{digest.hexdigest()}, expected {entry.sha256}; nothing was saved")
@@ -131,9 +169,21 @@ def download(name: str, dest_dir: str | os.PathLike | None = None, url: str | No
     return path
 
 
+def _progress_bar(response, filename: str, verbose: bool):
+    """A tqdm bar in bytes (its total from Content-Length when the server sends one)."""
+    from tqdm.auto import tqdm
+
+    length = response.headers.get("Content-Length") if getattr(response, "headers", None) else None
+    return tqdm(total=int(length) if length and length.isdigit() else None, unit="B", unit_scale=True,
+                unit_divisor=1024, desc=f"download {filename}", disable=not verbose, leave=False)
+
+
+_DOWNLOADER = download  # what dataset_file calls; tests replace it with a fake that never touches the network
+
+
 # ----------------------------------------------------------------------------- Brown
 
-_BROWN_TEXT = re.compile(r"brown/c[a-r]\d\d")
+BROWN_TEXT = re.compile(r"brown/c[a-r]\d\d")
 _TAG = re.compile(r"/[^\s/]*(?=\s|$)")  # the last "/tag" of each word/tag token
 
 
@@ -146,7 +196,7 @@ def brown_sentences(zip_path: str | os.PathLike) -> list[list[str]]:
     zip_path = Path(zip_path)
     try:
         with zipfile.ZipFile(zip_path) as archive:
-            names = sorted(n for n in archive.namelist() if _BROWN_TEXT.fullmatch(n))
+            names = sorted(n for n in archive.namelist() if BROWN_TEXT.fullmatch(n))
             if not names:
                 raise ValueError(f"{zip_path}: no Brown texts (brown/ca01 ... brown/cr09) in this zip file")
             sentences = []
@@ -184,11 +234,12 @@ def bengio_split(sentences: list[list[str]], train_tokens: int = BENGIO_TRAIN_TO
 class BrownSource:
     """The Brown corpus, whole or one Bengio split, as a line source (words joined by spaces)."""
 
-    def __init__(self, split: str | None = None, zip_path: str | os.PathLike | None = None):
+    def __init__(self, split: str | None = None, zip_path: str | os.PathLike | None = None,
+                 download: bool | None = None, verbose: bool = True):
         if split is not None and split not in BROWN_SPLITS:
             raise ValueError(f"unknown Brown split {split!r}; use one of {', '.join(BROWN_SPLITS)}")
         self.split = split
-        self.zip_path = Path(zip_path) if zip_path is not None else find_dataset_file("brown")
+        self.zip_path = Path(zip_path) if zip_path is not None else dataset_file("brown", download, verbose)
         self.name = "brown" if split is None else f"brown:{split}"
 
     def sentences(self) -> list[list[str]]:
@@ -220,12 +271,17 @@ def is_dataset_name(spec: object) -> bool:
     return spec in CORPUS_DATASETS or bool(_DATASET_SPEC.fullmatch(spec))
 
 
-def resolve(spec, errors: str = "strict"):
+def resolve(spec, errors: str = "strict", encoding: str = "utf-8", max_invalid: float | None = None,
+            download: bool | None = None, verbose: bool = True):
     """A line source for a path, glob, list of paths, or dataset name.
 
-    Returns an object with ``name``, ``line_blocks()`` and ``fingerprint()``.
+    Returns an object with ``name``, ``line_blocks()`` and ``fingerprint()``
+    (an object that already has them is returned as it is).  ``errors``,
+    ``encoding`` and ``max_invalid`` (None: the reader's default) are
+    :class:`~lmkit.corpus.readers.FileSource`'s; ``download`` and ``verbose``
+    are :func:`dataset_file`'s, for a dataset name.
     """
-    from lmkit.corpus.readers import FileSource
+    from lmkit.corpus.readers import MAX_INVALID, FileSource
 
     if hasattr(spec, "line_blocks") and hasattr(spec, "fingerprint"):
         return spec
@@ -234,5 +290,6 @@ def resolve(spec, errors: str = "strict"):
         if name not in CORPUS_DATASETS:
             raise ValueError(f"unknown dataset {name!r} in {spec!r}; corpus datasets: "
                              f"{', '.join(CORPUS_DATASETS)} (with :train, :valid or :test for brown)")
-        return BrownSource(split or None)
-    return FileSource(spec, errors=errors)
+        return BrownSource(split or None, download=download, verbose=verbose)
+    return FileSource(spec, errors=errors, encoding=encoding,
+                      max_invalid=MAX_INVALID if max_invalid is None else max_invalid)

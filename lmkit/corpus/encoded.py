@@ -6,12 +6,15 @@ An encoded corpus is a folder::
     offsets.npy    int64[n_sentences+1]  sentence s is ids[offsets[s]:offsets[s+1]]
     vocab.tsv      the vocabulary (lmkit.corpus.vocab)
     tokenizer.json the tokenizer that produced it (lmkit.corpus.tokenizer)
-    meta.json      sizes and provenance, written last
+    meta.json      sizes, sha256 of every file, provenance; written last
 
 It is built in a temporary folder and renamed into place when complete, so
-a run interrupted midway leaves no folder under the final name; a folder
-whose files do not match ``meta.json`` (edited, truncated) is rebuilt, never
-read.  The cache key is a digest of the source files (path, size, mtime),
+a run interrupted midway leaves no folder under the final name.  Opening a
+folder checks every file against the size and sha256 in ``meta.json`` and
+every id against the vocabulary size (one pass, ~1 GB/s): a file edited,
+truncated or overwritten in place is an error naming the folder, never ids
+that index past the weights of a trainer; :func:`encode_corpus` then
+rebuilds it.  The cache key is a digest of the source files (path, size, mtime),
 the tokenizer and the vocabulary options.
 
 Encoding streams the text twice through the Rust tokenizer and never holds
@@ -44,9 +47,11 @@ from lmkit.io import atomic_write
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = "lmkit-encoded"
-CACHE_VERSION = 2  # 2: meta.json records n_dropped
+CACHE_VERSION = 2                # 2: meta.json records n_dropped and each file's sha256
 ENCODE_BATCH_LINES = 10_000      # lines per call into the Rust encoder: amortizes the call, bounds memory
 REMAP_CHUNK_TOKENS = 1 << 24     # tokens per numpy chunk when mapping type ids to vocabulary ids
+VERIFY_CHUNK_BYTES = 1 << 26     # 64 MiB read at a time when checking a cache file: bounded memory
+CACHE_FILES = ("ids.npy", "offsets.npy", "vocab.tsv", "tokenizer.json")
 
 
 def default_cache_dir() -> Path:
@@ -75,6 +80,13 @@ class EncodedCorpus:
                 actual = (self.directory / name).stat().st_size
                 if actual != size:
                     raise ValueError(f"{name} has {actual} bytes, meta.json records {size}")
+            if sorted(meta["sha256"]) != sorted(CACHE_FILES):
+                raise ValueError(f"meta.json records checksums of {sorted(meta['sha256'])}, expected {CACHE_FILES}")
+            for name in CACHE_FILES:
+                actual = file_sha256(self.directory / name)
+                if actual != meta["sha256"][name]:
+                    raise ValueError(f"{name} was changed after it was written (sha256 {actual[:12]}..., "
+                                     f"meta.json records {meta['sha256'][name][:12]}...)")
             self.ids = np.load(self.directory / "ids.npy", mmap_mode="r", allow_pickle=False)
             self.offsets = np.load(self.directory / "offsets.npy", allow_pickle=False)
             if self.ids.dtype != np.int32 or self.ids.shape != (meta["n_tokens"],):
@@ -82,7 +94,10 @@ class EncodedCorpus:
             if (self.offsets.dtype != np.int64 or self.offsets.shape != (meta["n_sentences"] + 1,)
                     or self.offsets[0] != 0 or self.offsets[-1] != meta["n_tokens"]):
                 raise ValueError("offsets.npy does not match the token and sentence counts")
+            if np.any(np.diff(self.offsets) < 0):
+                raise ValueError("offsets.npy is not non-decreasing")
             self.vocab = Vocab.load(self.directory / "vocab.tsv")
+            _check_id_range(self.ids, len(self.vocab))
             self.tokenizer = Tokenizer.load(self.directory / "tokenizer.json")
         except (OSError, KeyError, TypeError, json.JSONDecodeError, ValueError) as error:
             raise ValueError(f"{self.directory}: corrupt encoded corpus ({error})") from error
@@ -147,16 +162,17 @@ class EncodedCorpus:
 
 def encode_corpus(source, tokenizer: Tokenizer | TokenizerConfig | None = None, *, min_count: int = 1,
                   max_size: int | None = None, unk: str | None = None, eos: str | None = None,
-                  max_sentence_length: int = 10_000, errors: str = "strict",
+                  max_sentence_length: int = 10_000, errors: str = "strict", encoding: str = "utf-8",
                   cache_dir: str | os.PathLike | None = None, verbose: bool = True) -> EncodedCorpus:
     """Tokenize ``source``, choose a vocabulary, and encode it (or reuse the cached result).
 
     ``source``: a path, glob, directory, list of paths, or dataset name
     (``"brown:train"``).  ``min_count``, ``max_size``, ``unk`` and ``eos`` are
     :meth:`Vocab.build`'s options; lines longer than ``max_sentence_length``
-    tokens are cut into pieces of at most that many.
+    tokens are cut into pieces of at most that many.  ``errors`` and
+    ``encoding``: how bytes become text (:class:`lmkit.corpus.readers.FileSource`).
     """
-    text = resolve(source, errors=errors)
+    text = resolve(source, errors=errors, encoding=encoding, verbose=verbose)
     tokenizer = _as_tokenizer(tokenizer)
     if max_sentence_length < 1:
         raise ValueError(f"max_sentence_length must be >= 1, got {max_sentence_length}")
@@ -189,13 +205,13 @@ def encode_corpus(source, tokenizer: Tokenizer | TokenizerConfig | None = None, 
 
 
 def encode_with_vocab(source, vocab: Vocab, tokenizer: Tokenizer | TokenizerConfig | None = None, *,
-                      max_sentence_length: int = 10_000, errors: str = "strict",
+                      max_sentence_length: int = 10_000, errors: str = "strict", encoding: str = "utf-8",
                       cache_dir: str | os.PathLike | None = None, verbose: bool = True) -> EncodedCorpus:
     """Encode ``source`` with a fixed vocabulary (e.g. a test split with the training one).
 
     Tokens outside ``vocab`` become ``vocab.unk``, or are dropped when it has none.
     """
-    text = resolve(source, errors=errors)
+    text = resolve(source, errors=errors, encoding=encoding, verbose=verbose)
     tokenizer = _as_tokenizer(tokenizer)
     if tokenizer.needs_training:
         raise ValueError("encode_with_vocab needs a trained subword tokenizer (the one the vocabulary came from)")
@@ -220,6 +236,27 @@ def encode_with_vocab(source, vocab: Vocab, tokenizer: Tokenizer | TokenizerConf
         _finish(folder, text.name, lookup, lengths, sentence_lengths, vocab, tokenizer)
 
     return _cached(Path(cache_dir) if cache_dir is not None else default_cache_dir(), text.name, key, build)
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read in VERIFY_CHUNK_BYTES pieces."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(VERIFY_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_id_range(ids: np.ndarray, vocab_size: int) -> None:
+    """ValueError unless every id is in [0, vocab_size): trainers index weight rows with them unchecked."""
+    step = VERIFY_CHUNK_BYTES // 4
+    for start in range(0, ids.shape[0], step):
+        chunk = ids[start:start + step]
+        low, high = int(chunk.min()), int(chunk.max())
+        if low < 0 or high >= vocab_size:
+            bad = int(np.flatnonzero((chunk < 0) | (chunk >= vocab_size))[0])
+            raise ValueError(f"ids.npy holds id {int(chunk[bad])} at token {start + bad}, outside the "
+                             f"vocabulary of {vocab_size} words")
 
 
 # ----------------------------------------------------------------------------- internals
@@ -378,11 +415,12 @@ def _finish(folder: Path, name: str, lookup: np.ndarray, lengths: np.ndarray, se
     np.save(folder / "offsets.npy", offsets, allow_pickle=False)
     vocab.save(folder / "vocab.tsv")
     tokenizer.save(folder / "tokenizer.json")
-    file_bytes = {f: (folder / f).stat().st_size for f in ("ids.npy", "offsets.npy", "vocab.tsv", "tokenizer.json")}
+    file_bytes = {f: (folder / f).stat().st_size for f in CACHE_FILES}
     meta = {"format": CACHE_FORMAT, "format_version": CACHE_VERSION, "source": name, "n_tokens": n_tokens,
             "n_dropped": int(lengths.sum()) - n_tokens,
             "n_sentences": int(sentence_lengths.shape[0]), "n_lines": int(lengths.shape[0]),
-            "vocab_size": len(vocab), "file_bytes": file_bytes}
+            "vocab_size": len(vocab), "file_bytes": file_bytes,
+            "sha256": {f: file_sha256(folder / f) for f in CACHE_FILES}}
     with atomic_write(folder / "meta.json", "w", encoding="utf-8") as handle:
         json.dump(meta, handle, indent=1)
 

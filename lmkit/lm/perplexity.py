@@ -227,8 +227,8 @@ def _mix(la: np.ndarray, lb: np.ndarray, weight) -> np.ndarray:
 
 
 def _as_corpus(model, corpus):
-    """An encoded corpus in the model's vocabulary (encoding a path or dataset name with it)."""
-    if isinstance(corpus, (str, Path)):
+    """An encoded corpus in the model's vocabulary (encoding a path, dataset name or line source with it)."""
+    if isinstance(corpus, (str, Path)) or (hasattr(corpus, "line_blocks") and hasattr(corpus, "fingerprint")):
         from lmkit.corpus.encoded import encode_with_vocab
 
         return encode_with_vocab(corpus, model.vocab, getattr(model, "tokenizer", None), verbose=False)

@@ -92,6 +92,12 @@ class Word2VecConfig:
             raise ValueError(f"alpha must be > 0, got {self.alpha!r}")
         if not (0 <= self.min_alpha < math.inf):
             raise ValueError(f"min_alpha must be >= 0, got {self.min_alpha!r}")
+        if self.min_alpha > self.learning_rate:  # the rate would rise during training, not decay
+            raise ValueError(f"min_alpha must be <= alpha (the rate decays from alpha to min_alpha), got "
+                             f"min_alpha={self.min_alpha!r} > alpha={self.learning_rate!r}")
+        if self.window > self.max_sentence_length:  # scratch is float32[2 window, d] per worker, for nothing
+            raise ValueError(f"window must be <= max_sentence_length={self.max_sentence_length} (no context "
+                             f"is farther than a sentence's length), got {self.window!r}")
         if not isinstance(self.seed, (int, np.integer)):
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
 

@@ -1,3 +1,4 @@
+import dataclasses
 import hashlib
 import zipfile
 
@@ -5,7 +6,8 @@ import numpy as np
 import pytest
 
 from lmkit.corpus import datasets
-from lmkit.corpus.datasets import (BrownSource, bengio_split, brown_sentences, download, find_dataset_file,
+from lmkit.corpus.datasets import (BrownSource, bengio_split, brown_sentences, dataset_file, download,
+                                   find_dataset_file,
                                    is_dataset_name, resolve)
 from lmkit.corpus.encoded import encode_corpus, encode_with_vocab
 
@@ -88,3 +90,44 @@ def test_download_checks_sha256_from_a_file_url(brown_zip, tmp_path):
     assert list((tmp_path / "other").iterdir()) == []
     with pytest.raises(ValueError, match="could not download"):
         download("brown", tmp_path / "other", url=(tmp_path / "missing.zip").as_uri())
+
+
+def _fresh_machine(tmp_path, monkeypatch):
+    """No dataset anywhere; downloads go to tmp_path/data."""
+    monkeypatch.setenv("LMKIT_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(datasets, "search_dirs", lambda: [tmp_path / "data"])
+
+
+def test_a_dataset_name_is_fetched_on_first_use(brown_zip, tmp_path, monkeypatch):
+    _fresh_machine(tmp_path, monkeypatch)
+    monkeypatch.delenv("LMKIT_NO_DOWNLOAD", raising=False)
+    entry = datasets.DATASET_FILES["brown"]
+    monkeypatch.setitem(datasets.DATASET_FILES, "brown", dataclasses.replace(entry, url=brown_zip.as_uri()))
+    source = BrownSource("test", verbose=False)
+    assert source.zip_path == tmp_path / "data" / "brown.zip"
+    assert hashlib.sha256(source.zip_path.read_bytes()).hexdigest() == entry.sha256
+    calls = []
+    monkeypatch.setattr(datasets, "_DOWNLOADER", lambda *a, **k: calls.append(a))
+    assert dataset_file("brown") == source.zip_path and calls == []  # found now: never fetched again
+
+
+def test_no_download_and_offline_keep_the_clear_message(tmp_path, monkeypatch):
+    _fresh_machine(tmp_path, monkeypatch)
+    calls = []
+
+    def offline(name, **options):
+        calls.append(name)
+        raise ValueError(f"could not download {name!r}: <urlopen error [Errno -3] Temporary failure>")
+
+    monkeypatch.setattr(datasets, "_DOWNLOADER", offline)
+    monkeypatch.setenv("LMKIT_NO_DOWNLOAD", "1")
+    with pytest.raises(FileNotFoundError, match="lmkit data download brown"):
+        dataset_file("brown")
+    assert calls == []
+    monkeypatch.setenv("LMKIT_NO_DOWNLOAD", "0")
+    with pytest.raises(FileNotFoundError, match="not found"):
+        dataset_file("brown", download=False)
+    assert calls == []
+    with pytest.raises(FileNotFoundError, match=r"(?s)lmkit data download brown.*Fetching it failed: could not"):
+        BrownSource("train")
+    assert calls == ["brown"]

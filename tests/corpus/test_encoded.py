@@ -1,5 +1,6 @@
 import json
 import os
+import re
 from collections import Counter
 
 import numpy as np
@@ -171,3 +172,32 @@ def test_gzip_input_encodes_like_plain(tmp_path):
         handle.write(TEXT)
     packed = encode(tmp_path / "corpus.txt.gz", tmp_path)
     assert np.array_equal(plain.ids, packed.ids) and plain.vocab == packed.vocab
+
+
+def test_ids_overwritten_in_place_are_detected_by_checksum(tmp_path, caplog):
+    path = write(tmp_path)
+    first = encode(path, tmp_path)
+    expected = np.array(first.ids)
+    folder = first.directory
+    del first
+    ids = np.load(folder / "ids.npy")
+    np.save(folder / "ids.npy", ids[::-1].copy())  # same size, same dtype, same value range: only the sha256 sees it
+    with pytest.raises(ValueError, match=rf"{re.escape(str(folder))}: corrupt encoded corpus \(ids\.npy was changed"):
+        EncodedCorpus(folder)
+    assert np.array_equal(encode(path, tmp_path).ids, expected)
+    assert "rebuilding" in caplog.text
+
+
+def test_out_of_range_ids_are_an_error_naming_the_entry(tmp_path):
+    from lmkit.corpus.encoded import file_sha256
+
+    folder = encode(write(tmp_path), tmp_path).directory
+    ids = np.load(folder / "ids.npy")
+    ids[3] = 10**8  # would index far past the weights of any trainer
+    np.save(folder / "ids.npy", ids)
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["sha256"]["ids.npy"] = file_sha256(folder / "ids.npy")  # a consistent checksum: only the bounds check sees it
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=rf"{re.escape(str(folder))}: .*id 100000000 at token 3, outside the "
+                                         rf"vocabulary of \d+ words"):
+        EncodedCorpus(folder)

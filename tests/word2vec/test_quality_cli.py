@@ -46,10 +46,10 @@ def test_train_command_writes_vectors_and_model(corpus_file, tmp_path, architect
 
 
 @pytest.mark.parametrize("arguments,message", [
-    (["--loss", "ns", "--negative", "0"], "negative >= 1"),
-    (["--window", "0"], "window"),
-    (["--size", "0"], "vector_size"),
-    (["--min-count", "100000"], "min_count=100000"),
+    (["--loss", "ns", "--negative", "0"], "--negative >= 1"),   # the CLI's flags, not the Python names
+    (["--window", "0"], "--window"),
+    (["--size", "0"], "--size must be"),
+    (["--min-count", "100000"], "--min-count 100000"),
 ])
 def test_train_command_reports_bad_input(corpus_file, tmp_path, arguments, message, capsys):
     code = main(["train", "skipgram", "--input", str(corpus_file), "--output", str(tmp_path / "v.txt"),
