@@ -17,7 +17,7 @@ Each step::
     on_gradients(run, record)               gradients ready (before clipping and the update)
     grad_norm = clip_grad_norm(grads, clip_norm)      (if clip_norm > 0)
     optimizer steps: dense params, and step_rows for an Embedding's used rows
-    on_step(run, record)                    record has "grad_norm" when clipping
+    on_step(run, record)                    record has "clip/norm" when clipping
 
 Steps and epochs are 1-based in records and count within this call;
 ``run.step`` / ``run.epoch`` are those *done* (so inside a step's
@@ -196,7 +196,7 @@ def fit(model: Sequential, x, y, *, loss: str = "auto", optimizer: str | Optimiz
         valid: tuple | None = None, clip_norm: float = 0.0, schedule: Callable[[int], float] | None = None,
         augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
         callbacks: Iterable[Callback | Callable] = (), shuffle: bool = True, seed: int = 0,
-        blas_threads: int = 1) -> list[dict]:
+        blas_threads: int = 1, log_dir=None, monitor_every: int = 10) -> list[dict]:
     """Train ``model`` on ``(x, y)``; returns the per-epoch records (also ``model.history``).
 
     - ``x``: ``float[n, n_in]`` (cast to the model's dtype), or ids for an
@@ -210,7 +210,7 @@ def fit(model: Sequential, x, y, *, loss: str = "auto", optimizer: str | Optimiz
     - ``weight_decay``: coupled L2 on the weights only (with a name).
     - ``valid``: ``(x_valid, y_valid)``, evaluated after each epoch.
     - ``clip_norm > 0``: clip the global gradient norm to it; the norm before
-      clipping is the step record's ``grad_norm``.
+      clipping is the step record's ``clip/norm``.
     - ``schedule``: ``lr = schedule(steps done)`` before each step (it
       stands in for ``lr``; a
       :mod:`lmkit.nn.schedules` object); one with ``observe`` (ReduceOnPlateau)
@@ -220,6 +220,8 @@ def fit(model: Sequential, x, y, *, loss: str = "auto", optimizer: str | Optimiz
       data augmentation.
     - ``callbacks``: :class:`~lmkit.training.callbacks.Callback` objects or
       functions ``fn(run, record)`` called at each epoch's end.
+    - ``log_dir``: also watch the run with a :class:`~lmkit.training.monitor.Monitor`
+      writing there, every ``monitor_every`` steps.
     - ``shuffle``/``seed``: a new order of the examples each epoch, from
       ``numpy.random.default_rng(seed)`` (also ``augment``'s rng).
     - ``blas_threads``: OpenBLAS threads during training (restored after);
@@ -248,6 +250,10 @@ def fit(model: Sequential, x, y, *, loss: str = "auto", optimizer: str | Optimiz
     if lr is None and schedule is not None:
         lr = schedule(0)
     optimizers = _Optimizers(model, optimizer, lr, weight_decay)
+    if log_dir is not None:
+        from lmkit.training.monitor import Monitor
+
+        callbacks = [*callbacks, Monitor(log_dir, every=monitor_every)]
     callbacks = Callbacks(callbacks)
     rng = np.random.default_rng(seed)
     config = {"loss": kind, "optimizer": optimizers.name, "lr": optimizers.lr, "weight_decay": weight_decay,
@@ -285,6 +291,7 @@ def _train(model, x, y, kind, epochs, batch_size, valid, clip_norm, schedule, au
     history, n, step = model.history, len(y), 0
     callbacks.train_begin(run)
     for epoch in range(1, epochs + 1):
+        callbacks.epoch_begin(run, epoch)
         started = time.perf_counter()
         order = rng.permutation(n) if shuffle else np.arange(n)
         loss_sum, seen = 0.0, 0
@@ -301,13 +308,13 @@ def _train(model, x, y, kind, epochs, batch_size, valid, clip_norm, schedule, au
             if not math.isfinite(value):
                 raise TrainingDiverged(f"training loss became {value} at step {step} (epoch {epoch})")
             model.backward(dout)
-            record = {"step": step, "epoch": epoch, "loss": value, "lr": optimizers.lr}
+            record = {"step": step, "epoch": epoch, "loss": value, "lr": optimizers.lr, "count": len(pick)}
             due = callbacks.due(step)
             for cb in due:
                 cb.on_gradients(run, record)
             if clip_norm > 0:
                 norm = clip_grad_norm(optimizers.gradients(), clip_norm)
-                record = record | {"grad_norm": norm}
+                record = record | {"clip/norm": norm, "clip/clipped": norm > clip_norm}
             optimizers.step()
             run.step = step
             for cb in due:

@@ -281,3 +281,28 @@ def test_without_tensorboardx_the_monitor_says_how_to_get_it_and_logs_the_rest(t
     with pytest.raises(ImportError, match=r"pip install 'lmkit\[monitor\]'"):
         NPLM(NPLMConfig(**SMALL, epochs=1)).fit(train, valid, verbose=False,
                                                 callbacks=[Monitor(tmp_path / "tb", tensorboard=True)])
+
+
+def test_a_deep_tanh_stack_with_tiny_init_raises_vanishing_and_a_healthy_one_does_not(tmp_path):
+    """Built from lmkit.nn: 10 tanh layers initialized 0.01 * N(0, 1) pass almost no gradient back to
+    the first layer (the lecture notes' collapse); the same stack with Xavier init trains cleanly."""
+    from lmkit.nn import Dense, Sequential, Tanh
+    from lmkit.training import fit
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 20)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+
+    def stack(init):
+        layers = [Dense(20, 50, init=init, rng=rng), Tanh()]
+        for _ in range(9):
+            layers += [Dense(50, 50, init=init, rng=rng), Tanh()]
+        return Sequential(layers + [Dense(50, 2, rng=rng)])
+
+    tiny = Monitor(tmp_path / "tiny", every=4)
+    fit(stack("small"), x, y, epochs=1, batch_size=32, callbacks=[tiny])
+    vanishing = {w["layer"] for w in tiny.warnings if w["kind"] == "vanishing_gradient"}
+    assert "dense0/W" in vanishing, tiny.warnings
+    healthy = Monitor(tmp_path / "xavier", every=4)
+    fit(stack(None), x, y, epochs=2, batch_size=32, callbacks=[healthy])
+    assert healthy.warnings == []

@@ -148,7 +148,7 @@ def test_callbacks_in_order_with_steps_epochs_and_the_probe():
         assert snap["params_same"]
         assert snap["activations"] == {"tanh2": ((16, 8), "tanh"), "relu5": ((16, 2), "relu")} or \
             snap["activations"] == {"tanh2": ((8, 8), "tanh"), "relu5": ((8, 2), "relu")}
-        assert set(snap["record"]) == {"step", "epoch", "loss", "lr"}  # no clipping: no grad_norm
+        assert set(snap["record"]) == {"step", "epoch", "loss", "lr", "count"}  # no clipping: no clip/norm
         assert snap["step_record"] == snap["record"]
 
 
@@ -170,7 +170,7 @@ def test_probe_gradients_are_the_gradients_of_the_batch_loss():
         def on_step(self, run, record):
             w = run.model.params()["dense4/W"]
             assert not np.array_equal(w, self.before)  # the update came after on_gradients
-            assert record["grad_norm"] == pytest.approx(global_norm(list(self.grads.values())), rel=1e-5)
+            assert record["clip/norm"] == pytest.approx(global_norm(list(self.grads.values())), rel=1e-5)
             assert global_norm(list(run.probe.gradients().values())) <= 0.01 * 1.0001  # clipped in place
 
     fit(small_model(), x, y, epochs=1, batch_size=32, clip_norm=0.01, callbacks=[Check()])
