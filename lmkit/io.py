@@ -151,6 +151,25 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def atomic_write_compressed(path: str | os.PathLike) -> Iterator[IO[bytes]]:
+    """:func:`atomic_write` in binary, compressing with gzip or bzip2 when ``path`` ends in ``.gz``/``.bz2``."""
+    import bz2
+    import gzip
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    with atomic_write(path, "wb") as raw:
+        if suffix == ".gz":
+            with gzip.GzipFile(fileobj=raw, mode="wb") as handle:
+                yield handle
+        elif suffix == ".bz2":
+            with bz2.BZ2File(raw, "wb") as handle:
+                yield handle
+        else:
+            yield raw
+
+
 def save_model(path: str | os.PathLike, kind: str, arrays: dict[str, np.ndarray], meta: dict) -> Path:
     """Write ``arrays`` and the JSON-serializable ``meta`` to ``path`` atomically.
 

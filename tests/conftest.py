@@ -42,7 +42,7 @@ def import_or_missing(name: str):
         missing(f"{name} is not installed (pip install -e '.[test]')")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def need_module():
     """The :func:`import_or_missing` function, for tests that use an optional peer library."""
     return import_or_missing

@@ -7,7 +7,6 @@ import os
 import shutil
 import zipfile
 
-import numpy as np
 import pytest
 
 from lmkit.cli import main

@@ -52,7 +52,7 @@ from typing import IO, Iterator
 
 import numpy as np
 
-from lmkit.io import atomic_write
+from lmkit.io import atomic_write_compressed
 from lmkit.lm.ngram import MAX_ORDER, KneserNey, _lookup, interpolate
 
 BOS = "<s>"
@@ -97,21 +97,6 @@ def _gram_chain(tables: dict, k: int, v: int) -> tuple[list[np.ndarray], np.ndar
 
 # ----------------------------------------------------------------------------- writing
 
-@contextlib.contextmanager
-def _open_write(path: Path) -> Iterator[IO[bytes]]:
-    """Atomic binary handle on ``path``, gzip- or bz2-compressed by its suffix."""
-    with atomic_write(path, "wb") as raw:
-        suffix = path.suffix.lower()
-        if suffix == ".gz":
-            with gzip.GzipFile(fileobj=raw, mode="wb") as handle:
-                yield handle
-        elif suffix == ".bz2":
-            with bz2.BZ2File(raw, "wb") as handle:
-                yield handle
-        else:
-            yield raw
-
-
 def write_arpa(model: KneserNey, path: str | os.PathLike) -> Path:
     """Write a fitted :class:`KneserNey` (or one read from ARPA) as an ARPA file; ``.gz``/``.bz2`` compress.
 
@@ -142,7 +127,7 @@ def write_arpa(model: KneserNey, path: str | os.PathLike) -> Path:
         chain, targets = _gram_chain(tables, k, v)
         words = np.column_stack([hist_words[k - 1][chain[k - 1]], targets])
         sections.append((words, np.log10(interpolate(tables, chain, targets, v, k))))
-    with _open_write(path) as handle:
+    with atomic_write_compressed(path) as handle:
         handle.write(b"\\data\\\n")
         for k, (words, _) in enumerate(sections, start=1):
             handle.write(f"ngram {k}={len(words)}\n".encode())

@@ -32,9 +32,7 @@ Errors name the file and the line (text) or the word number and byte offset (bin
 """
 from __future__ import annotations
 
-import bz2
 import contextlib
-import gzip
 import io
 import logging
 import os
@@ -44,7 +42,7 @@ from typing import IO, Iterator
 import numpy as np
 
 from lmkit.corpus.readers import open_binary
-from lmkit.io import atomic_write
+from lmkit.io import atomic_write_compressed
 
 logger = logging.getLogger(__name__)
 
@@ -63,21 +61,6 @@ def open_read(path: str | os.PathLike) -> Iterator[IO[bytes]]:
         raise FileNotFoundError(f"file not found: {path}")
     with open_binary(path) as handle:
         yield handle
-
-
-@contextlib.contextmanager
-def _open_write(path: Path) -> Iterator[IO[bytes]]:
-    """Atomic binary write handle on ``path``, compressing ``.gz``/``.bz2``."""
-    suffix = path.suffix.lower()
-    with atomic_write(path, "wb") as raw:
-        if suffix == ".gz":
-            with gzip.GzipFile(fileobj=raw, mode="wb") as handle:
-                yield handle
-        elif suffix == ".bz2":
-            with bz2.BZ2File(raw, "wb") as handle:
-                yield handle
-        else:
-            yield raw
 
 
 def _check_limit(limit: int | None) -> None:
@@ -422,7 +405,7 @@ def write_word2vec(path: str | os.PathLike, words: list[str], vectors: np.ndarra
         bad = int(np.argmin(finite))
         raise ValueError(f"the vector of word {bad} ({keys[bad]!r}) has non-finite values (nan or inf)")
     size = vectors.shape[1]
-    with _open_write(path) as handle:
+    with atomic_write_compressed(path) as handle:
         if write_header:
             handle.write(f"{n_rows} {size}\n".encode("utf-8"))
         if binary:

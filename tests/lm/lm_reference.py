@@ -34,6 +34,15 @@ def random_sentences(rng, n_sentences: int, n_words: int, max_len: int = 8) -> l
     return [list(rng.integers(0, n_words, rng.integers(0, max_len + 1))) for _ in range(n_sentences)]
 
 
+def train_valid(seed: int = 0, sentences: int = 80, vocab_size: int = 16):
+    """A small random training corpus and a validation one in its vocabulary (ids below 15)."""
+    rng = np.random.default_rng(seed)
+    train = make_corpus(random_sentences(rng, sentences, 15), vocab_size)
+    valid = make_corpus(random_sentences(rng, 20, 15), vocab_size)
+    valid.vocab = train.vocab
+    return train, valid
+
+
 def reference_examples(sentences, context: int, pad: int, eos: int, stream: bool):
     """[(context tuple, target)] in corpus order."""
     out, window = [], [pad] * context

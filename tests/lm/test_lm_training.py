@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from lm_reference import make_corpus, random_sentences
+from lm_reference import make_corpus, train_valid
 from lmkit.io import load_model
 from lmkit.lm.nplm import NPLM, NPLMConfig
 from lmkit.lm.perplexity import Mixture, perplexity
@@ -14,14 +14,6 @@ from lmkit.lm.ngram import KneserNey
 from lmkit.lm.train import TrainingDiverged
 
 SMALL = dict(context=3, features=8, hidden=16, batch_size=16, threads=1)
-
-
-def _corpora(seed=0):
-    rng = np.random.default_rng(seed)
-    train = make_corpus(random_sentences(rng, 80, 15), 16)
-    valid = make_corpus(random_sentences(rng, 20, 15), 16)
-    valid.vocab = train.vocab
-    return train, valid
 
 
 def test_overfits_a_tiny_corpus():
@@ -32,7 +24,7 @@ def test_overfits_a_tiny_corpus():
 
 
 def test_save_load_same_perplexity_and_vectors(tmp_path):
-    train, valid = _corpora()
+    train, valid = train_valid()
     model = NPLM(NPLMConfig(**SMALL, epochs=2, activation="prelu", batch_norm=True)).fit(
         train, valid, output=tmp_path / "m.lmkit", verbose=False)
     loaded = NPLM.load(tmp_path / "m.lmkit")
@@ -48,7 +40,7 @@ def test_save_load_same_perplexity_and_vectors(tmp_path):
                                    {"weight_average": 0.9, "plateau_factor": 0.5, "lr": 0.05},
                                    {"sampled_epochs": 2, "sampled_words": 6}])
 def test_resume_is_bit_identical(tmp_path, extra):
-    train, valid = _corpora(1)
+    train, valid = train_valid(1)
     config = dict(SMALL, dropout_features=0.1, dropout_hidden=0.2, patience=10, clip_norm=1.0, **extra)
     straight = NPLM(NPLMConfig(**config, epochs=3)).fit(train, valid, output=tmp_path / "a.lmkit", verbose=False)
     NPLM(NPLMConfig(**config, epochs=1)).fit(train, valid, output=tmp_path / "b.lmkit", verbose=False)
@@ -65,7 +57,7 @@ def test_resume_is_bit_identical(tmp_path, extra):
 
 
 def test_nan_loss_stops_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
-    train, valid = _corpora(2)
+    train, valid = train_valid(2)
     original = NPLM.forward_backward
     calls = {"n": 0}
     steps_per_epoch = -(-sum(len(s) + 1 for s in np.split(train.ids, train.offsets[1:-1])) // SMALL["batch_size"])
@@ -90,7 +82,7 @@ def test_bad_input(tmp_path):
         NPLM(NPLMConfig(hidden=0, direct=False))
     with pytest.raises(ValueError, match="activation"):
         NPLM(NPLMConfig(activation="swish"))
-    train, _ = _corpora(3)
+    train, _ = train_valid(3)
     model = NPLM(NPLMConfig(**SMALL, epochs=1)).fit(train, verbose=False)
     with pytest.raises(ValueError, match="no token to predict"):
         perplexity(model, make_corpus([], 16))
@@ -116,7 +108,7 @@ def test_bad_input(tmp_path):
 
 
 def test_mixture_weight_and_perplexity():
-    train, valid = _corpora(4)
+    train, valid = train_valid(4)
     nplm = NPLM(NPLMConfig(**SMALL, epochs=2)).fit(train, valid, verbose=False)
     kn = KneserNey(3).fit(train)
     mix = Mixture.fit_weight(nplm, kn, valid)
@@ -132,7 +124,7 @@ def test_mixture_weight_and_perplexity():
 
 def test_text_file_of_unknown_words(tmp_path, monkeypatch):
     monkeypatch.setenv("LMKIT_CACHE", str(tmp_path / "cache"))
-    train, _ = _corpora(5)
+    train, _ = train_valid(5)
     model = NPLM(NPLMConfig(**SMALL, epochs=1)).fit(train, verbose=False)  # vocabulary without <unk>
     (tmp_path / "test.txt").write_text("zebra giraffe\nokapi\n")
     with pytest.raises(ValueError, match="outside the vocabulary"):
@@ -145,7 +137,7 @@ def test_text_file_of_unknown_words(tmp_path, monkeypatch):
 
 
 def test_plateau_reverts_to_the_best_weights_and_cuts_the_rate():
-    train, valid = _corpora(6)
+    train, valid = train_valid(6)
     config = NPLMConfig(**SMALL, lr=0.05, epochs=6, patience=10, plateau_factor=0.5)
     model = NPLM(config).fit(train, valid, verbose=False)
     history = model.history
@@ -170,7 +162,7 @@ def test_plateau_reverts_to_the_best_weights_and_cuts_the_rate():
 
 
 def test_linear_schedule_anneals_to_a_hundredth_over_the_planned_epochs():
-    train, valid = _corpora(7)
+    train, valid = train_valid(7)
     epochs, lr0 = 4, 0.02
     model = NPLM(NPLMConfig(**SMALL, lr=lr0, epochs=epochs, patience=10, lr_schedule="linear")).fit(
         train, valid, verbose=False)
@@ -185,7 +177,7 @@ def test_linear_schedule_anneals_to_a_hundredth_over_the_planned_epochs():
 
 
 def test_cooldown_cools_the_last_epochs_and_can_be_added_when_resuming(tmp_path):
-    train, valid = _corpora(8)
+    train, valid = train_valid(8)
     config = dict(SMALL, lr=0.02, lr_decay=0.01, patience=10)
     straight = NPLM(NPLMConfig(**config, epochs=4, cooldown_epochs=2)).fit(
         train, valid, output=tmp_path / "a.lmkit", verbose=False)
@@ -227,7 +219,7 @@ def test_weight_average_is_validated_kept_and_saved(tmp_path, monkeypatch):
             super().update(params)
 
     monkeypatch.setattr(train_module, "WeightAverage", Recording)
-    train, valid = _corpora(8)
+    train, valid = train_valid(8)
     decay = 0.8
     config = NPLMConfig(**SMALL, epochs=1, weight_average=decay, dropout_hidden=0.2)
     model = NPLM(config).fit(train, valid, output=tmp_path / "m.lmkit", verbose=False)
@@ -263,7 +255,7 @@ def test_word_dropout_blanks_training_context_words_only(monkeypatch):
         return original(self, contexts, targets)
 
     monkeypatch.setattr(NPLM, "forward_backward", recording)
-    train, valid = _corpora(9)
+    train, valid = train_valid(9)
     runs = {}
     for p in (0.0, 0.3):
         seen.clear()

@@ -1,28 +1,13 @@
 """scripts/denoising_autoencoder.py, shortened: on held-out digits the DAE removes most of the
 noise and beats PCA with the same code size; a linear autoencoder finds PCA's subspace."""
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-pytest.importorskip("sklearn", reason="the digits ship with scikit-learn: pip install 'lmkit[examples]'")
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "denoising_autoencoder.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("denoising_autoencoder", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
-def result():
-    return load_script().run(sigma=0.3, code=16, hidden=128, epochs=60)  # ~2 s of training
+def result(load_script, need_module):
+    need_module("sklearn")  # the digits ship with scikit-learn: lmkit[examples]
+    return load_script("denoising_autoencoder").run(sigma=0.3, code=16, hidden=128, epochs=60)  # ~2 s of training
 
 
 def test_dae_beats_the_noisy_input_and_pca_on_held_out_digits(result):
@@ -40,13 +25,13 @@ def test_a_linear_autoencoder_finds_the_pca_subspace(result):
     assert pca <= linear < 1.2 * pca  # measured 0.0123 vs 0.0114 (PCA is the optimum)
 
 
-def test_outputs_table_and_picture(result, tmp_path):
-    script = load_script()
+def test_outputs_table_and_picture(result, tmp_path, load_script, need_module):
+    script = load_script("denoising_autoencoder")
     ex = result["examples"]
     assert ex["DAE"].shape == ex["x_test"].shape == ex["noisy"].shape and ex["DAE"].dtype == np.float32
     assert ex["DAE"].min() >= 0 and ex["DAE"].max() <= 1  # sigmoid output
     table = script.markdown(result)
     assert table.count("\n| ") == 6 and "| noisy input (no denoising) |" in table
-    pytest.importorskip("matplotlib")
+    need_module("matplotlib")
     script.plot_examples(result, tmp_path / "dae.png")
     assert (tmp_path / "dae.png").stat().st_size > 10_000

@@ -1,26 +1,12 @@
 """scripts/init_study.py on narrower networks: the facts its figures show, measured with the same
 code (lmkit's Dense, BatchNorm and activations), and its table and figures written."""
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "init_study.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("init_study", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
-def study():
-    script = load_script()
+def study(load_script):
+    script = load_script("init_study")
     return script, script.run_study(depth=10, width=200, batch=300)
 
 
@@ -57,11 +43,11 @@ def test_relu_xavier_halves_he_keeps_and_batchnorm_heals(study):
                                atol=0.01)
 
 
-def test_table_and_figures(study, tmp_path):
+def test_table_and_figures(study, tmp_path, need_module):
     script, results = study
     table = script.markdown(results, 10, 200, 300)
     assert table.count("## ") == 4 and table.count("| tanh, N(0,1) |") == 4
-    pytest.importorskip("matplotlib")
+    need_module("matplotlib")
     script.plot_layer_stats(results, tmp_path / "stats.png", 200)
     script.plot_histograms(results, "tanh", tmp_path / "tanh.png", 200)
     assert (tmp_path / "stats.png").stat().st_size > 20_000 and (tmp_path / "tanh.png").stat().st_size > 20_000

@@ -4,21 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lm_reference import make_corpus, random_sentences
+from lm_reference import make_corpus, random_sentences, train_valid
 from lmkit.io import load_model, save_model
 from lmkit.lm.checkpoint import CHECKPOINT_KIND
 from lmkit.lm.nplm import NPLM, NPLMConfig
 from lmkit.training import Callback, Callbacks, TimeLimit, as_callback
 
 SMALL = dict(context=3, features=8, hidden=16, batch_size=16, threads=1)
-
-
-def _corpora(seed=0):
-    rng = np.random.default_rng(seed)
-    train = make_corpus(random_sentences(rng, 80, 15), 16)
-    valid = make_corpus(random_sentences(rng, 20, 15), 16)
-    valid.vocab = train.vocab
-    return train, valid
 
 
 class Recorder(Callback):
@@ -50,7 +42,7 @@ class Recorder(Callback):
 
 
 def test_nplm_calls_hooks_in_order_with_lifetime_steps(tmp_path):
-    train, valid = _corpora()
+    train, valid = train_valid()
     recorder, epochs_seen = Recorder(every=3), []
     model = NPLM(NPLMConfig(**SMALL, epochs=2, patience=5)).fit(
         train, valid, output=tmp_path / "m.lmkit", verbose=False,
@@ -94,7 +86,7 @@ def test_word2vec_reports_chunks_as_steps_and_every_epoch():
 
 
 def test_a_callback_can_stop_training_after_the_epoch():
-    train, valid = _corpora()
+    train, valid = train_valid()
 
     class StopAtOne(Callback):
         def on_epoch_end(self, run, record):
@@ -105,7 +97,7 @@ def test_a_callback_can_stop_training_after_the_epoch():
 
 
 def test_time_limit_stops_after_the_epoch_that_crosses_it():
-    train, valid = _corpora()
+    train, valid = train_valid()
     model = NPLM(NPLMConfig(**SMALL, epochs=5, patience=5, time_limit=1e-9)).fit(train, valid, verbose=False)
     assert len(model.history) == 1
     assert TimeLimit(0).seconds == 0  # 0 = no limit: never stops
@@ -119,7 +111,7 @@ def test_callbacks_must_be_callbacks_or_functions():
 
 
 def _first_checkpoint(tmp_path):
-    train, valid = _corpora()
+    train, valid = train_valid()
     NPLM(NPLMConfig(**SMALL, epochs=1)).fit(train, valid, output=tmp_path / "m.lmkit", verbose=False)
     return train, valid, tmp_path / "m.lmkit.ckpt"
 

@@ -11,21 +11,13 @@ import textwrap
 import numpy as np
 import pytest
 
-from lm_reference import make_corpus, random_sentences
+from lm_reference import make_corpus, random_sentences, train_valid
 from lmkit.lm.nplm import NPLM, NPLMConfig
 from lmkit.training import Callback
 from lmkit.training.monitor import Monitor
 from lmkit.training.runlog import read_events
 
 SMALL = dict(context=3, features=8, hidden=16, batch_size=16, threads=1)
-
-
-def _corpora(seed=0, sentences=80):
-    rng = np.random.default_rng(seed)
-    train = make_corpus(random_sentences(rng, sentences, 15), 16)
-    valid = make_corpus(random_sentences(rng, 20, 15), 16)
-    valid.vocab = train.vocab
-    return train, valid
 
 
 def _steps(folder):
@@ -65,7 +57,7 @@ class DirectNorms(Callback):
 
 @pytest.mark.parametrize("extra", [{}, {"sampled_epochs": 1, "sampled_words": 5, "activation": "relu"}])
 def test_gradient_norms_and_update_ratios_equal_direct_computations(tmp_path, extra):
-    train, valid = _corpora()
+    train, valid = train_valid()
     direct = DirectNorms()
     NPLM(NPLMConfig(**SMALL, epochs=1, optimizer="momentum", lr=0.05, **extra)).fit(
         train, valid, verbose=False, callbacks=[direct], log_dir=tmp_path, monitor_every=2)
@@ -82,7 +74,7 @@ def test_gradient_norms_and_update_ratios_equal_direct_computations(tmp_path, ex
 
 
 def test_hidden_statistics_equal_direct_computations(tmp_path):
-    train, valid = _corpora()
+    train, valid = train_valid()
     seen = {}
 
     class Hidden(Callback):
@@ -105,7 +97,7 @@ def test_hidden_statistics_equal_direct_computations(tmp_path):
 
 
 def test_a_healthy_run_raises_no_warning(tmp_path):
-    train, valid = _corpora(sentences=200)
+    train, valid = train_valid(sentences=200)
     monitor = Monitor(tmp_path, every=5)
     NPLM(NPLMConfig(**SMALL, epochs=3, patience=5)).fit(train, valid, verbose=False, callbacks=[monitor])
     assert monitor.warnings == []
@@ -124,7 +116,7 @@ class Sabotage(Callback):
 
 
 def test_dead_relu_units_raise_a_warning_naming_layer_step_and_number(tmp_path, caplog):
-    train, valid = _corpora()
+    train, valid = train_valid()
     monitor = Monitor(tmp_path, every=5)
     NPLM(NPLMConfig(**SMALL, epochs=1, activation="relu", direct=True)).fit(
         train, valid, verbose=False, callbacks=[Sabotage(d=-100.0), monitor])
@@ -139,7 +131,7 @@ def test_dead_relu_units_raise_a_warning_naming_layer_step_and_number(tmp_path, 
 
 
 def test_a_cut_off_path_raises_a_vanishing_gradient_warning(tmp_path):
-    train, valid = _corpora()
+    train, valid = train_valid()
     monitor = Monitor(tmp_path, every=5)
     # U = 0 and frozen by a zero learning rate on the output side: no gradient reaches H and d
     NPLM(NPLMConfig(**SMALL, epochs=1, optimizer="sgd", output_lr=1e-30)).fit(
@@ -151,7 +143,7 @@ def test_a_cut_off_path_raises_a_vanishing_gradient_warning(tmp_path):
 
 
 def test_a_huge_learning_rate_raises_an_update_ratio_warning(tmp_path):
-    train, valid = _corpora()
+    train, valid = train_valid()
     monitor = Monitor(tmp_path, every=1)
     NPLM(NPLMConfig(**SMALL, epochs=1, optimizer="sgd", lr=3.0)).fit(train, verbose=False, callbacks=[monitor])
     too_high = [w for w in monitor.warnings if w["kind"] == "update_ratio"]
@@ -173,7 +165,7 @@ KILLED_RUN = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
     sys.path.insert(0, {lm_tests!r})
-    from lm_reference import make_corpus, random_sentences
+    from lm_reference import make_corpus, random_sentences, train_valid
     from lmkit.lm.nplm import NPLM, NPLMConfig
     from lmkit.training import Callback
 
@@ -195,7 +187,7 @@ KILLED_RUN = textwrap.dedent("""
 def test_metrics_survive_sigkill_and_resume_appends_without_duplicates_or_gaps(tmp_path):
     from pathlib import Path
 
-    train, valid = _corpora()
+    train, valid = train_valid()
     steps_per_epoch = NPLM(NPLMConfig(**SMALL, epochs=1)).fit(train, valid, verbose=False).history[0]["step"]
     kill_step = steps_per_epoch + 9
     script = KILLED_RUN.format(lm_tests=str(Path(__file__).resolve().parents[1] / "lm"), kill_step=kill_step,
@@ -217,7 +209,7 @@ def test_metrics_survive_sigkill_and_resume_appends_without_duplicates_or_gaps(t
 
 
 def test_a_new_run_refuses_a_folder_holding_another_runs_log(tmp_path):
-    train, valid = _corpora()
+    train, valid = train_valid()
     NPLM(NPLMConfig(**SMALL, epochs=1)).fit(train, valid, verbose=False, log_dir=tmp_path)
     with pytest.raises(ValueError, match="already holds a run's metrics.jsonl"):
         NPLM(NPLMConfig(**SMALL, epochs=1)).fit(train, valid, verbose=False, log_dir=tmp_path)
@@ -225,7 +217,7 @@ def test_a_new_run_refuses_a_folder_holding_another_runs_log(tmp_path):
 
 def test_tensorboard_event_files_hold_the_same_values_as_metrics_jsonl(tmp_path, need_module):
     accumulator = need_module("tensorboard.backend.event_processing.event_accumulator")
-    train, valid = _corpora()
+    train, valid = train_valid()
     NPLM(NPLMConfig(**SMALL, epochs=2, patience=5)).fit(train, valid, verbose=False, log_dir=tmp_path,
                                                         monitor_every=3, callbacks=[])
     events = read_events(tmp_path / "metrics.jsonl")
@@ -272,7 +264,7 @@ def test_monitor_every_must_be_positive(tmp_path):
 
 def test_without_tensorboardx_the_monitor_says_how_to_get_it_and_logs_the_rest(tmp_path, monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "tensorboardX", None)  # import tensorboardX now raises ImportError
-    train, valid = _corpora()
+    train, valid = train_valid()
     caplog.set_level("INFO")
     NPLM(NPLMConfig(**SMALL, epochs=1)).fit(train, valid, verbose=False, log_dir=tmp_path)
     assert "pip install 'lmkit[monitor]'" in caplog.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lm_reference import make_corpus, random_sentences
+from lm_reference import train_valid
 from lmkit.cli import main
 from lmkit.lm.nplm import NPLM, NPLMConfig
 
@@ -12,10 +12,7 @@ SMALL = dict(context=3, features=8, hidden=16, batch_size=16, threads=1)
 
 
 def _runs(tmp_path):
-    rng = np.random.default_rng(0)
-    train = make_corpus(random_sentences(rng, 80, 15), 16)
-    valid = make_corpus(random_sentences(rng, 20, 15), 16)
-    valid.vocab = train.vocab
+    train, valid = train_valid()
     folders = []
     for hidden, activation in ((16, "tanh"), (8, "relu")):
         folder = tmp_path / f"h{hidden}"
