@@ -283,7 +283,7 @@ class Word2Vec:
     def _arrays(self) -> Arrays:
         c = self.config
         counts = self._counts(self.vocab)
-        n, d = len(self.vocab), c.vector_size
+        n = len(self.vocab)
         if self.syn1.shape[0] > 0:
             tree = build_huffman(counts)
             codes, points, lengths = tree.codes, tree.points, tree.lengths
