@@ -203,9 +203,8 @@ class NPLMProbe:
                     out["U"] = a[:, :h]
                 if self.model.config.direct:
                     out["W"] = a[:, h:]
-            elif name.startswith("act"):
-                out[f"{self.model.config.activation}_{name[3:]}" if name != "act0" else
-                    f"{self.model.config.activation}_alpha"] = a
+            elif name.startswith("act"):  # the activation's own parameters: PReLU's slope
+                out[f"{self.model.config.activation}_alpha{name[3:] if name != 'act0' else ''}"] = a
             else:
                 out[name] = a
         return out

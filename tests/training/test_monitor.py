@@ -41,6 +41,10 @@ class DirectNorms(Callback):
             merged[int(row)] = merged.get(int(row), 0) + g
         grads = {"C": np.array(list(merged.values())), "H": m.grads["H"], "d": m.grads["d"],
                  "U": m.grads["O"][:, :h], "W": m.grads["O"][:, h:], "b": m.grads["b"]}
+        if m.bn is not None:
+            grads |= {"bn_gamma": m.bn.grad_gamma, "bn_beta": m.bn.grad_beta}
+        if m.config.activation == "prelu":
+            grads["prelu_alpha"] = m.act.grads[0]
         self.grad[record["step"]] = {k: math.sqrt(float(np.sum(np.square(g, dtype=np.float64))))
                                      for k, g in grads.items()}
         self.rows = sorted(merged)
@@ -55,7 +59,8 @@ class DirectNorms(Callback):
             if np.any(b) else None for k, b in self.before.items()}
 
 
-@pytest.mark.parametrize("extra", [{}, {"sampled_epochs": 1, "sampled_words": 5, "activation": "relu"}])
+@pytest.mark.parametrize("extra", [{}, {"sampled_epochs": 1, "sampled_words": 5, "activation": "relu"},
+                                   {"activation": "prelu", "batch_norm": True}])
 def test_gradient_norms_and_update_ratios_equal_direct_computations(tmp_path, extra):
     train, valid = train_valid()
     direct = DirectNorms()
@@ -64,6 +69,8 @@ def test_gradient_norms_and_update_ratios_equal_direct_computations(tmp_path, ex
     steps = _steps(tmp_path)
     assert steps and all(e["step"] % 2 == 0 for e in steps)
     for event in steps:
+        assert {f"grad_norm/{layer}" for layer in direct.grad[event["step"]]} == {
+            k for k in event if k.startswith("grad_norm/")}
         for layer, value in direct.grad[event["step"]].items():
             assert event[f"grad_norm/{layer}"] == pytest.approx(value, rel=1e-5), (layer, event["step"])
         for layer, value in direct.ratio[event["step"]].items():
