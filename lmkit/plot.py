@@ -107,31 +107,44 @@ def _epoch_panel(ax, runs, labels, colors) -> None:
     ax.xaxis.get_major_locator().set_params(integer=True)
 
 
-def _step_panel(ax, runs, labels, colors, key: str, title: str, ylabel: str, log: bool = False) -> None:
+def _step_panel(ax, runs, labels, colors, key: str, title: str, ylabel: str, log: bool = False,
+                from_zero: bool = False) -> None:
     for run, label, color in zip(runs, labels, colors):
         x, y = run.series(run.steps, key)
         ax.plot(x, y, color=color, label=label)
     ax.set(title=title, xlabel="step", ylabel=ylabel)
     if log:
         ax.set_yscale("log")
+    if from_zero:
+        ax.set_ylim(bottom=0)
 
 
 _LINESTYLES = ("-", "--", ":", "-.")
 
 
 def _layer_panel(ax, runs, labels, prefix: str, title: str, ylabel: str, band=None) -> None:
+    """One line per layer and run: colour = layer, line style = run, each explained once in the legend."""
+    from matplotlib.lines import Line2D
+
     layers = sorted({layer for run in runs for layer in run.layers(prefix)})
     palette = matplotlib_colors(len(layers))
+    handles = []
     if band is not None:
-        ax.axhspan(band[0], band[1], color="0.9", zorder=0, label=f"no warning in [{band[0]:g}, {band[1]:g}]")
-        ax.axhline(1e-3, color="0.5", lw=0.8, ls=":", label="1e-3, the rule of thumb")
-    for r, (run, label) in enumerate(zip(runs, labels)):
+        ax.axhspan(band[0], band[1], color="0.92", zorder=0)
+        ax.axhline(1e-3, color="0.5", lw=0.8, ls=":")
+        handles.append(Line2D([], [], color="0.5", lw=0.8, ls=":",
+                              label=f"1e-3 rule of thumb; shaded: no warning [{band[0]:g}, {band[1]:g}]"))
+    for r, run in enumerate(runs):
         for i, layer in enumerate(layers):
             x, y = run.series(run.steps, prefix + layer)
             if y:
-                ax.plot(x, y, _LINESTYLES[r % len(_LINESTYLES)], color=palette[i],
-                        label=layer if len(runs) == 1 else f"{layer} ({label})")
+                ax.plot(x, y, _LINESTYLES[r % len(_LINESTYLES)], color=palette[i], lw=1.2)
+    handles += [Line2D([], [], color=palette[i], label=layer) for i, layer in enumerate(layers)]
+    if len(runs) > 1:
+        handles += [Line2D([], [], color="black", ls=_LINESTYLES[r % len(_LINESTYLES)], label=label)
+                    for r, label in enumerate(labels)]
     ax.set(title=title, xlabel="step", ylabel=ylabel, yscale="log")
+    ax.legend(handles=handles, fontsize=7, ncol=2, loc="best", framealpha=0.7)
 
 
 def _hidden_keys(run: _RunData, kind: str) -> list[str]:
@@ -164,14 +177,15 @@ def _epoch_norm_panel(ax, runs, labels, colors) -> None:
 
 
 def _plain_log_axis(ax) -> None:
-    """A log-scale y axis labelled with plain numbers (300, not 3 x 10^2)."""
-    from matplotlib.ticker import ScalarFormatter
+    """A log-scale y axis with ticks at 1, 2, 5 x 10^k labelled as plain numbers (300, not 3 x 10^2)."""
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
     ax.set_yscale("log")
-    for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
-        formatter = ScalarFormatter()
-        formatter.set_scientific(False)
-        axis(formatter)
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    formatter = ScalarFormatter()
+    formatter.set_scientific(False)
+    ax.yaxis.set_major_formatter(formatter)
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def matplotlib_colors(n: int) -> list:
@@ -197,7 +211,8 @@ def plot_runs(folders, output: str | os.PathLike) -> Path:
         (has_steps("loss/step"),
          lambda ax: _step_panel(ax, runs, labels, colors, "loss/step", "Training loss per step", "loss")),
         (has_steps("lr/step"),
-         lambda ax: _step_panel(ax, runs, labels, colors, "lr/step", "Learning rate", "learning rate")),
+         lambda ax: _step_panel(ax, runs, labels, colors, "lr/step", "Learning rate", "learning rate",
+                               from_zero=True)),
         (has_layers, lambda ax: _layer_panel(ax, runs, labels, "grad_norm/", "Gradient L2 norm per layer",
                                              "||grad||")),
         (has_layers, lambda ax: _layer_panel(ax, runs, labels, "update_ratio/", "Update / weight ratio per layer",
@@ -216,13 +231,17 @@ def plot_runs(folders, output: str | os.PathLike) -> Path:
     figure = _new_figure(6.4 * cols, 3.6 * rows)
     step_label = ("step (a corpus chunk of ~65k words)" if all(r.document.get("trainer") == "word2vec" for r in runs)
                   else "step (minibatch)" if all(r.document.get("trainer") != "word2vec" for r in runs) else "step")
+    epoch_ends = [e["step"] for e in runs[0].epochs]
     for i, draw in enumerate(drawn):
         ax = figure.add_subplot(rows, cols, i + 1)
         draw(ax)
         if ax.get_xlabel() == "step":
-            ax.set_xlabel(step_label)
+            ax.set_xlabel(f"{step_label}; dotted: end of an epoch")
+            for step in epoch_ends:
+                ax.axvline(step, color="0.75", lw=0.6, ls=":", zorder=0)
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=7, loc="best", framealpha=0.7)
+        if ax.get_legend() is None:
+            ax.legend(fontsize=7, loc="best", framealpha=0.7)
     figure.suptitle(f"lmkit runs: {', '.join(run.folder.name for run in runs)}", fontsize=11)
     return _save(figure, output)
 
