@@ -27,11 +27,14 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lmkit.vectors.formats import open_read
-from lmkit.vectors.keyed import KeyedVectors
+
+if TYPE_CHECKING:  # annotations only: keyed.py calls into this module, never the reverse at run time
+    from lmkit.vectors.keyed import KeyedVectors
 
 logger = logging.getLogger(__name__)
 

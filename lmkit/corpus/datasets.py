@@ -255,6 +255,14 @@ class BrownSource:
                 f"{stat.st_size}:{stat.st_mtime_ns}")
 
 
+def _is_brown_zip(path: Path) -> bool:
+    """True for a zip archive in NLTK's ``brown.zip`` layout (brown/ca01 ... brown/cr09)."""
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(BROWN_TEXT.fullmatch(name) for name in archive.namelist())
+
+
 CORPUS_DATASETS = ("brown",)
 _DATASET_SPEC = re.compile(r"[A-Za-z][A-Za-z0-9_-]*:[A-Za-z0-9_-]*")
 
@@ -291,5 +299,7 @@ def resolve(spec, errors: str = "strict", encoding: str = "utf-8", max_invalid: 
             raise ValueError(f"unknown dataset {name!r} in {spec!r}; corpus datasets: "
                              f"{', '.join(CORPUS_DATASETS)} (with :train, :valid or :test for brown)")
         return BrownSource(split or None, download=download, verbose=verbose)
+    if isinstance(spec, (str, os.PathLike)) and _is_brown_zip(Path(spec)):  # NLTK's brown.zip by path
+        return BrownSource(zip_path=Path(spec))
     return FileSource(spec, errors=errors, encoding=encoding,
                       max_invalid=MAX_INVALID if max_invalid is None else max_invalid)

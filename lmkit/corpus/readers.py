@@ -226,13 +226,6 @@ def is_zip(path: Path) -> bool:
         return handle.read(4) == b"PK\x03\x04"
 
 
-def is_brown_zip(archive: zipfile.ZipFile) -> bool:
-    """True for NLTK's ``brown.zip`` layout (brown/ca01 ... brown/cr09)."""
-    from lmkit.corpus.datasets import BROWN_TEXT
-
-    return any(BROWN_TEXT.fullmatch(name) for name in archive.namelist())
-
-
 def zip_members(path: Path) -> list[str]:
     """The files of a zip archive, in name order, without folders and hidden or macOS metadata files."""
     try:
@@ -270,11 +263,6 @@ class FileSource:
     def _zip_blocks(self, path: Path) -> Iterator[list[str]]:
         members = zip_members(path)
         with zipfile.ZipFile(path) as archive:
-            if is_brown_zip(archive):
-                from lmkit.corpus.datasets import BrownSource
-
-                yield from BrownSource(zip_path=path).line_blocks()
-                return
             if not members:
                 raise ValueError(f"{path}: the zip archive holds no files")
             for member in members:

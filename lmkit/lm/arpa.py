@@ -33,7 +33,7 @@ reading.  KenLM scores a sentence as ``<s> w1 .. wn </s>``, the same predictions
 as lmkit's ``boundaries="sentence"`` with ``eos="</s>"`` (two leading ``<s>`` are
 one, as lmkit skips a history opening with two padding symbols).
 
-Reading any ARPA file gives a :class:`~lmkit.lm.ngram.KneserNey` whose tables hold
+Reading any ARPA file gives the tables of a :class:`~lmkit.lm.ngram.KneserNey`, which hold
 the back-off model (``den = 1``, ``gamma = B(h)``, ``num = P(h w) - B(h) p(w | h')``,
 ``gamma1 = 0`` so that unigrams are taken as listed), so scoring, perplexity,
 mixtures and saving work unchanged.  Probabilities are written with nine
@@ -48,12 +48,17 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, TYPE_CHECKING, Iterator, NamedTuple
 
 import numpy as np
 
 from lmkit.io import atomic_write_compressed
-from lmkit.lm.ngram import MAX_ORDER, KneserNey, _lookup, interpolate
+from lmkit.lm.kn_tables import MAX_ORDER, interpolate, lookup
+
+if TYPE_CHECKING:  # annotations only: KneserNey's save_arpa/load_arpa call this module
+    from lmkit.corpus.tokenizer import Tokenizer
+    from lmkit.corpus.vocab import Vocab
+    from lmkit.lm.ngram import KneserNey
 
 BOS = "<s>"
 EOS = "</s>"
@@ -81,7 +86,7 @@ def _hist_chain(tables: dict, words: np.ndarray, v: int) -> list[np.ndarray]:
     for i in range(1, j + 1):
         prev = ids[-1]
         keys = np.maximum(prev, 0) * (v + 1) + words[:, j - i]
-        ids.append(_lookup(tables[f"hist{i}"], keys, prev >= 0))
+        ids.append(lookup(tables[f"hist{i}"], keys, prev >= 0))
     return ids
 
 
@@ -96,6 +101,15 @@ def _gram_chain(tables: dict, k: int, v: int) -> tuple[list[np.ndarray], np.ndar
 
 
 # ----------------------------------------------------------------------------- writing
+
+class ArpaModel(NamedTuple):
+    """What an ARPA file holds, as the tables of :mod:`lmkit.lm.kn_tables`."""
+
+    order: int
+    vocab: Vocab
+    tables: dict[str, np.ndarray]
+    tokenizer: Tokenizer | None
+
 
 def write_arpa(model: KneserNey, path: str | os.PathLike) -> Path:
     """Write a fitted :class:`KneserNey` (or one read from ARPA) as an ARPA file; ``.gz``/``.bz2`` compress.
@@ -286,13 +300,13 @@ def _parse(path: Path):
     return sections
 
 
-def read_arpa(path: str | os.PathLike, *, boundaries: str = "sentence") -> KneserNey:
-    """Read an ARPA file (KenLM, SRILM, lmkit; plain, gzip or bzip2) as a :class:`KneserNey`.
+def read_arpa(path: str | os.PathLike) -> ArpaModel:
+    """Read an ARPA file (KenLM, SRILM, lmkit; plain, gzip or bzip2) as the parts of a model
+    (:meth:`lmkit.lm.ngram.KneserNey.load_arpa` makes the model of them).
 
     The vocabulary is the unigrams but ``<s>``, in file order (counts 0, as
     ARPA keeps none), with ``</s>`` and ``<unk>`` as its ``eos`` and ``unk``
-    symbols when listed.  ``boundaries`` is the context convention to score
-    with (ARPA does not record it; KenLM and SRILM models are ``"sentence"``).
+    symbols when listed.  The tokenizer is the one saved beside the file, if any.
     Errors name the file and line: no ``\\data\\``, counts that disagree with
     the sections, a malformed line or number, an unknown or repeated n-gram.
     """
@@ -375,12 +389,9 @@ def read_arpa(path: str | os.PathLike, *, boundaries: str = "sentence") -> Knese
         lower = (interpolate(tables, [c[order_] for c in _hist_chain(tables, W[k][:, 1:-1], v)],
                              targets[order_], v, k - 1) if k > 1 else np.zeros(len(keys)))
         tables[f"num{k}"] = P[k][order_] - gamma[chain[-1][order_]] * lower
-    model = KneserNey(order, boundaries=boundaries)
-    model.vocab = Vocab(tokens, np.zeros(v, dtype=np.int64), unk=UNK if UNK in tokens else None,
-                        eos=EOS if EOS in tokens else None)
-    model.tables = tables
+    vocab = Vocab(tokens, np.zeros(v, dtype=np.int64), unk=UNK if UNK in tokens else None,
+                  eos=EOS if EOS in tokens else None)
     from lmkit.corpus.tokenizer import Tokenizer, sidecar_path
 
     sidecar = sidecar_path(path)
-    model.tokenizer = Tokenizer.load(sidecar) if sidecar.is_file() else None
-    return model
+    return ArpaModel(order, vocab, tables, Tokenizer.load(sidecar) if sidecar.is_file() else None)

@@ -36,10 +36,10 @@ from pathlib import Path
 import numpy as np
 
 from lmkit.lm.examples import BOUNDARIES, build_examples
+from lmkit.lm.kn_tables import MAX_ORDER, interpolate, lookup
 
 logger = logging.getLogger(__name__)
 
-MAX_ORDER = 5
 
 
 def _discounts(counts: np.ndarray) -> np.ndarray:
@@ -55,34 +55,6 @@ def _discounts(counts: np.ndarray) -> np.ndarray:
         d[1:] = 0.5
     d[1:] = np.clip(d[1:], 0.01, [1.0, 2.0, 3.0])
     return d
-
-
-def _lookup(table: np.ndarray, keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Index of each key in the sorted ``table``; -1 where absent or not ``valid``."""
-    if len(table) == 0:
-        return np.full(len(keys), -1, dtype=np.int64)
-    pos = np.minimum(np.searchsorted(table, keys), len(table) - 1)
-    return np.where(valid & (table[pos] == keys), pos, -1)
-
-
-def interpolate(tables: dict, hist: list, targets: np.ndarray, v: int, levels: int) -> np.ndarray:
-    """``float64[n]``: ``p_levels(targets | history)`` by the recursion of the module docstring.
-
-    ``hist[j]: int64[n]`` is the index of each position's length-``j`` history
-    in ``tables[f"hist{j}"]`` (``hist[0]`` all 0; -1: unseen or skipped, and
-    then every longer one is -1 too); ``targets: int64[n]`` in ``[0, V)``.
-    Shared by scoring and by the ARPA writer and reader (:mod:`lmkit.lm.arpa`),
-    which give a back-off model the same tables.
-    """
-    p = np.full(len(targets), 1.0 / v)
-    for k in range(1, levels + 1):
-        h = hist[k - 1]
-        seen = h >= 0
-        hs = np.maximum(h, 0)
-        g = _lookup(tables[f"grams{k}"], hs * v + targets, seen)
-        num = np.where(g >= 0, tables[f"num{k}"][np.maximum(g, 0)], 0.0)
-        p = np.where(seen, num / tables[f"den{k}"][hs] + tables[f"gamma{k}"][hs] * p, p)
-    return p
 
 
 def _check_tables(tables: dict, order: int, path) -> None:
@@ -182,7 +154,7 @@ class KneserNey:
                 history = np.full(n, -1, dtype=np.int64)
                 history[valid] = inverse.reshape(-1)
             else:
-                history = _lookup(tables[f"hist{j}"], keys, valid)
+                history = lookup(tables[f"hist{j}"], keys, valid)
             ids.append(history)
         return ids, built
 
@@ -290,7 +262,10 @@ class KneserNey:
         """Read any ARPA file (KenLM, SRILM, lmkit; gzip too) as a model; see :mod:`lmkit.lm.arpa`."""
         from lmkit.lm.arpa import read_arpa
 
-        return read_arpa(path, boundaries=boundaries)
+        parts = read_arpa(path)
+        model = cls(parts.order, boundaries=boundaries)
+        model.vocab, model.tables, model.tokenizer = parts.vocab, parts.tables, parts.tokenizer
+        return model
 
     @classmethod
     def load(cls, path) -> "KneserNey":

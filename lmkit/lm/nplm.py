@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 
 MODEL_VERSION = 1
 LR_SCHEDULES = ("inverse", "linear")
-LINEAR_FLOOR = 0.01  # the "linear" schedule and the cool-down end at lr * LINEAR_FLOOR
 EVAL_ELEMENTS = 1 << 25  # logits scored at once (128 MB of float32): big batches keep BLAS efficient
 
 

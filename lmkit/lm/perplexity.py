@@ -175,7 +175,7 @@ class Mixture:
         """
         probe = cls(a, b, 0.5 if classes is None else np.full(classes.n_classes, 0.5), classes=classes)
         la, lb, which = [], [], []
-        for contexts, targets in _batches(a, _as_corpus(a, corpus), batch_size, probe.context_size):
+        for contexts, targets in _batches(a, as_corpus(a, corpus), batch_size, probe.context_size):
             la.append(a.score(contexts, targets))
             lb.append(b.score(contexts, targets))
             if classes is not None:
@@ -226,7 +226,7 @@ def _mix(la: np.ndarray, lb: np.ndarray, weight) -> np.ndarray:
         return np.logaddexp(np.log(weight) + la, np.log1p(-weight) + lb)
 
 
-def _as_corpus(model, corpus):
+def as_corpus(model, corpus):
     """An encoded corpus in the model's vocabulary (encoding a path, dataset name or line source with it)."""
     if isinstance(corpus, (str, Path)) or (hasattr(corpus, "line_blocks") and hasattr(corpus, "fingerprint")):
         from lmkit.corpus.encoded import encode_with_vocab
@@ -276,7 +276,7 @@ def perplexity(model, corpus, *, batch_size: int = 8192, logprobs_path=None, str
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    corpus = _as_corpus(model, corpus)
+    corpus = as_corpus(model, corpus)
     vocab = model.vocab
     n_skipped = int(getattr(corpus, "n_dropped", 0))
     if n_skipped and strict:

@@ -82,7 +82,6 @@ import numpy as np
 
 from lmkit.lm.checkpoint import Progress, load_checkpoint, save_checkpoint, under
 from lmkit.lm.examples import build_examples, count_examples
-from lmkit.lm.nplm import LINEAR_FLOOR
 from lmkit.lm.sampled import CandidateSampler
 from lmkit.lm.threads import set_threads
 from lmkit.nn.averaging import WeightAverage
@@ -93,6 +92,8 @@ from lmkit.training.callbacks import Callbacks, Run, TimeLimit
 from lmkit.training.progress import ProgressBar
 
 logger = logging.getLogger(__name__)
+
+LINEAR_FLOOR = 0.01  # the "linear" schedule and the cool-down end at lr * LINEAR_FLOOR
 
 class TrainingDiverged(ValueError):
     """The training loss became NaN or infinite."""
@@ -233,7 +234,7 @@ class _Training:
     weight average, the best weights so far and the :class:`Progress`."""
 
     def __init__(self, model, corpus, valid, output, resume: bool):
-        from lmkit.lm.perplexity import _as_corpus
+        from lmkit.lm.perplexity import as_corpus
 
         cfg = self.cfg = model.config
         self.model = model
@@ -246,7 +247,7 @@ class _Training:
         model.build(vocab, tokenizer=getattr(corpus, "tokenizer", None), rng=self.rng, unigram_counts=counts)
         self.contexts, self.targets = _training_examples(corpus, cfg, vocab)
         self.pad_id = len(vocab)
-        self.valid = _as_corpus(model, valid) if valid is not None else None
+        self.valid = as_corpus(model, valid) if valid is not None else None
         self.optimizers = _Optimizers(model)
         self.average = WeightAverage(model.state_arrays(), cfg.weight_average) if cfg.weight_average > 0 else None
         self.schedule = _schedule(cfg, len(self.targets))
