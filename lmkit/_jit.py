@@ -1,9 +1,12 @@
 """The numba compilation flags of every lmkit kernel, defined once.
 
 ``jit`` is for kernels whose float32 arithmetic tolerates reassociation
-(``fastmath``): dot products, axpy updates, sigmoid lookups.  ``jit_exact``
-keeps IEEE semantics for code that needs them (log-sum-exp, NaN checks,
-anything whose result a test compares to the last bit across orderings).
+(``fastmath``): dot products, axpy updates, sigmoid lookups, the softmax's
+sums.  ``jit_exact`` keeps IEEE semantics for integer and bookkeeping code
+whose result a test compares exactly (Huffman trees, alias tables, example
+building, vector-file parsing).  ``jit_finite`` is fastmath without the
+no-NaN/no-inf assumptions, for code that tests for them (the log-sum-exp's
+row maximum of :mod:`lmkit.lm.kernels`, which must see an inf or NaN logit).
 Both cache compiled code on disk (``cache=True``) so a second process starts
 at full speed, and release the GIL (``nogil=True``) so worker threads can run
 kernels concurrently.

@@ -137,24 +137,6 @@ class EncodedCorpus:
         for index in range(self.n_sentences):
             yield self.sentence(index)
 
-    def chunks(self, max_tokens: int) -> list[tuple[int, int]]:
-        """Split the token stream into ``(start, end)`` ranges on sentence boundaries.
-
-        Each range holds at most ``max_tokens`` tokens unless one sentence is
-        longer.  Worker threads take ranges from this list.
-        """
-        if max_tokens < 1:
-            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
-        ranges, sentence, last = [], 0, self.n_sentences
-        offsets = self.offsets
-        while sentence < last:
-            start = int(offsets[sentence])
-            following = int(np.searchsorted(offsets, start + max_tokens, side="right")) - 1
-            following = min(max(following, sentence + 1), last)
-            ranges.append((start, int(offsets[following])))
-            sentence = following
-        return ranges
-
     def counts(self) -> np.ndarray:
         """How often each vocabulary id occurs in ``ids``: int64[V] (special symbols count 0 unless present)."""
         return np.bincount(self.ids, minlength=len(self.vocab)).astype(np.int64)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from lmkit._jit import jit_exact
+from lmkit.corpus.chunks import sentence_ranges
 
 BOUNDARIES = ("sentence", "stream")
 
@@ -119,21 +120,7 @@ def build_examples(ids: np.ndarray, offsets: np.ndarray, *, context: int, pad_id
 
 
 def sentence_batches(offsets: np.ndarray, eos_id: int, max_examples: int) -> list[tuple[int, int]]:
-    """Split sentences into consecutive ranges of about ``max_examples`` predictions.
-
-    Lets evaluation stream a large corpus: each range's examples are built,
-    scored and dropped before the next.  A sentence longer than
-    ``max_examples`` forms a range of its own.
-    """
-    offsets = np.asarray(offsets, dtype=np.int64)
-    n_sentences = len(offsets) - 1
-    # cumulative[s] = predictions made before sentence s
-    cumulative = offsets - offsets[0] + (np.arange(n_sentences + 1) if eos_id >= 0 else 0)
-    ranges = []
-    start = 0
-    while start < n_sentences:
-        end = int(np.searchsorted(cumulative, cumulative[start] + max_examples, side="right")) - 1
-        end = min(max(end, start + 1), n_sentences)
-        ranges.append((start, end))
-        start = end
-    return ranges
+    """Sentence ranges of about ``max_examples`` predictions each (each sentence's tokens, plus its
+    ``</s>`` when the vocabulary has one), so evaluation can stream a large corpus: each range's
+    examples are built, scored and dropped before the next."""
+    return sentence_ranges(offsets, max_examples, per_sentence=1 if eos_id >= 0 else 0)

@@ -37,7 +37,7 @@ from lmkit.nn.layers import (
     as_layer,
     resolve_init,
 )
-from lmkit.nn.losses import binary_logistic, log_softmax, mse, softmax_cross_entropy
+from lmkit.nn.losses import log_softmax, mse, softmax_cross_entropy
 from lmkit.nn.optim import (
     OPTIMIZERS,
     SGD,
@@ -69,7 +69,7 @@ __all__ = [
     "ActivationLayer", "BatchNormLayer", "Dense", "DropoutLayer", "Embedding", "Layer", "Sequential",
     "as_layer", "resolve_init",
     "SCHEMES", "fan_in_fan_out", "init_weights", "leaky_relu_gain", "scheme_std",
-    "binary_logistic", "log_softmax", "mse", "softmax_cross_entropy",
+    "log_softmax", "mse", "softmax_cross_entropy",
     "OPTIMIZERS", "SGD", "AdaDelta", "AdaGrad", "Adam", "Momentum", "Nesterov", "Optimizer",
     "RMSProp", "make_optimizer",
     "ExponentialDecay", "InverseTimeDecay", "LinearDecay", "ReduceOnPlateau", "Schedule",

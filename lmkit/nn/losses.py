@@ -6,12 +6,10 @@
 - ``softmax_cross_entropy``: the language model's loss (Bengio et al. 2003:
   the negative log-likelihood of the next word under a softmax),
   ``L = -mean_b log softmax(z_b)[t_b]``, ``dL/dz = (softmax(z) - onehot(t)) / B``.
-- ``binary_logistic``: word2vec's negative-sampling / hierarchical-softmax
-  loss (Mikolov et al. 2013; fastText's ``binaryLogistic``),
-  ``L = mean(softplus(s) - y s)`` = ``-mean(y log sig(s) + (1-y) log(1-sig(s)))``,
-  ``dL/ds = (sig(s) - y) / N``.  ``softplus(s) = max(s, 0) + log1p(exp(-|s|))``
-  never overflows.
-- ``mse``: ``L = mean((p - y)^2)``, ``dL/dp = 2 (p - y) / N``.
+- ``mse``: ``L = mean((p - y)^2)``, ``dL/dp = 2 (p - y) / N`` (the layer
+  library's regression loss).
+
+(word2vec's binary logistic loss lives in its kernels, :mod:`lmkit.word2vec.kernels`.)
 
 Each returns ``(loss, grad)``: ``loss`` a Python float (accumulated in
 float64), ``grad`` in the input's dtype and shape.
@@ -64,26 +62,6 @@ def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray, *,
     out[rows, targets] -= 1.0
     out /= batch
     return loss, out
-
-
-def binary_logistic(scores: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean logistic loss of ``scores: float[...]`` against ``labels`` in
-    ``[0, 1]`` (same shape; 1 = the true word/path bit, 0 = a negative
-    sample); returns ``(loss, dscores)``."""
-    labels = np.asarray(labels)
-    if labels.shape != scores.shape:
-        raise ValueError(f"labels has shape {labels.shape}, scores has {scores.shape}")
-    if scores.size == 0:
-        raise ValueError("scores is empty")
-    if labels.min() < 0 or labels.max() > 1:
-        raise ValueError("labels must lie in [0, 1]")
-    s = scores.astype(np.float64, copy=False)
-    e = np.exp(-np.abs(s))  # <= 1: no overflow
-    softplus = np.maximum(s, 0) + np.log1p(e)
-    loss = float(np.mean(softplus - labels * s))
-    sig = np.where(s >= 0, 1.0, e) / (1.0 + e)
-    dscores = ((sig - labels) / scores.size).astype(scores.dtype, copy=False)
-    return loss, dscores
 
 
 def mse(pred: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:

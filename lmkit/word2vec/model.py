@@ -44,7 +44,13 @@ UPDATES = ("exact", "batched")
 
 @dataclass(frozen=True)
 class Word2VecConfig:
-    """Every option of a word2vec model; the defaults are the C tool's / gensim's."""
+    """Every option of a word2vec model.
+
+    The defaults are the C tool's and gensim's, except ``update``: lmkit's
+    default is ``"batched"`` (negatives shared per window or group of
+    targets), faster at the same quality (BENCHMARKS.md); ``"exact"`` is the
+    C tool's update.
+    """
 
     architecture: str = "skipgram"     # "skipgram" predicts the context from the word; "cbow" the reverse
     cbow_mean: bool = True             # CBOW hidden layer = mean of the context vectors (False: their sum)

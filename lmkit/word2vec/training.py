@@ -24,13 +24,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lmkit.corpus.chunks import sentence_ranges
 from lmkit.training.callbacks import Callbacks, Run
 from lmkit.word2vec import kernels
 from lmkit.word2vec.kernels import ROW_WIDTH, STATS_EFFECTIVE, STATS_EXAMPLES, STATS_LOSS, STATS_RAW
+from lmkit.word2vec.prefetch import CACHE_LINE
 
 log = logging.getLogger(__name__)
 
-CACHE_LINE = 64         # bytes
 CHUNK_TOKENS = 65_536  # tokens per kernel call: ~0.1-0.3 s of work, fine-grained enough to balance threads
 
 
@@ -178,17 +179,6 @@ def private_array(shape, dtype) -> np.ndarray:
     return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
-def sentence_chunks(offsets: np.ndarray, max_tokens: int) -> list[tuple[int, int]]:
-    """Consecutive sentence ranges ``[first, end)`` of at most ``max_tokens`` tokens (or one sentence)."""
-    chunks, first, n = [], 0, offsets.shape[0] - 1
-    while first < n:
-        end = int(np.searchsorted(offsets, offsets[first] + max_tokens, side="right")) - 1
-        end = min(max(end, first + 1), n)
-        chunks.append((first, end))
-        first = end
-    return chunks
-
-
 def _finite(*matrices: np.ndarray) -> bool:
     return all(bool(np.isfinite(m).all()) for m in matrices)
 
@@ -212,7 +202,7 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
     lengths = np.diff(offsets)
     max_sentence = int(lengths.max()) if lengths.shape[0] else 1
     workers = [Worker(k, state, arrays, objective, max_sentence) for k, state in enumerate(states)]
-    chunks = sentence_chunks(offsets, chunk_tokens)
+    chunks = sentence_ranges(offsets, chunk_tokens)
     capacity = max((int(offsets[end] - offsets[first]) for first, end in chunks), default=1)
     readers = [TokenReader(ids, capacity) for _ in workers]
     progress = private_array((n_workers, ROW_WIDTH), np.int64)  # one cache line per worker

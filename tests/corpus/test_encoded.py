@@ -150,20 +150,6 @@ def test_missing_meta_is_not_a_corpus(tmp_path):
     assert meta["n_tokens"] == 14
 
 
-def test_chunks_cover_the_corpus_on_sentence_boundaries(tmp_path):
-    lines = [" ".join(["w"] * n) for n in (3, 1, 4, 1, 5, 9, 2, 6)]
-    corpus = encode(write(tmp_path, "\n".join(lines)), tmp_path)
-    chunks = corpus.chunks(6)
-    assert chunks[0][0] == 0 and chunks[-1][1] == corpus.n_tokens
-    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
-    boundaries = set(corpus.offsets.tolist())
-    assert all(start in boundaries and end in boundaries for start, end in chunks)
-    assert all(end - start <= 6 or np.sum((corpus.offsets > start) & (corpus.offsets < end)) == 0
-               for start, end in chunks)
-    with pytest.raises(ValueError, match="max_tokens"):
-        corpus.chunks(0)
-
-
 def test_gzip_input_encodes_like_plain(tmp_path):
     import gzip
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lmkit.nn.gradcheck import check_gradient
-from lmkit.nn.losses import binary_logistic, log_softmax, mse, softmax_cross_entropy
+from lmkit.nn.losses import log_softmax, mse, softmax_cross_entropy
 
 
 def naive_cross_entropy(logits, targets):
@@ -55,24 +55,6 @@ def test_log_softmax_matches_naive_and_keeps_dtype():
     np.testing.assert_allclose(out, naive, rtol=1e-5, atol=1e-6)
 
 
-def test_binary_logistic_value_gradient_and_stability():
-    rng = np.random.default_rng(3)
-    scores = rng.standard_normal((4, 5)) * 3
-    labels = (rng.random((4, 5)) < 0.4).astype(np.float64)
-    labels[0, 0] = 0.3  # soft labels work too
-    loss, d = binary_logistic(scores, labels)
-    sig = 1 / (1 + np.exp(-scores))
-    naive = -np.mean(labels * np.log(sig) + (1 - labels) * np.log(1 - sig))
-    assert loss == pytest.approx(naive, rel=1e-12)
-    check_gradient(lambda: binary_logistic(scores, labels)[0], scores, d, tol=1e-6)
-    big = np.array([1e4, -1e4, 1e4, -1e4], dtype=np.float32)
-    with np.errstate(over="raise", invalid="raise", divide="raise"):
-        loss, d = binary_logistic(big, np.array([1.0, 0.0, 0.0, 1.0]))
-    assert loss == pytest.approx(0.5e4)  # two confident mistakes of 1e4, two rights of 0
-    np.testing.assert_allclose(d, [0.0, 0.0, 0.25, -0.25], atol=1e-7)
-    assert d.dtype == np.float32
-
-
 def test_mse_value_and_gradient():
     rng = np.random.default_rng(4)
     pred, target = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
@@ -95,9 +77,5 @@ def test_loss_errors():
         softmax_cross_entropy(np.zeros(3), np.array([0]))
     with pytest.raises(ValueError, match="out"):
         softmax_cross_entropy(logits, np.array([0, 1]), out=np.zeros((3, 2)))
-    with pytest.raises(ValueError, match="labels"):
-        binary_logistic(np.zeros(3), np.zeros(2))
-    with pytest.raises(ValueError, match="labels"):
-        binary_logistic(np.zeros(2), np.array([0.0, 2.0]))
     with pytest.raises(ValueError, match="target"):
         mse(np.zeros(3), np.zeros(4))

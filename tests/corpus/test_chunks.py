@@ -1,0 +1,36 @@
+"""sentence_ranges: whole sentences, in order, each range within its size unless one sentence is larger."""
+import numpy as np
+import pytest
+
+from lmkit.corpus.chunks import sentence_ranges
+
+
+def _greedy(lengths, max_items, per_sentence):
+    """The obvious loop: add sentences to a range while the range stays within max_items."""
+    ranges, first, size = [], 0, 0
+    for s, length in enumerate(lengths):
+        items = length + per_sentence
+        if s > first and size + items > max_items:
+            ranges.append((first, s))
+            first, size = s, 0
+        size += items
+    if first < len(lengths):
+        ranges.append((first, len(lengths)))
+    return ranges
+
+
+@pytest.mark.parametrize("per_sentence", [0, 1])
+@pytest.mark.parametrize("max_items", [1, 5, 6, 13, 1000])
+def test_ranges_match_the_greedy_loop(max_items, per_sentence):
+    lengths = [3, 1, 4, 1, 5, 9, 2, 6, 0, 0, 7]
+    offsets = np.concatenate([[10], 10 + np.cumsum(lengths)])  # a corpus that does not start at 0
+    ranges = sentence_ranges(offsets, max_items, per_sentence)
+    assert ranges == _greedy(lengths, max_items, per_sentence)
+    assert ranges[0][0] == 0 and ranges[-1][1] == len(lengths)
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+
+
+def test_empty_corpus_and_bad_size():
+    assert sentence_ranges(np.array([0]), 5) == []
+    with pytest.raises(ValueError, match="max_items"):
+        sentence_ranges(np.array([0, 3]), 0)
