@@ -22,8 +22,6 @@ jit_exact = numba.njit(cache=True, nogil=True)
 # division keeps LLVM from vectorizing a loop that divides (the optimizers'
 # dense Adam step: 9.6 -> 1.7 ms on 1.8M floats).
 jit_numpy_errors = numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
-# Row-parallel kernels (``numba.prange``); threads follow ``numba.set_num_threads``.
-jit_parallel = numba.njit(cache=True, nogil=True, fastmath=True, parallel=True)
 # Reassociation and contraction (vectorized reductions, FMA) without ``nnan``/
 # ``ninf``: for code that tests for NaN/inf, which full fastmath lets the
 # compiler assume away.

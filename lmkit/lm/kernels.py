@@ -7,10 +7,11 @@ well is here:
   embedding lookup of the ``n - 1`` context words.  (The scatter-add of
   ``dL/dx`` back into the rows of ``C`` is the optimizer's sparse
   ``step_rows``, which merges repeated rows.)
-* :func:`softmax_xent` -- the output bias, the exact softmax over the
-  vocabulary and the cross-entropy fused, in place on the logits buffer
-  (one pass less over a ``B x V`` array than adding the bias first), rows in
-  parallel::
+* :func:`softmax_rows` -- the output bias, the exact softmax over the
+  vocabulary and the cross-entropy fused, in place on a range of rows of the
+  logits buffer (one pass less over a ``B x V`` array than adding the bias
+  first); the NPLM's output layer (:meth:`lmkit.lm.nplm.NPLM._output_layer`)
+  gives each of its threads its own rows::
 
       p = exp(l - max l) / sum exp(l - max l)
       loss[b] = -log p[t_b] = log sum exp(l - max l) - (l[t_b] - max l)
@@ -23,15 +24,13 @@ well is here:
   accumulated in float64.  A row holding NaN or inf gets a NaN loss, which
   the trainer turns into a stop.
 
-Every kernel takes preallocated arrays only; ``scratch: int32[n_blocks, V]``
-holds the exponents of one row per parallel block.
+Every kernel takes preallocated arrays only; ``kbuf: int32[V]`` holds the
+exponents of one row (one per thread).
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
-
-from lmkit._jit import jit, jit_finite, jit_parallel
+from lmkit._jit import jit, jit_finite
 
 # Cephes expf: ln 2 split in two for an exact range reduction, minimax coefficients.
 _LOG2E = np.float32(1.4426950408889634)
@@ -75,7 +74,14 @@ def _row_max_finite(row, bias):
 
 @jit
 def softmax_rows(logits, bias, targets, scale, write_grad, losses, kbuf, first, last):
-    """:func:`softmax_xent` on rows ``[first, last)`` in the calling thread; ``kbuf: int32[V]``."""
+    """Fused bias, softmax and cross-entropy over rows ``[first, last)`` of ``logits + bias``, in place.
+
+    ``logits: float32[B, V]`` (before the output bias ``bias: float32[V]``) --
+    rows overwritten with ``scale * (softmax - onehot)`` when ``write_grad``,
+    else with unnormalized exponentials (clobbered); ``targets: int32[B]``;
+    ``losses: float64[B]`` receives ``-log p[target]`` (NaN for a row holding
+    NaN/inf); ``kbuf: int32[V]`` scratch.
+    """
     v = logits.shape[1]
     for b in range(first, last):
         row = logits[b]
@@ -106,22 +112,3 @@ def softmax_rows(logits, bias, targets, scale, write_grad, losses, kbuf, first, 
             for i in range(v):
                 row[i] *= factor
             row[targets[b]] -= np.float32(scale)
-
-
-@jit_parallel
-def softmax_xent(logits, bias, targets, scale, write_grad, losses, scratch):
-    """Fused bias, softmax and cross-entropy over the rows of ``logits + bias``, in place.
-
-    ``logits: float32[B, V]`` (before the output bias ``bias: float32[V]``) --
-    overwritten with ``scale * (softmax - onehot)`` when ``write_grad``, else
-    with unnormalized exponentials (clobbered);
-    ``targets: int32[B]``; ``losses: float64[B]`` receives ``-log p[target]``
-    (NaN for a row holding NaN/inf); ``scratch: int32[n_blocks, V]``: the rows
-    are split into ``n_blocks`` blocks run in parallel (:func:`softmax_rows`).
-    """
-    n_rows = logits.shape[0]
-    n_blocks = scratch.shape[0]
-    per_block = (n_rows + n_blocks - 1) // n_blocks
-    for block in prange(n_blocks):
-        softmax_rows(logits, bias, targets, scale, write_grad, losses, scratch[block],
-                     block * per_block, min(n_rows, (block + 1) * per_block))

@@ -37,7 +37,7 @@ from lmkit.nn.activations import ACTIVATIONS, get_activation, recommended_init
 from lmkit.nn.batchnorm import BatchNorm
 from lmkit.nn.dropout import Dropout
 from lmkit.nn.init import init_weights
-from lmkit.nn.losses import softmax_cross_entropy
+from lmkit.nn.losses import log_softmax
 from lmkit.nn.optim import OPTIMIZERS
 
 logger = logging.getLogger(__name__)
@@ -233,14 +233,11 @@ class NPLM:
 
     # ------------------------------------------------------------------ forward / backward
     def _buffers(self, batch: int) -> dict[str, np.ndarray]:
-        """Preallocated ``x``, ``z``, ``logits`` (and kernel scratch) for ``batch`` rows; ``dz``,
-        ``grad_O`` and ``grad_b`` for the threaded output layer stay in the workspace."""
+        """Preallocated ``x``, ``z``, ``logits`` and ``losses`` for ``batch`` rows; ``dz``, ``grad_O`` and
+        ``grad_b`` of the output layer stay in the workspace."""
         ws = self._workspace
         if ws.get("batch", 0) < batch:
-            import numba
-
             cfg = self.config
-            blocks = max(1, min(batch, numba.get_num_threads()))
             ws.update(batch=batch,
                       x=np.empty((batch, cfg.context * cfg.features), self.dtype),
                       z=np.empty((batch, self.n_inputs), self.dtype),
@@ -248,13 +245,12 @@ class NPLM:
                       dz=np.empty((batch, self.n_inputs), self.dtype),
                       grad_O=np.empty_like(self.O),
                       grad_b=np.empty_like(self.b),
-                      losses=np.empty(batch, np.float64),
-                      scratch=np.empty((blocks, len(self.vocab)), np.int32))
-        return {name: ws[name][:batch] for name in ("x", "z", "logits", "losses")} | {"scratch": ws["scratch"]}
+                      losses=np.empty(batch, np.float64))
+        return {name: ws[name][:batch] for name in ("x", "z", "logits", "losses")}
 
-    def _forward(self, contexts: np.ndarray, train: bool, project: bool = True) -> dict[str, np.ndarray]:
-        """Compute the logits of ``contexts: int32[B, k]`` into the workspace (``project=False``:
-        stop at the output layer's input ``z``)."""
+    def _forward(self, contexts: np.ndarray, train: bool) -> dict[str, np.ndarray]:
+        """Compute the output layer's input ``z`` of ``contexts: int32[B, k]`` into the workspace (the
+        output layer itself: :meth:`_output_layer`)."""
         from lmkit.lm.kernels import gather_features
 
         cfg = self.config
@@ -277,11 +273,6 @@ class NPLM:
         if cfg.direct:
             z[:, h:] = x
         buf["x_used"] = x
-        if project:
-            logits = buf["logits"]
-            np.matmul(z, self.O.T, out=logits)  # (B, V); float32 adds b inside the softmax kernel
-            if self.dtype != np.float32:
-                logits += self.b
         return buf
 
     def forward_backward(self, contexts: np.ndarray, targets: np.ndarray) -> float:
@@ -298,11 +289,9 @@ class NPLM:
         ``dL/dO`` and ``dL/db`` -- so no idle BLAS pool spins beside the
         softmax (see :mod:`lmkit.lm.threads`).
         """
-        workers = blas_threads() if self.dtype == np.float32 else 0
-        if workers > 1:
-            with single_threaded_blas():
-                return self._forward_backward(contexts, targets, workers)
-        return self._forward_backward(contexts, targets, 0)
+        workers = self._output_workers()
+        with single_threaded_blas() if workers > 1 else contextlib.nullcontext():
+            return self._forward_backward(contexts, targets, workers)
 
     def forward_backward_sampled(self, contexts: np.ndarray, candidates: np.ndarray, positions: np.ndarray,
                                  correction: np.ndarray) -> float:
@@ -313,31 +302,26 @@ class NPLM:
         ``i`` is ``candidates[positions[i]]``.  Returns the mean sampled
         cross-entropy (not the model's).  ``grads["O"]`` and ``grads["b"]`` are
         full-size and zero outside the candidates' rows.  BLAS keeps its
-        threads: the products are small enough that splitting them by hand
-        would not pay.
+        threads and the output layer runs in this thread: the products are
+        small enough that splitting them by hand would not pay.
         """
-        return self._forward_backward(contexts, positions, 0, (candidates, correction))
+        return self._forward_backward(contexts, positions, 1, (candidates, correction))
+
+    def _output_workers(self) -> int:
+        """Threads that split the output layer: BLAS's count for float32 (which then runs single-threaded,
+        see :mod:`lmkit.lm.threads`), 1 for float64 models (gradient checks)."""
+        return max(blas_threads(), 1) if self.dtype == np.float32 else 1
 
     def _forward_backward(self, contexts: np.ndarray, targets: np.ndarray, workers: int, sample=None) -> float:
-        from lmkit.lm.kernels import softmax_xent
-
         cfg, n = self.config, len(targets)
-        buf = self._forward(contexts, train=True, project=workers == 0 and sample is None)
+        buf = self._forward(contexts, train=True)
         z, x = buf["z"], buf["x_used"]
-        if sample is not None:
-            grads, dz, loss = self._sampled_output_layer(buf, targets, *sample)
-        elif workers:
-            grads, dz = self._output_layer_in_threads(workers, buf, targets)
-            loss = float(buf["losses"].mean())
+        if sample is None:
+            dlogits, dz = self._output_layer(z, self.O, self.b, targets, buf["logits"], True, workers)
+            grads = self._output_grads(dlogits, z, workers)
         else:
-            dlogits = buf["logits"]  # (B, V), overwritten in place by dL/dlogits
-            if self.dtype == np.float32:
-                softmax_xent(dlogits, self.b, targets, np.float32(1.0 / n), True, buf["losses"], buf["scratch"])
-                loss = float(buf["losses"].mean())
-            else:
-                loss, _ = softmax_cross_entropy(dlogits, targets, out=dlogits)
-            grads = {"O": np.matmul(dlogits.T, z, out=self._workspace["grad_O"]), "b": dlogits.sum(axis=0)}
-            dz = dlogits @ self.O  # (B, n_inputs)
+            grads, dz = self._sampled_output_layer(z, targets, *sample)
+        loss = float(buf["losses"][:n].mean())
         h = cfg.hidden
         dx = dz[:, h:] if cfg.direct else np.zeros_like(x)
         if h:
@@ -355,37 +339,78 @@ class NPLM:
         self.c_grad_rows = np.ascontiguousarray(dx).reshape(n * cfg.context, cfg.features)
         return loss
 
-    def _output_layer_in_threads(self, workers: int, buf: dict, targets: np.ndarray):
-        """Training output layer on ``workers`` threads (BLAS single-threaded by the caller).
+    # ------------------------------------------------------------------ the output layer
+    def _output_layer(self, z: np.ndarray, weights: np.ndarray, bias: np.ndarray, targets: np.ndarray,
+                      logits: np.ndarray, train: bool, workers: int):
+        """The output layer, the one implementation every path runs (training, sampled, scoring).
 
-        Phase 1 (:meth:`_output_rows_in_threads`), rows of the batch per thread:
-        ``logits``, ``dL/dlogits`` and ``dz = dL/dlogits O``.  Phase 2, rows
-        ``[lo, hi)`` of ``O`` per thread: ``dL/dO = (dL/dlogits)[:, lo:hi]^T z``
-        and ``dL/db``, column sums.
-        Returns ``({"O": dL/dO, "b": dL/db}, dz: float32[B, n_inputs])``.
+        ``z: [B, n_inputs]``, ``weights: [K, n_inputs]`` (``O``, or the sampled
+        candidates' rows), ``bias: [K]`` (``b``, or the candidates' minus their
+        corrections), ``targets: int[B]`` in ``[0, K)``, ``logits: [>= B, K]``
+        scratch.  Splits the batch's rows over ``workers`` threads (1: this
+        thread); each computes its ``logits = z weights^T``, then
+        :meth:`_softmax_rows` (losses into the workspace's ``losses``) and,
+        when training, ``dz = dL/dlogits weights``.  Returns ``(dL/dlogits in
+        place of the logits, dz)``; ``dz`` is None unless training.
         """
-        z, logits = buf["z"], buf["logits"]
+        n = len(targets)
+        logits = logits[:n]
+        dz = self._workspace["dz"][:n] if train else None
+        scale = 1.0 / n if train else 1.0
+        bounds = np.linspace(0, n, workers + 1).astype(int)
+        kbufs = self._kernel_rows(workers, weights.shape[0])
+
+        def rows(part: int) -> None:
+            lo, hi = bounds[part], bounds[part + 1]
+            np.matmul(z[lo:hi], weights.T, out=logits[lo:hi])
+            self._softmax_rows(logits, bias, targets, scale, train, kbufs[part], lo, hi)
+            if train:
+                np.matmul(logits[lo:hi], weights, out=dz[lo:hi])
+
+        run_parts(workers, rows)
+        return logits, dz
+
+    def _softmax_rows(self, logits: np.ndarray, bias: np.ndarray, targets: np.ndarray, scale: float,
+                      train: bool, kbuf: np.ndarray, lo: int, hi: int) -> None:
+        """The one place the output bias is added: rows ``[lo, hi)`` of ``logits + bias`` through the
+        softmax; ``-log p(target)`` into the workspace's ``losses`` and, when training,
+        ``scale * (softmax - onehot)`` in place of the logits.  Float32: the fused kernel
+        (:func:`lmkit.lm.kernels.softmax_rows`, NaN loss for a row holding NaN/inf); float64: numpy."""
+        from lmkit.lm.kernels import softmax_rows
+
+        losses = self._workspace["losses"]
+        if self.dtype == np.float32:
+            softmax_rows(logits, bias, targets, np.float32(scale), train, losses, kbuf, lo, hi)
+            return
+        rows, t = logits[lo:hi], targets[lo:hi]
+        rows += bias
+        logp = log_softmax(rows)
+        losses[lo:hi] = -logp[np.arange(len(t)), t]
+        if train:
+            np.exp(logp, out=rows)
+            rows *= scale
+            rows[np.arange(len(t)), t] -= scale
+
+    def _output_grads(self, dlogits: np.ndarray, z: np.ndarray, workers: int) -> dict[str, np.ndarray]:
+        """``{"O": dL/dO = dlogits^T z, "b": column sums}``, rows ``[lo, hi)`` of ``O`` per thread."""
         ws = self._workspace
         grad_O, grad_b = ws["grad_O"], ws["grad_b"]
-        self._output_rows_in_threads(workers, buf, targets, train=True)
         cols = np.linspace(0, len(self.vocab), workers + 1).astype(int)
 
         def output_grads(part: int) -> None:
             lo, hi = cols[part], cols[part + 1]
-            np.matmul(logits[:, lo:hi].T, z, out=grad_O[lo:hi])
-            np.sum(logits[:, lo:hi], axis=0, out=grad_b[lo:hi])
+            np.matmul(dlogits[:, lo:hi].T, z, out=grad_O[lo:hi])
+            np.sum(dlogits[:, lo:hi], axis=0, out=grad_b[lo:hi])
 
         run_parts(workers, output_grads)
-        return {"O": grad_O, "b": grad_b}, ws["dz"][:len(targets)]
+        return {"O": grad_O, "b": grad_b}
 
-    def _sampled_output_layer(self, buf: dict, positions: np.ndarray, candidates: np.ndarray,
+    def _sampled_output_layer(self, z: np.ndarray, positions: np.ndarray, candidates: np.ndarray,
                               correction: np.ndarray):
-        """Output layer of the sampled softmax over ``candidates`` (see :meth:`forward_backward_sampled`).
-        Returns ``({"O": dL/dO, "b": dL/db}, dz: [B, n_inputs], loss)``; the gradients live in the
+        """:meth:`_output_layer` over the rows of ``candidates`` (see :meth:`forward_backward_sampled`).
+        Returns ``({"O": dL/dO, "b": dL/db}, dz: [B, n_inputs])``; the gradients live in the
         workspace, and only the rows written by the previous call are cleared."""
-        from lmkit.lm.kernels import softmax_rows
-
-        z, n, k = buf["z"], len(positions), len(candidates)
+        n, k = len(positions), len(candidates)
         ws = self._workspace
         if ws.get("sampled_grad_O") is None:
             ws.update(sampled_grad_O=np.zeros_like(self.O), sampled_grad_b=np.zeros_like(self.b),
@@ -396,87 +421,44 @@ class NPLM:
         if ws["sampled_logits"].size < n * k:  # a larger batch than before
             ws["sampled_logits"] = np.empty(n * k, self.dtype)
         rows = np.take(self.O, candidates, axis=0, out=ws["sampled_O"][:k])  # (K, n_inputs)
-        logits = ws["sampled_logits"][:n * k].reshape(n, k)
-        np.matmul(z, rows.T, out=logits)
         bias = (self.b[candidates] - correction).astype(self.dtype, copy=False)
-        if self.dtype == np.float32:  # in this thread: a parallel kernel would wait on BLAS's spinning pool
-            softmax_rows(logits, bias, positions, np.float32(1.0 / n), True, buf["losses"], buf["scratch"][0], 0, n)
-            loss = float(buf["losses"].mean())
-        else:
-            logits += bias
-            loss, _ = softmax_cross_entropy(logits, positions, out=logits)
+        logits = ws["sampled_logits"][:n * k].reshape(n, k)
+        dlogits, dz = self._output_layer(z, rows, bias, positions, logits, True, 1)
         grad_O, grad_b = ws["sampled_grad_O"], ws["sampled_grad_b"]
         grad_O[ws["sampled_rows"]] = 0
         grad_b[ws["sampled_rows"]] = 0
-        grad_O[candidates] = logits.T @ z
-        grad_b[candidates] = logits.sum(axis=0)
+        grad_O[candidates] = dlogits.T @ z
+        grad_b[candidates] = dlogits.sum(axis=0)
         ws["sampled_rows"] = candidates
-        return {"O": grad_O, "b": grad_b}, logits @ rows, loss
+        return {"O": grad_O, "b": grad_b}, dz
 
-    def _output_rows_in_threads(self, workers: int, buf: dict, targets: np.ndarray, train: bool) -> None:
-        """Each of ``workers`` threads, on its own rows of the batch: ``logits = z O^T``, then the fused
-        softmax/cross-entropy (``buf["losses"] = -log p(targets | z)``) and, when training, its
-        gradient ``dL/dlogits`` in place of the logits and ``dz = dL/dlogits O`` into the workspace.
-        BLAS is single-threaded by the caller, so no thread pool spins while another works (see
-        :mod:`lmkit.lm.threads`)."""
-        from lmkit.lm.kernels import softmax_rows
-
-        z, logits, losses = buf["z"], buf["logits"], buf["losses"]
-        kbufs = self._kernel_rows(workers)
-        dz = self._workspace["dz"]
-        scale = np.float32(1.0 / len(targets)) if train else np.float32(1.0)
-        bounds = np.linspace(0, len(targets), workers + 1).astype(int)
-
-        def rows(part: int) -> None:
-            lo, hi = bounds[part], bounds[part + 1]
-            np.matmul(z[lo:hi], self.O.T, out=logits[lo:hi])
-            softmax_rows(logits, self.b, targets, scale, train, losses, kbufs[part], lo, hi)
-            if train:
-                np.matmul(logits[lo:hi], self.O, out=dz[lo:hi])
-
-        run_parts(workers, rows)
-
-    def _kernel_rows(self, workers: int) -> np.ndarray:
-        """``int32[workers, V]`` scratch rows of :func:`~lmkit.lm.kernels.softmax_rows`, one per thread."""
+    def _kernel_rows(self, workers: int, width: int) -> np.ndarray:
+        """``int32[workers, >= width]`` scratch rows of :func:`~lmkit.lm.kernels.softmax_rows`, one per thread."""
         kbufs = self._workspace.get("kbufs")
-        if kbufs is None or kbufs.shape != (workers, len(self.vocab)):
-            kbufs = self._workspace["kbufs"] = np.empty((workers, len(self.vocab)), np.int32)
+        if kbufs is None or kbufs.shape[0] < workers or kbufs.shape[1] < width:
+            kbufs = self._workspace["kbufs"] = np.empty((workers, max(width, len(self.vocab))), np.int32)
         return kbufs
 
     def score(self, contexts: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """``float64[n]``: ``log p(targets[i] | contexts[i])``, exact softmax, evaluation mode.
 
         ``contexts: int32[n, >= k]`` (oldest first; extra leading columns ignored).
+        BLAS stays single-threaded for the whole pass when the output layer is
+        split over threads (the small hidden layer too): OpenBLAS threads left
+        spinning after a product would take cores from the row-split threads.
         """
-        from lmkit.lm.kernels import softmax_xent
-
         self._check_built()
         contexts = np.ascontiguousarray(contexts[:, contexts.shape[1] - self.context_size:], dtype=np.int32)
         targets = np.ascontiguousarray(targets, dtype=np.int32)
         out = np.empty(len(targets), dtype=np.float64)
         rows = max(64, min(4096, EVAL_ELEMENTS // len(self.vocab)))
-        workers = blas_threads() if self.dtype == np.float32 else 0
-        with contextlib.ExitStack() as stack:
-            if workers > 1:
-                # BLAS stays single-threaded for the whole pass (the small hidden layer too): OpenBLAS
-                # threads left spinning after a product would take cores from the row-split threads.
-                stack.enter_context(single_threaded_blas())
+        workers = self._output_workers()
+        with single_threaded_blas() if workers > 1 else contextlib.nullcontext():
             for start in range(0, len(targets), rows):
                 c, t = contexts[start:start + rows], targets[start:start + rows]
-                if workers > 1:
-                    buf = self._forward(c, train=False, project=False)
-                    self._output_rows_in_threads(workers, buf, t, train=False)
-                    out[start:start + len(t)] = -buf["losses"]
-                    continue
                 buf = self._forward(c, train=False)
-                if self.dtype == np.float32:
-                    softmax_xent(buf["logits"], self.b, t, np.float32(1.0), False, buf["losses"], buf["scratch"])
-                    out[start:start + len(t)] = -buf["losses"]
-                else:
-                    logits = buf["logits"]
-                    shifted = logits - logits.max(axis=1, keepdims=True)
-                    lse = np.log(np.exp(shifted).sum(axis=1))
-                    out[start:start + len(t)] = shifted[np.arange(len(t)), t] - lse
+                self._output_layer(buf["z"], self.O, self.b, t, buf["logits"], False, workers)
+                out[start:start + len(t)] = -buf["losses"][:len(t)]
         return out
 
     # ------------------------------------------------------------------ training

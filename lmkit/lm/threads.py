@@ -1,13 +1,14 @@
-"""The two thread pools of the neural language model: numba's and OpenBLAS's.
+"""The threads of the neural language model: OpenBLAS's pool and lmkit's own row threads.
 
-The dense products run in OpenBLAS (the one numpy loaded); the softmax kernel
-in numba's pool.  Both pools busy-wait a while after their work, and on a
-machine with as many threads as cores an OpenBLAS thread still spinning after
-a product takes a core from the softmax that follows.  Evaluation and the
-training step therefore avoid alternating the pools: with
-:func:`single_threaded_blas` each of :func:`blas_threads` Python threads
-(:func:`worker_pool`) runs the products and the softmax of its own rows (see
-:meth:`lmkit.lm.nplm.NPLM.score` and ``forward_backward``).
+The dense products run in OpenBLAS (the one numpy loaded), the softmax in a
+compiled kernel.  OpenBLAS's threads busy-wait a while after each product,
+and on a machine with as many threads as cores a thread still spinning takes
+a core from the softmax that follows.  The output layer therefore never
+alternates the two: with :func:`single_threaded_blas` each of
+:func:`blas_threads` Python threads (:func:`worker_pool`, the kernels release
+the GIL) runs the products and the softmax of its own rows (see
+:meth:`lmkit.lm.nplm.NPLM._output_layer`).  :func:`set_threads` also sets
+numba's thread count, for any parallel kernel.
 """
 from __future__ import annotations
 
@@ -89,6 +90,9 @@ def worker_pool(workers: int) -> ThreadPoolExecutor:
 def run_parts(workers: int, task) -> None:
     """``task(part)`` for ``part in range(workers)`` on :func:`worker_pool`; returns when all are done
     (re-raising the first error)."""
+    if workers == 1:  # no hand-over to a pool thread for a single part
+        task(0)
+        return
     pool = worker_pool(workers)
     for future in [pool.submit(task, part) for part in range(workers)]:
         future.result()

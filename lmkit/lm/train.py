@@ -65,9 +65,9 @@ The loop itself (:func:`fit`) only sequences the phases of :class:`_Training`
 (``time_limit``, checked after each epoch), the monitor (``log_dir``) and the
 user's own.
 
-Threads: ``config.threads`` sets numba's pool (used by the softmax kernel)
-and OpenBLAS's (:func:`lmkit.lm.threads.set_threads`); 0 leaves both at their
-defaults (all cores).
+Threads: ``config.threads`` sets OpenBLAS's count, which is also how many row
+threads split the output layer (:func:`lmkit.lm.threads.set_threads`); 0
+leaves it at its default (all cores).
 """
 from __future__ import annotations
 

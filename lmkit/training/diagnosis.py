@@ -25,24 +25,35 @@ TANH_SATURATED = 0.97        # |tanh(x)| beyond this: the gradient 1 - y^2 is < 
 SIGMOID_BAND = (0.03, 0.97)  # sigmoid outside: the gradient y (1 - y) is < 0.03
 
 
+def _row_sums_of_squares(a: np.ndarray) -> np.ndarray:
+    """``float64[rows]``: each row's sum of squares, the products summed in the array's own dtype
+    (a row is short: float32 loses nothing that matters) without copying strided views."""
+    return np.einsum("ij,ij->i", a, a).astype(np.float64)
+
+
 def norm(a: np.ndarray) -> float:
-    """L2 norm of all of ``a``'s entries, accumulated in float64."""
-    return float(np.sqrt(np.einsum("i,i->", a.ravel(), a.ravel(), dtype=np.float64)))
+    """L2 norm of all of ``a``'s entries (rows summed in float64)."""
+    if a.ndim == 2:
+        return float(np.sqrt(_row_sums_of_squares(a).sum()))
+    flat = a.ravel().astype(np.float64)
+    return float(np.sqrt(flat @ flat))
 
 
 def update_ratio(before: np.ndarray, after: np.ndarray) -> float | None:
-    """``||after - before|| / ||before||`` over the rows the step changed (None if the weights were zero).
+    """``||after - before|| / ||before||`` over the rows the step changed (None if those were zero).
 
     A dense layer's every row changes; an embedding's step (or a sampled
     softmax's output layer) touches only the batch's rows, and the ratio over
     the whole matrix would drown those in rows that did not move.
     """
     delta = after - before
-    if delta.ndim == 2:
-        changed = np.flatnonzero(np.any(delta != 0, axis=1))
-        delta, before = delta[changed], before[changed]
-    size = norm(before)
-    return norm(delta) / size if size > 0 else None
+    if delta.ndim != 2:
+        size = norm(before)
+        return norm(delta) / size if size > 0 else None
+    moved = _row_sums_of_squares(delta)
+    changed = moved > 0
+    size = float(np.sqrt(_row_sums_of_squares(before)[changed].sum()))
+    return float(np.sqrt(moved.sum())) / size if size > 0 else None
 
 
 @dataclass(frozen=True)

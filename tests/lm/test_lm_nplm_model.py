@@ -9,7 +9,7 @@ import pytest
 from lm_reference import (make_corpus, random_sentences, randomize_biases, reference_examples,
                           reference_nplm_logprob)
 from lmkit.lm.examples import build_examples
-from lmkit.lm.kernels import gather_features, softmax_xent
+from lmkit.lm.kernels import gather_features, softmax_rows
 from lmkit.lm.nplm import NPLM, NPLMConfig
 from lmkit.lm.perplexity import perplexity
 from lmkit.nn.gradcheck import check_gradient
@@ -63,8 +63,16 @@ def test_gather_kernel_matches_numpy():
     np.testing.assert_array_equal(x, table[contexts].reshape(9, 15))
 
 
-@pytest.mark.parametrize("blocks", [1, 3])
-def test_softmax_kernel_matches_numpy(blocks):
+def _softmax_in_parts(logits, bias, targets, scale, write_grad, losses, parts):
+    """softmax_rows over the batch split into ``parts`` row ranges, as the output layer's threads do."""
+    bounds = np.linspace(0, len(targets), parts + 1).astype(int)
+    kbuf = np.empty((parts, logits.shape[1]), np.int32)
+    for part in range(parts):
+        softmax_rows(logits, bias, targets, scale, write_grad, losses, kbuf[part], bounds[part], bounds[part + 1])
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+def test_softmax_kernel_matches_numpy(parts):
     rng = np.random.default_rng(4)
     logits = (rng.standard_normal((7, 301)) * 8).astype(np.float32)
     logits[2, 5] = 60.0  # a dominant logit: exp underflow elsewhere
@@ -77,21 +85,21 @@ def test_softmax_kernel_matches_numpy(blocks):
     expected_grad[np.arange(7), targets] -= 1
     expected_grad *= 0.25
     buf, losses = logits.copy(), np.empty(7)
-    softmax_xent(buf, bias, targets, np.float32(0.25), True, losses, np.empty((blocks, 301), np.int32))
+    _softmax_in_parts(buf, bias, targets, np.float32(0.25), True, losses, parts)
     np.testing.assert_allclose(losses, expected_loss, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(buf, expected_grad, rtol=1e-5, atol=1e-7)
     buf, losses2 = logits.copy(), np.empty(7)
-    softmax_xent(buf, bias, targets, np.float32(1.0), False, losses2, np.empty((blocks, 301), np.int32))
+    _softmax_in_parts(buf, bias, targets, np.float32(1.0), False, losses2, parts)
     np.testing.assert_array_equal(losses2, losses)
     bad = logits.copy()
     bad[1, 3], bad[4, 0] = np.nan, np.inf
-    softmax_xent(bad, bias, targets, np.float32(1.0), True, losses, np.empty((blocks, 301), np.int32))
+    _softmax_in_parts(bad, bias, targets, np.float32(1.0), True, losses, parts)
     assert np.isnan(losses[[1, 4]]).all() and np.isfinite(np.delete(losses, [1, 4])).all()
 
 
 @pytest.mark.parametrize("hidden,direct", [(6, True), (6, False), (0, True)])
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu"])
-# serial: numba's parallel softmax; threaded: three row-split threads; float64: the numpy path
+# serial: one thread; threaded: three row-split threads; float64: the numpy path
 @pytest.mark.parametrize("path", ["serial", "threaded", "float64"])
 def test_perplexity_matches_slow_numpy(hidden, direct, activation, path, monkeypatch):
     monkeypatch.setattr("lmkit.lm.nplm.blas_threads", lambda: 3 if path == "threaded" else 0)
