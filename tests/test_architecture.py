@@ -84,3 +84,19 @@ def test_optional_extras_are_imported_only_inside_functions():
     for name, path in MODULES.items():
         top = {m.split(".")[0] for m in _imports(path, top_level_only=True)}
         assert not top & set(EXTRAS), f"{name} imports {sorted(top & set(EXTRAS))} at module level"
+
+
+def test_cli_activation_names_are_the_library_s():
+    from lmkit.cli.lm import ACTIVATION_NAMES
+    from lmkit.nn.activations import ACTIVATIONS
+
+    assert sorted(ACTIVATION_NAMES) == sorted(ACTIVATIONS)
+
+
+def test_help_loads_neither_numpy_nor_numba():
+    import subprocess
+    import sys
+
+    code = "import sys; from lmkit.cli import build_parser; build_parser(); print(sorted({'numpy', 'numba'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -12,6 +12,9 @@ from lmkit.cli.data import add_input_arguments, add_tokenizer_arguments, corpus_
 from lmkit.cli.watch import add_monitor_arguments, monitor_options
 
 
+ACTIVATION_NAMES = ("tanh", "sigmoid", "relu", "leaky_relu", "prelu", "elu", "maxout", "identity")
+
+
 def register(commands: argparse._SubParsersAction, trainers: argparse._SubParsersAction) -> None:
     """Add ``lmkit train nplm``, ``lmkit train ngram`` and ``lmkit perplexity``."""
     nplm = trainers.add_parser("nplm", help="Bengio et al. (2003) neural probabilistic language model",
@@ -26,9 +29,10 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
     model.add_argument("--hidden", type=int, default=50, help="hidden units h, 0 = none (default 50)")
     model.add_argument("--direct", action=argparse.BooleanOptionalAction, default=True,
                        help="direct connections from the features to the output (default on)")
-    model.add_argument("--activation", default="tanh",
-                       choices=("tanh", "sigmoid", "relu", "leaky_relu", "prelu", "elu", "identity"),
-                       help="hidden activation (default tanh)")
+    # the names of lmkit.nn.activations.ACTIVATIONS, written out so that --help loads no numpy (a test compares)
+    model.add_argument("--activation", default="tanh", choices=ACTIVATION_NAMES, help="hidden activation (default tanh)")
+    model.add_argument("--maxout-pieces", type=int, default=2,
+                       help="with --activation maxout: linear pieces per hidden unit (default 2)")
     model.add_argument("--dropout", type=float, default=0.0, help="dropout on features and hidden units")
     model.add_argument("--dropout-features", type=float, default=None, help="dropout on features (default --dropout)")
     model.add_argument("--dropout-hidden", type=float, default=None, help="dropout on hidden units (default --dropout)")
@@ -144,7 +148,7 @@ def _train_nplm(args: argparse.Namespace) -> int:
 
     config = NPLMConfig(
         context=args.context, features=args.features, hidden=args.hidden, direct=args.direct,
-        activation=args.activation,
+        activation=args.activation, maxout_pieces=args.maxout_pieces,
         dropout_features=args.dropout if args.dropout_features is None else args.dropout_features,
         dropout_hidden=args.dropout if args.dropout_hidden is None else args.dropout_hidden,
         dropout_words=args.dropout_words, batch_norm=args.batch_norm, boundaries=args.boundaries,

@@ -37,6 +37,7 @@ from lmkit.nn.activations import ACTIVATIONS, get_activation, recommended_init
 from lmkit.nn.batchnorm import BatchNorm
 from lmkit.nn.dropout import Dropout
 from lmkit.nn.init import init_weights
+from lmkit.nn.layers import ActivationLayer, BatchNormLayer, Dense, Sequential
 from lmkit.nn.losses import log_softmax
 from lmkit.nn.optim import OPTIMIZERS
 
@@ -55,7 +56,8 @@ class NPLMConfig:
     features: int = 60             # m = 60: MLP1 of the paper's Table 1
     hidden: int = 50               # h = 50: MLP1 (0 = no hidden layer, then direct must be on)
     direct: bool = True            # W x: MLP1 has direct connections; they speed up early learning
-    activation: str = "tanh"       # the paper's; relu / leaky_relu / prelu / elu get He init
+    activation: str = "tanh"       # the paper's; relu / leaky_relu / prelu / elu / maxout get He init
+    maxout_pieces: int = 2         # activation="maxout": each hidden unit is the max of this many linear pieces
     dropout_features: float = 0.0  # the paper used none (weight decay instead)
     dropout_hidden: float = 0.0    # the paper used none
     dropout_words: float = 0.0     # training contexts: each word -> the padding ("no word") row with this chance
@@ -95,9 +97,10 @@ class NPLMConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.hidden == 0 and not self.direct:
             raise ValueError("hidden=0 needs direct=True: the model would have no path from context to output")
-        if self.activation not in ACTIVATIONS or self.activation == "maxout":
-            raise ValueError(f"unknown activation {self.activation!r}; use one of "
-                             f"{', '.join(a for a in ACTIVATIONS if a != 'maxout')}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}; use one of {', '.join(ACTIVATIONS)}")
+        if int(self.maxout_pieces) < 2:
+            raise ValueError(f"maxout_pieces must be >= 2, got {self.maxout_pieces}")
         for name in ("dropout_features", "dropout_hidden", "dropout_words"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
@@ -162,6 +165,7 @@ class NPLM:
         self.tokenizer = None
         self.dtype = np.dtype(np.float32)
         self.history: list[dict] = []  # per-epoch records of the last fit
+        self.hidden: Sequential | None = None  # the hidden layer (built by build())
         self.hidden_pre: np.ndarray | None = None  # the last training batch's hidden pre-activation (B, h)
         self._workspace: dict[str, np.ndarray] = {}
 
@@ -190,19 +194,58 @@ class NPLM:
         self.vocab, self.tokenizer, self.dtype = vocab, tokenizer, np.dtype(dtype)
         v, k, m, h = len(vocab), cfg.context, cfg.features, cfg.hidden
         self.C = init_weights((v + 1, m), "lecun", rng, dtype=dtype, layout="embedding")
-        act_params = {"units": h, "dtype": dtype} if cfg.activation == "prelu" else {}
-        self.act = get_activation(cfg.activation, **act_params) if h else None
-        scheme, gain = recommended_init(cfg.activation)
-        self.H = init_weights((h, k * m), scheme, rng, gain=gain, dtype=dtype) if h else np.zeros((0, k * m), dtype)
-        self.d = np.zeros(h, dtype=dtype)
+        self.hidden = self._hidden_layers(rng, dtype) if h else None
         self.O = init_weights((v, self.n_inputs), "xavier_uniform", rng, dtype=dtype)
         counts = np.asarray(vocab.counts if unigram_counts is None else unigram_counts, dtype=np.float64) + 1.0
         self.b = np.log(counts / counts.sum()).astype(dtype)
-        self.bn = BatchNorm(h, dtype=dtype) if cfg.batch_norm and h else None
         self.dropout_x = Dropout(cfg.dropout_features, rng)
-        self.dropout_a = Dropout(cfg.dropout_hidden, rng)
         self._workspace = {}
         return self
+
+    def _hidden_layers(self, rng: np.random.Generator, dtype) -> Sequential:
+        """The hidden layer, built from :mod:`lmkit.nn`'s layers: ``Dense(k*m -> h*pieces)`` with the
+        activation's recommended init (``H``, ``d``), batch norm if asked, the activation (maxout
+        takes ``pieces`` columns to one unit), dropout.  Its arrays are the model's ``H``, ``d``,
+        ``bn_gamma``... (see :meth:`dense_params`)."""
+        cfg = self.config
+        width = cfg.hidden * (cfg.maxout_pieces if cfg.activation == "maxout" else 1)
+        act_params = {"prelu": {"units": cfg.hidden, "dtype": dtype},
+                      "maxout": {"k": cfg.maxout_pieces}}.get(cfg.activation, {})
+        act = get_activation(cfg.activation, **act_params)
+        dense = Dense(cfg.context * cfg.features, width, init=recommended_init(cfg.activation), rng=rng,
+                      dtype=dtype)
+        norm = [BatchNorm(width, dtype=dtype)] if cfg.batch_norm else []
+        return Sequential([dense, *norm, act, Dropout(cfg.dropout_hidden, rng)])
+
+    @property
+    def H(self) -> np.ndarray:
+        """``[h * pieces, k*m]`` hidden weights (the hidden Dense layer's ``W``)."""
+        return self.hidden[0].W if self.hidden is not None else np.zeros((0, self.config.context * self.config.features),
+                                                                         self.dtype)
+
+    @property
+    def d(self) -> np.ndarray:
+        """``[h * pieces]`` hidden biases."""
+        return self.hidden[0].b if self.hidden is not None else np.zeros(0, self.dtype)
+
+    @property
+    def act(self):
+        """The hidden activation (an :class:`lmkit.nn.activations.Activation`), or None without a hidden layer."""
+        return self._hidden_part("activation")
+
+    @property
+    def bn(self):
+        """The hidden layer's :class:`~lmkit.nn.batchnorm.BatchNorm`, or None."""
+        return self._hidden_part("bn")
+
+    def _hidden_part(self, what: str):
+        if self.hidden is None:
+            return None
+        for layer in self.hidden.layers:
+            if (what == "bn" and isinstance(layer, BatchNormLayer)) or (what == "activation"
+                                                                        and isinstance(layer, ActivationLayer)):
+                return layer.part
+        return None
 
     @property
     def n_inputs(self) -> int:
@@ -263,13 +306,9 @@ class NPLM:
         x = self.dropout_x.forward(x, train)
         z, h = buf["z"], cfg.hidden
         if h:
-            pre = x @ self.H.T  # (B, h)
-            pre += self.d
-            if self.bn is not None:
-                pre = self.bn.forward(pre, train)
-            if train:
-                self.hidden_pre = pre  # (B, h), the activation's input: what a monitor reads (a reference)
-            z[:, :h] = self.dropout_a.forward(self.act.forward(pre), train)
+            z[:, :h] = self.hidden.forward(x, train)
+            if train:  # the activation's input, (B, h * pieces): what a monitor reads (a reference)
+                self.hidden_pre = next(iter(self.hidden.activations().values()))[0]
         if cfg.direct:
             z[:, h:] = x
         buf["x_used"] = x
@@ -325,14 +364,12 @@ class NPLM:
         h = cfg.hidden
         dx = dz[:, h:] if cfg.direct else np.zeros_like(x)
         if h:
-            dpre = self.act.backward(self.dropout_a.backward(np.ascontiguousarray(dz[:, :h])))
+            dx = dx + self.hidden.backward(np.ascontiguousarray(dz[:, :h]))
+            dense = self.hidden[0]
+            grads.update(H=dense.grad_W, d=dense.grad_b)
             if self.bn is not None:
-                dpre = self.bn.backward(dpre)
                 grads.update(bn_gamma=self.bn.grad_gamma, bn_beta=self.bn.grad_beta)
-            grads["H"] = dpre.T @ x
-            grads["d"] = dpre.sum(axis=0)
             grads.update({f"act{i}": g for i, g in enumerate(self.act.grads)})
-            dx = dx + dpre @ self.H
         dx = self.dropout_x.backward(dx)
         self.grads = grads
         self.c_rows = contexts.reshape(-1)

@@ -29,6 +29,8 @@ def _batch(corpus, context, n=12, seed=0):
     (0, True, "tanh", False),
     (4, True, "prelu", False),
     (4, False, "elu", True),
+    (4, True, "maxout", False),
+    (3, False, "maxout", True),
 ])
 def test_full_model_gradient_check(hidden, direct, activation, batch_norm):
     rng = np.random.default_rng(0)
