@@ -231,14 +231,11 @@ class Word2Vec:
                   probe=Word2VecProbe(self), step=self.steps, epoch=first_epoch, resumed=first_epoch > 0,
                   info={"corpus": getattr(encoded, "fingerprint", None), "seed": c.seed,
                         "vocab_size": len(self.vocab), "words_per_epoch": int(encoded.n_tokens)})
-        callbacks = Callbacks(items)
-        callbacks.train_begin(run)
         try:
             self.history += train_epochs(self._arrays(), encoded.ids, np.asarray(encoded.offsets), objective,
-                                         schedule, epochs, states, run=run, callbacks=callbacks)
+                                         schedule, epochs, states, run=run, callbacks=Callbacks(items))
         finally:
             self.steps = run.step
-            callbacks.train_end(run)
         if self._wv is not None:
             self._wv.clear_cache()
         return self

@@ -196,7 +196,9 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
     calling thread) and of each epoch's end (its :class:`EpochStats` as a
     record, plus ``lr``); ``run.step`` and ``run.epoch`` advance with them.
     Raises :class:`TrainingDivergedError` as soon as a chunk's loss or, at an
-    epoch's end, any weight is NaN or infinite.
+    epoch's end, any weight is NaN or infinite.  The kernel is compiled (first
+    run) or loaded from numba's cache before ``on_train_begin``, outside every
+    epoch's time.
     """
     n_workers = len(states)
     lengths = np.diff(offsets)
@@ -207,6 +209,8 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
     readers = [TokenReader(ids, capacity) for _ in workers]
     progress = private_array((n_workers, ROW_WIDTH), np.int64)  # one cache line per worker
     history: list[EpochStats] = []
+    _compile(workers[0], arrays, offsets, objective, schedule, progress)
+    callbacks.train_begin(run)
     try:
         for epoch in range(epochs):
             callbacks.epoch_begin(run, run.epoch + 1)
@@ -238,7 +242,26 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
     finally:
         for reader in readers:
             reader.close()
+        callbacks.train_end(run)
     return history
+
+
+def _compile(worker: Worker, arrays: Arrays, offsets: np.ndarray, objective: Objective, schedule: Schedule,
+             progress: np.ndarray) -> None:
+    """Compile (or load from numba's cache) the kernel for these argument types before training starts,
+    so that no epoch's time or words/s includes it: one call on an empty range of sentences.  A call
+    that takes over a second is compiling: one line says so while it does, one when it is done."""
+    notice = threading.Timer(1.0, log.info, ("compiling the word2vec kernel (first run with these settings only; "
+                                             "cached for the next) ...",))
+    notice.start()
+    started = time.perf_counter()
+    stats = np.zeros_like(progress, dtype=np.float64)
+    try:
+        worker.run(arrays, np.zeros(1, np.int32), offsets, 0, 0, objective, schedule, progress, stats)
+    finally:
+        notice.cancel()
+    if time.perf_counter() - started > 1.0:
+        log.info("kernel compiled in %.1f s", time.perf_counter() - started)
 
 
 class _Steps:

@@ -135,3 +135,20 @@ def test_checkpoint_without_schema_field_resumes_and_unknown_schema_is_refused(t
     with pytest.raises(ValueError, match="schema 99 is not supported"):
         NPLM(NPLMConfig(**SMALL, epochs=3)).fit(train, valid, output=tmp_path / "m.lmkit", resume=True,
                                                 verbose=False)
+
+
+def test_word2vec_kernel_is_ready_before_training_begins():
+    """The kernel is compiled (or loaded from the cache) before on_train_begin: no epoch pays for it."""
+    from lmkit.word2vec import kernels
+    from lmkit.word2vec.model import Word2Vec
+
+    seen = []
+
+    class Begin(Callback):
+        def on_train_begin(self, run):
+            seen.append(len(kernels.train_sentences.signatures))
+
+    rng = np.random.default_rng(1)
+    corpus = make_corpus(random_sentences(rng, 500, 30, max_len=12), 31)
+    Word2Vec(vector_size=12, min_count=1, epochs=1).fit(corpus, verbose=False, callbacks=[Begin()])
+    assert seen and seen[0] >= 1
