@@ -150,5 +150,5 @@ def test_word2vec_kernel_is_ready_before_training_begins():
 
     rng = np.random.default_rng(1)
     corpus = make_corpus(random_sentences(rng, 500, 30, max_len=12), 31)
-    Word2Vec(vector_size=12, min_count=1, epochs=1).fit(corpus, verbose=False, callbacks=[Begin()])
+    Word2Vec(vector_size=8, min_count=1, epochs=1).fit(corpus, verbose=False, callbacks=[Begin()])
     assert seen and seen[0] >= 1
