@@ -52,6 +52,8 @@ its target already), or at the end of the sentence.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from lmkit._jit import jit
@@ -74,6 +76,58 @@ ROW_WIDTH = 8
 # thread; deeper rows are the cold ones (measured: CBOW-HS +25% / +45% words/s with 1 / 2 threads).
 HS_PREFETCH_FROM = 4
 CBOW_GROUP = 4  # targets sharing one set of negatives in batched CBOW (BENCHMARKS.md: speed and quality)
+
+
+class Weights(NamedTuple):
+    """The model's arrays, which the kernels update in place (float32, C order)."""
+
+    syn0: np.ndarray     # [V, d] input vectors (the word vectors)
+    syn1: np.ndarray     # [V - 1, d] hierarchical-softmax inner nodes, or [0, d] without HS
+    syn1neg: np.ndarray  # [V, d] negative-sampling output rows, or [0, d] without NS
+
+
+class Tables(NamedTuple):
+    """What the objective reads and never writes."""
+
+    codes: np.ndarray         # uint8[V, L] Huffman codes (L = 0 without HS)
+    points: np.ndarray        # int32[V, L] Huffman inner nodes
+    code_lengths: np.ndarray  # int32[V]
+    threshold: np.ndarray     # int64[V] alias table of the unigram^ns_exponent distribution
+    alias: np.ndarray         # int32[V]
+    keep: np.ndarray          # float32[V] subsampling keep probabilities
+    sigmoid: np.ndarray       # float32[TABLE_SIZE]
+    nll: np.ndarray           # float32[TABLE_SIZE]
+
+
+class Settings(NamedTuple):
+    """The objective's options and the learning-rate schedule (scalars)."""
+
+    cbow: bool
+    cbow_mean: bool
+    negative: int
+    window: int
+    batched: bool
+    group: int              # CBOW targets trained together (1: the C tool's update)
+    alpha0: np.float32
+    min_alpha: np.float32
+    total_words: float      # epochs * n_tokens: the linear schedule's length
+
+
+class Scratch(NamedTuple):
+    """One worker's RNG state and buffers, allocated once and reused by every chunk."""
+
+    rng: np.ndarray            # uint64[1], advanced in place
+    sentence: np.ndarray       # int32[max sentence length]: the subsampled sentence
+    contexts: np.ndarray       # int32[2 window]
+    out_rows: np.ndarray       # int32[max(code length, negative + 1)]
+    labels: np.ndarray         # float32[same]
+    grad: np.ndarray           # float32[max(2 window, G), d]: dL/dh of each hidden row (times -alpha)
+    gains: np.ndarray          # float32[same rows]
+    group_contexts: np.ndarray  # int32[G, 2 window]: CBOW group (see cbow_group)
+    group_sizes: np.ndarray    # int32[G]
+    group_targets: np.ndarray  # int32[G]
+    hidden_rows: np.ndarray    # int32[G], holds 0 .. G-1
+    neu1: np.ndarray           # float32[G, d]: the group's hidden rows
 
 
 def logistic_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -116,15 +170,13 @@ def learning_rate(alpha, min_alpha, done, total):
 
 
 @jit
-def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n_out, alpha,
-                  grad, gains, sigmoid, nll, dims) -> float:
+def logistic_rows(hidden, hidden_rows, first, n_hidden, out, n_out, alpha, tables, scratch, dims) -> float:
     """The binary-logistic update of ``n_hidden`` hidden rows against ``n_out`` output rows.
 
     hidden: float32[*, d], rows ``hidden_rows[first:first + n_hidden]`` (int32)
-    out: float32[*, d] (syn1 or syn1neg), rows ``out_rows[:n_out]`` with ``labels[:n_out]``
-    grad: float32[>= first + n_hidden, d]: ``grad[first + i]`` accumulates ``dL/dh`` (times -alpha)
-    of hidden row ``i``
-    gains: float32[>= n_hidden] scratch; dims: tuple of d zeros (d = len(dims), see above).
+    out: float32[*, d] (syn1 or syn1neg), rows ``scratch.out_rows[:n_out]`` with ``scratch.labels[:n_out]``
+    ``scratch.grad[first + i]`` accumulates ``dL/dh`` (times -alpha) of hidden row ``i``;
+    ``tables``: the sigmoid and loss tables; dims: tuple of d zeros (d = len(dims), see above).
     Returns the summed negative log-likelihood.
 
     For each output row ``u`` in order: all ``f_i = h_i . u`` and ``grad_i += g_i u``
@@ -133,6 +185,8 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n
     saturated on the side of the label) are skipped: adding zero changes nothing.
     """
     d = len(dims)
+    out_rows, labels, grad, gains = scratch.out_rows, scratch.labels, scratch.grad, scratch.gains
+    sigmoid, nll = tables.sigmoid, tables.nll
     loss = 0.0
     for j in range(n_out):
         row = out_rows[j]
@@ -159,52 +213,48 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n
 
 
 @jit
-def hs_path(hidden, hidden_rows, first, n_hidden, target, syn1, codes, points, code_lengths, alpha,
-            out_rows, labels, grad, gains, sigmoid, nll, dims) -> float:
+def hs_path(hidden, hidden_rows, first, n_hidden, target, syn1, alpha, tables, scratch, dims) -> float:
     """Hierarchical softmax: train the hidden rows on ``target``'s Huffman path.
 
-    The path's inner nodes (rows of ``syn1``) go into ``out_rows`` with labels
-    ``1 - code``; rows below the top ``HS_PREFETCH_FROM`` levels are
+    The path's inner nodes (rows of ``syn1``) go into ``scratch.out_rows`` with
+    labels ``1 - code``; rows below the top ``HS_PREFETCH_FROM`` levels are
     prefetched first.  Then :func:`logistic_rows`; returns its loss.
     """
-    length = code_lengths[target]
+    length = tables.code_lengths[target]
     for j in range(length):
-        out_rows[j] = points[target, j]
-        labels[j] = np.float32(1.0) - np.float32(codes[target, j])
+        scratch.out_rows[j] = tables.points[target, j]
+        scratch.labels[j] = np.float32(1.0) - np.float32(tables.codes[target, j])
         if j >= HS_PREFETCH_FROM:
-            prefetch_row(syn1, out_rows[j])
-    return logistic_rows(hidden, hidden_rows, first, n_hidden, syn1, out_rows, labels, length, alpha,
-                         grad, gains, sigmoid, nll, dims)
+            prefetch_row(syn1, scratch.out_rows[j])
+    return logistic_rows(hidden, hidden_rows, first, n_hidden, syn1, length, alpha, tables, scratch, dims)
 
 
 @jit
-def update(hidden, hidden_rows, first, n_hidden, target, syn1, codes, points, code_lengths,
-           syn1neg, negative, threshold, alias, alpha, state, out_rows, labels, grad, gains,
-           sigmoid, nll, dims) -> tuple:
+def update(hidden, hidden_rows, first, n_hidden, target, weights, tables, negative, alpha, state, scratch,
+           dims) -> tuple:
     """Predict ``target`` from the hidden rows with HS (if syn1 has rows) and/or NS (negative > 0).
 
-    Zeroes and fills ``grad[first:first + n_hidden]``.  Returns ``(state, loss)``.
+    Zeroes and fills ``scratch.grad[first:first + n_hidden]``.  Returns ``(state, loss)``.
     """
     d = len(dims)
     for i in range(first, first + n_hidden):
         for k in range(d):
-            grad[i, k] = 0.0
+            scratch.grad[i, k] = 0.0
     loss = 0.0
-    if syn1.shape[0] > 0:
-        loss += hs_path(hidden, hidden_rows, first, n_hidden, target, syn1, codes, points, code_lengths,
-                        alpha, out_rows, labels, grad, gains, sigmoid, nll, dims)
+    if weights.syn1.shape[0] > 0:
+        loss += hs_path(hidden, hidden_rows, first, n_hidden, target, weights.syn1, alpha, tables, scratch, dims)
     if negative > 0:
-        out_rows[0] = target
-        labels[0] = 1.0
+        scratch.out_rows[0] = target
+        scratch.labels[0] = 1.0
         for j in range(1, negative + 1):
             drawn = target
             while drawn == target:
-                state, drawn = draw_alias(state, threshold, alias)
-            out_rows[j] = drawn
-            labels[j] = 0.0
-            prefetch_row(syn1neg, drawn)   # all rows requested before the first is used
-        loss += logistic_rows(hidden, hidden_rows, first, n_hidden, syn1neg, out_rows, labels,
-                              negative + 1, alpha, grad, gains, sigmoid, nll, dims)
+                state, drawn = draw_alias(state, tables.threshold, tables.alias)
+            scratch.out_rows[j] = drawn
+            scratch.labels[j] = 0.0
+            prefetch_row(weights.syn1neg, drawn)   # all rows requested before the first is used
+        loss += logistic_rows(hidden, hidden_rows, first, n_hidden, weights.syn1neg, negative + 1, alpha,
+                              tables, scratch, dims)
     return state, loss
 
 
@@ -218,13 +268,12 @@ def in_group(word, targets, n) -> bool:
 
 
 @jit
-def cbow_group(syn0, contexts, sizes, targets, n_group, cbow_mean, syn1, codes, points, code_lengths,
-               syn1neg, negative, threshold, alias, alpha, state, hidden_rows, out_rows, labels, neu1,
-               grad, gains, sigmoid, nll, dims) -> tuple:
+def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scratch, dims) -> tuple:
     """The CBOW update of ``n_group`` consecutive targets of a sentence.  Returns ``(state, loss)``.
 
-    Target ``g`` is ``targets[g]`` with context words ``contexts[g, :sizes[g]]``;
-    its hidden row ``neu1[g]`` is their sum (or mean).  Each target is trained
+    Target ``g`` is ``scratch.group_targets[g]`` with context words
+    ``scratch.group_contexts[g, :scratch.group_sizes[g]]``; its hidden row
+    ``scratch.neu1[g]`` is their sum (or mean).  Each target is trained
     on its own outputs -- its Huffman path (HS) and itself as the NS positive --
     and then all targets of the group share one set of ``negative`` negatives,
     each redrawn while it equals any target of the group (a group's targets
@@ -238,6 +287,9 @@ def cbow_group(syn0, contexts, sizes, targets, n_group, cbow_mean, syn1, codes, 
     where the time goes; Ji et al. 2016 share negatives the same way).
     """
     d = len(dims)
+    syn0, syn1, syn1neg = weights.syn0, weights.syn1, weights.syn1neg
+    contexts, sizes, targets = scratch.group_contexts, scratch.group_sizes, scratch.group_targets
+    neu1, grad, hidden_rows = scratch.neu1, scratch.grad, scratch.hidden_rows
     for g in range(n_group):
         for k in range(d):
             neu1[g, k] = 0.0
@@ -253,23 +305,20 @@ def cbow_group(syn0, contexts, sizes, targets, n_group, cbow_mean, syn1, codes, 
     for g in range(n_group):
         target = targets[g]
         if syn1.shape[0] > 0:
-            loss += hs_path(neu1, hidden_rows, g, 1, target, syn1, codes, points, code_lengths, alpha,
-                            out_rows, labels, grad, gains, sigmoid, nll, dims)
+            loss += hs_path(neu1, hidden_rows, g, 1, target, syn1, alpha, tables, scratch, dims)
         if negative > 0:
-            out_rows[0] = target
-            labels[0] = 1.0
-            loss += logistic_rows(neu1, hidden_rows, g, 1, syn1neg, out_rows, labels, 1, alpha,
-                                  grad, gains, sigmoid, nll, dims)
+            scratch.out_rows[0] = target
+            scratch.labels[0] = 1.0
+            loss += logistic_rows(neu1, hidden_rows, g, 1, syn1neg, 1, alpha, tables, scratch, dims)
     if negative > 0:
         for j in range(negative):
             drawn = targets[0]
             while in_group(drawn, targets, n_group):
-                state, drawn = draw_alias(state, threshold, alias)
-            out_rows[j] = drawn
-            labels[j] = 0.0
+                state, drawn = draw_alias(state, tables.threshold, tables.alias)
+            scratch.out_rows[j] = drawn
+            scratch.labels[j] = 0.0
             prefetch_row(syn1neg, drawn)
-        loss += logistic_rows(neu1, hidden_rows, 0, n_group, syn1neg, out_rows, labels, negative, alpha,
-                              grad, gains, sigmoid, nll, dims)
+        loss += logistic_rows(neu1, hidden_rows, 0, n_group, syn1neg, negative, alpha, tables, scratch, dims)
     for g in range(n_group):
         for c in range(sizes[g]):
             for k in range(d):
@@ -278,35 +327,27 @@ def cbow_group(syn0, contexts, sizes, targets, n_group, cbow_mean, syn1, codes, 
 
 
 @jit
-def train_sentences(ids, id_base, offsets, first_sentence, end_sentence,
-                    syn0, syn1, syn1neg, codes, points, code_lengths, threshold, alias, keep,
-                    sigmoid, nll, cbow, cbow_mean, negative, window, batched,
-                    alpha0, min_alpha, total_words, progress, stats, worker, rng,
-                    sentence, contexts, out_rows, labels, grad, gains, group, group_contexts, group_sizes,
-                    group_targets, hidden_rows, neu1, dims) -> None:
+def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights, tables, settings,
+                    progress, stats, worker, scratch, dims) -> None:
     """Train on sentences ``[first_sentence, end_sentence)`` of ``(ids, offsets)``.
 
     ids: int32[>= the chunk's tokens] holds tokens ``id_base ...`` of the corpus (the whole
     corpus with id_base 0, or one chunk read into a buffer); offsets: int64[n_sentences + 1]
-    syn0: float32[V, d] input vectors; syn1: float32[V - 1 or 0, d] HS weights (0 rows: no
-    HS); syn1neg: float32[V or 0, d] NS weights; codes/points/code_lengths: the Huffman tree
-    threshold (int64[V]) / alias (int32[V]): negative-sampling table; keep: float32[V]
-    cbow, cbow_mean, batched: bool; negative, window: int
-    alpha0, min_alpha: float32; total_words: float64 = epochs * n_tokens, the schedule length
-    progress: int64[workers, 8], stats: float64[workers, 8] (row ``worker`` is ours)
-    rng: uint64[1], this worker's state, advanced in place
-    Scratch: sentence int32[max sentence length], contexts int32[2 window], out_rows
-    int32[max(code length, negative + 1)], labels float32[same], grad float32[max(2 window, G), d],
-    gains float32[same]; CBOW groups (see :func:`cbow_group`): ``group`` = G >= 1 targets at
-    most, group_contexts int32[G, 2 window], group_sizes / group_targets int32[G], hidden_rows
-    int32[G] (holds 0 .. G-1), neu1 float32[G, d].
+    weights (:class:`Weights`), tables (:class:`Tables`), settings (:class:`Settings`),
+    scratch (:class:`Scratch`, this worker's); progress: int64[workers, 8], stats:
+    float64[workers, 8] (row ``worker`` is ours).
     dims: a tuple of d zeros, making d a compile-time constant (module docstring).
 
     The learning rate is recomputed before each sentence from the words all
     workers have processed (the sum over ``progress``), one schedule for all.
     """
     d = len(dims)
-    state = rng[0]
+    syn0 = weights.syn0
+    keep = tables.keep
+    sentence, contexts, grad = scratch.sentence, scratch.contexts, scratch.grad
+    group_contexts, group_sizes, group_targets = scratch.group_contexts, scratch.group_sizes, scratch.group_targets
+    window, negative, group = settings.window, settings.negative, settings.group
+    state = scratch.rng[0]
     loss = 0.0
     examples = 0
     effective = 0
@@ -318,7 +359,7 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence,
         done = 0.0
         for w in range(n_workers):
             done += progress[w, PROGRESS_WORDS]
-        alpha = learning_rate(alpha0, min_alpha, done, total_words)
+        alpha = learning_rate(settings.alpha0, settings.min_alpha, done, settings.total_words)
         n = 0
         n_group = 0
         for t in range(start, end):                       # subsample into the scratch sentence
@@ -332,8 +373,8 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence,
         for i in range(n):
             if i + window + 1 < n:                        # the input row entering the next windows
                 prefetch_row(syn0, sentence[i + window + 1])
-            if i + 1 < n and syn1neg.shape[0] > 0:        # the next target's output row
-                prefetch_row(syn1neg, sentence[i + 1])
+            if i + 1 < n and weights.syn1neg.shape[0] > 0:  # the next target's output row
+                prefetch_row(weights.syn1neg, sentence[i + 1])
             state, r = next_random(state)
             reach = window - uniform_index(r, window)     # the C tool's reduced window: window - b
             lo = max(0, i - reach)
@@ -346,12 +387,10 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence,
             if m == 0:
                 continue
             target = sentence[i]
-            if cbow:              # join the group, training it first if it is full or has this target
+            if settings.cbow:     # join the group, training it first if it is full or has this target
                 if n_group == group or in_group(target, group_targets, n_group):
-                    state, value = cbow_group(syn0, group_contexts, group_sizes, group_targets, n_group,
-                                              cbow_mean, syn1, codes, points, code_lengths, syn1neg, negative,
-                                              threshold, alias, alpha, state, hidden_rows, out_rows, labels,
-                                              neu1, grad, gains, sigmoid, nll, dims)
+                    state, value = cbow_group(weights, tables, n_group, settings.cbow_mean, negative, alpha,
+                                              state, scratch, dims)
                     loss += value
                     examples += n_group
                     n_group = 0
@@ -361,10 +400,9 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence,
                 group_targets[n_group] = target
                 n_group += 1
                 continue
-            if batched:
-                state, value = update(syn0, contexts, 0, m, target, syn1, codes, points,
-                                      code_lengths, syn1neg, negative, threshold, alias, alpha,
-                                      state, out_rows, labels, grad, gains, sigmoid, nll, dims)
+            if settings.batched:
+                state, value = update(syn0, contexts, 0, m, target, weights, tables, negative, alpha, state,
+                                      scratch, dims)
                 loss += value
                 examples += m
                 for c in range(m):
@@ -372,24 +410,21 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence,
                         syn0[contexts[c], k] += grad[c, k]
             else:
                 for c in range(m):
-                    state, value = update(syn0, contexts, c, 1, target, syn1, codes, points,
-                                          code_lengths, syn1neg, negative, threshold, alias, alpha,
-                                          state, out_rows, labels, grad, gains, sigmoid, nll, dims)
+                    state, value = update(syn0, contexts, c, 1, target, weights, tables, negative, alpha, state,
+                                          scratch, dims)
                     loss += value
                     for k in range(d):
                         syn0[contexts[c], k] += grad[c, k]
                 examples += m
         if n_group > 0:                                   # the sentence's last group
-            state, value = cbow_group(syn0, group_contexts, group_sizes, group_targets, n_group, cbow_mean,
-                                      syn1, codes, points, code_lengths, syn1neg, negative, threshold, alias,
-                                      alpha, state, hidden_rows, out_rows, labels, neu1, grad, gains,
-                                      sigmoid, nll, dims)
+            state, value = cbow_group(weights, tables, n_group, settings.cbow_mean, negative, alpha, state,
+                                      scratch, dims)
             loss += value
             examples += n_group
         effective += n
         raw += end - start
         progress[worker, PROGRESS_WORDS] += end - start
-    rng[0] = state
+    scratch.rng[0] = state
     stats[worker, STATS_LOSS] += loss
     stats[worker, STATS_EXAMPLES] += examples
     stats[worker, STATS_EFFECTIVE] += effective

@@ -55,6 +55,17 @@ class Arrays:
     sigmoid: np.ndarray       # float32[TABLE_SIZE]
     nll: np.ndarray           # float32[TABLE_SIZE]
 
+    @property
+    def weights(self) -> kernels.Weights:
+        """The arrays training writes, as the kernels' record."""
+        return kernels.Weights(self.syn0, self.syn1, self.syn1neg)
+
+    @property
+    def tables(self) -> kernels.Tables:
+        """The arrays training only reads, as the kernels' record."""
+        return kernels.Tables(self.codes, self.points, self.code_lengths, self.threshold, self.alias, self.keep,
+                              self.sigmoid, self.nll)
+
 
 @dataclass(frozen=True)
 class Objective:
@@ -138,36 +149,34 @@ class Worker:
     def __init__(self, index: int, state: np.uint64, arrays: Arrays, objective: Objective, max_sentence: int):
         d = arrays.syn0.shape[1]
         width = max(arrays.codes.shape[1], objective.negative + 1)
-        self.index = index
-        self.rng = private_array(1, np.uint64)
-        self.rng[0] = state
         group, rows = objective.group, max(2 * objective.window, objective.group)
-        self.sentence = private_array(max(max_sentence, 1), np.int32)
-        self.contexts = private_array(2 * objective.window, np.int32)
-        self.out_rows = private_array(width, np.int32)
-        self.labels = private_array(width, np.float32)
-        self.grad = private_array((rows, d), np.float32)
-        self.gains = private_array(rows, np.float32)
-        self.group_contexts = private_array((group, 2 * objective.window), np.int32)
-        self.group_sizes = private_array(group, np.int32)
-        self.group_targets = private_array(group, np.int32)
-        self.hidden_rows = private_array(group, np.int32)
-        self.hidden_rows[:] = np.arange(group)
-        self.neu1 = private_array((group, d), np.float32)
+        self.index = index
+        self.scratch = kernels.Scratch(
+            rng=private_array(1, np.uint64), sentence=private_array(max(max_sentence, 1), np.int32),
+            contexts=private_array(2 * objective.window, np.int32), out_rows=private_array(width, np.int32),
+            labels=private_array(width, np.float32), grad=private_array((rows, d), np.float32),
+            gains=private_array(rows, np.float32), group_contexts=private_array((group, 2 * objective.window), np.int32),
+            group_sizes=private_array(group, np.int32), group_targets=private_array(group, np.int32),
+            hidden_rows=private_array(group, np.int32), neu1=private_array((group, d), np.float32))
+        self.scratch.rng[0] = state
+        self.scratch.hidden_rows[:] = np.arange(group)
+
+    @property
+    def rng(self) -> np.ndarray:
+        """``uint64[1]``: this worker's RNG state."""
+        return self.scratch.rng
 
     def run(self, arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, first: int, end: int,
             objective: Objective, schedule: Schedule, progress: np.ndarray, stats: np.ndarray,
             id_base: int = 0) -> None:
         """Train on sentences ``[first, end)``; ``ids[t - id_base]`` is token t.  Releases the GIL."""
-        a = arrays
-        kernels.train_sentences(
-            ids, id_base, offsets, first, end, a.syn0, a.syn1, a.syn1neg, a.codes, a.points, a.code_lengths,
-            a.threshold, a.alias, a.keep, a.sigmoid, a.nll, objective.cbow, objective.cbow_mean,
-            objective.negative, objective.window, objective.batched, np.float32(schedule.alpha),
-            np.float32(schedule.min_alpha), float(schedule.total_words), progress, stats, self.index,
-            self.rng, self.sentence, self.contexts, self.out_rows, self.labels, self.grad, self.gains,
-            objective.group, self.group_contexts, self.group_sizes, self.group_targets, self.hidden_rows,
-            self.neu1, (0,) * a.syn0.shape[1])
+        settings = kernels.Settings(
+            cbow=bool(objective.cbow), cbow_mean=bool(objective.cbow_mean), negative=int(objective.negative),
+            window=int(objective.window), batched=bool(objective.batched), group=int(objective.group),
+            alpha0=np.float32(schedule.alpha), min_alpha=np.float32(schedule.min_alpha),
+            total_words=float(schedule.total_words))
+        kernels.train_sentences(ids, id_base, offsets, first, end, arrays.weights, arrays.tables, settings,
+                                progress, stats, self.index, self.scratch, (0,) * arrays.syn0.shape[1])
 
 
 def private_array(shape, dtype) -> np.ndarray:

@@ -126,13 +126,17 @@ def test_negatives_never_hit_the_target():
     syn1neg = np.zeros((4, 2), np.float32)
     empty = np.zeros((0, 2), np.float32)
     out_rows, labels = np.zeros(21, np.int32), np.zeros(21, np.float32)
-    grad, gains = np.zeros((1, 2), np.float32), np.zeros(1, np.float32)
+    weights = kernels.Weights(syn0, empty, syn1neg)
+    tables = kernels.Tables(np.zeros((4, 0), np.uint8), np.zeros((4, 0), np.int32), np.zeros(4, np.int32),
+                            table.threshold, table.alias, np.ones(4, np.float32), sigmoid, nll)
+    scratch = kernels.Scratch(np.zeros(1, np.uint64), np.zeros(1, np.int32), np.zeros(2, np.int32), out_rows,
+                              labels, np.zeros((1, 2), np.float32), np.zeros(1, np.float32),
+                              np.zeros((1, 2), np.int32), np.zeros(1, np.int32), np.zeros(1, np.int32),
+                              np.zeros(1, np.int32), np.zeros((1, 2), np.float32))
     state = seed_state(0)
     for _ in range(50):
-        state, _ = kernels.update(syn0, np.zeros(1, np.int32), 0, 1, 0, empty, np.zeros((4, 0), np.uint8),
-                                  np.zeros((4, 0), np.int32), np.zeros(4, np.int32), syn1neg, 20,
-                                  table.threshold, table.alias, np.float32(0.01), state, out_rows, labels,
-                                  grad, gains, sigmoid, nll, (0, 0))
+        state, _ = kernels.update(syn0, np.zeros(1, np.int32), 0, 1, 0, weights, tables, 20, np.float32(0.01),
+                                  state, scratch, (0, 0))
         assert out_rows[0] == 0 and labels[0] == 1.0
         assert (out_rows[1:] != 0).all() and (labels[1:] == 0.0).all()
 
