@@ -26,8 +26,8 @@ include the parent's, as Linux keeps it across exec).  Each run is repeated
 * Start-up: in a fresh lmkit process (numba cache warm), the seconds from
   ``import lmkit`` to the end of a fit on a 2,000-word corpus.
 
-Quality: brown:train lowercased, 5 epochs, same settings, SG-NS and CBOW-NS,
-seeds 1-3 with one thread; analogy accuracy (questions-words.txt, restrict
+Quality: brown:train lowercased, 5 epochs, same settings, the ``--combos``
+(default all four), seeds 1-3 with one thread; analogy accuracy (questions-words.txt, restrict
 30000, case-insensitive) and WordSim-353 Spearman, both computed with
 ``lmkit.evaluate`` on each model's vectors.
 
@@ -232,8 +232,10 @@ def quality_section(args) -> list[dict]:
     print("| combo | trainer | analogy accuracy | WordSim-353 Spearman | analogy coverage |")
     print("|---|---|---|---|---|")
     results = []
-    for combo in ("sg-ns", "cbow-ns"):
-        trainers = [("gensim", None), ("lmkit", "exact"), ("lmkit", "batched")]
+    for combo in args.combos:
+        trainers = [("gensim", None), ("lmkit", "exact")]
+        if combo != "cbow-hs":                             # CBOW-HS: nothing to share, batched is exact
+            trainers.append(("lmkit", "batched"))
         for trainer, update in trainers:
             runs = [spawn(dict(combo=combo, threads=1, file=str(path), epochs=5, seed=seed, trainer=trainer,
                                update=update, evaluate=True, gensim_input=args.gensim_input))

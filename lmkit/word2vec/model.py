@@ -32,7 +32,7 @@ from lmkit.io import load_model, save_model
 from lmkit.word2vec import kernels
 from lmkit.word2vec.sampling import seed_state, unigram_table
 from lmkit.word2vec.training import Arrays, EpochStats, Objective, Schedule, train_epochs
-from lmkit.word2vec.trees import build_huffman
+from lmkit.word2vec.trees import build_huffman, first_positions
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,7 @@ class Word2Vec:
         self.vocab: Vocab | None = None
         self.tokenizer: Tokenizer | None = None
         self.syn0 = self.syn1 = self.syn1neg = None
+        self.tree_ties = None   # int64[V]: equal counts' order in the Huffman tree (first occurrence); None: by id
         self.history: list[EpochStats] = []
         self.steps = 0  # corpus chunks trained over the model's lifetime (the callbacks' step numbers)
         self.train_calls = 0
@@ -181,7 +182,7 @@ class Word2Vec:
         """
         encoded = self._encode(corpus, verbose=verbose, cache_dir=cache_dir, errors=errors)
         if self.vocab is None:
-            self._build(encoded.vocab, encoded.tokenizer)
+            self._build(encoded.vocab, encoded.tokenizer, encoded.ids)
         return self.train(encoded, verbose=verbose, callbacks=callbacks, log_dir=log_dir,
                           monitor_every=monitor_every)
 
@@ -259,8 +260,9 @@ class Word2Vec:
                              max_sentence_length=c.max_sentence_length, errors=errors, cache_dir=cache_dir,
                              verbose=verbose)
 
-    def _build(self, vocab: Vocab, tokenizer: Tokenizer) -> None:
-        """Adopt the vocabulary and initialize the weights as the C tool does."""
+    def _build(self, vocab: Vocab, tokenizer: Tokenizer, ids: np.ndarray) -> None:
+        """Adopt the vocabulary and initialize the weights as the C tool does; the Huffman tree
+        orders equal counts by first occurrence in ``ids``, as the C tool and gensim (trees.py)."""
         c = self.config
         counts = self._counts(vocab)
         if int((counts > 0).sum()) < 2:
@@ -273,6 +275,7 @@ class Word2Vec:
         self.syn0 = (rng.random((n, d), dtype=np.float32) - np.float32(0.5)) / np.float32(d)
         self.syn1 = np.zeros((n - 1 if c.loss in ("hs", "both") else 0, d), dtype=np.float32)
         self.syn1neg = np.zeros((n if c.loss in ("ns", "both") else 0, d), dtype=np.float32)
+        self.tree_ties = first_positions(ids, n) if self.syn1.shape[0] > 0 else None
         self._wv = None
 
     @staticmethod
@@ -288,7 +291,7 @@ class Word2Vec:
         counts = self._counts(self.vocab)
         n = len(self.vocab)
         if self.syn1.shape[0] > 0:
-            tree = build_huffman(counts)
+            tree = build_huffman(counts, self.tree_ties)
             codes, points, lengths = tree.codes, tree.points, tree.lengths
         else:
             codes, points, lengths = np.zeros((n, 0), np.uint8), np.zeros((n, 0), np.int32), np.zeros(n, np.int32)
@@ -328,7 +331,10 @@ class Word2Vec:
         meta = {"config": self.config.to_dict(), "vocab": self.vocab.to_dict(),
                 "tokenizer": self.tokenizer.to_json(), "history": [asdict(h) for h in self.history],
                 "train_calls": self.train_calls, "steps": self.steps}
-        written = save_model(path, KIND, {"syn0": self.syn0, "syn1": self.syn1, "syn1neg": self.syn1neg}, meta)
+        arrays = {"syn0": self.syn0, "syn1": self.syn1, "syn1neg": self.syn1neg}
+        if self.tree_ties is not None:
+            arrays["tree_ties"] = self.tree_ties
+        written = save_model(path, KIND, arrays, meta)
         self.tokenizer.save(sidecar_path(path))
         return written
 
@@ -356,6 +362,10 @@ class Word2Vec:
                 raise ValueError(f"{path}: {name} is {array.dtype}{array.shape}, expected float32{shapes[name]}")
         model.vocab, model.tokenizer = vocab, tokenizer
         model.syn0, model.syn1, model.syn1neg = (np.ascontiguousarray(a) for a in (syn0, syn1, syn1neg))
+        ties = arrays.get("tree_ties")      # absent in models saved before it existed: their tree ordered ties by id
+        if ties is not None and (ties.shape != (n,) or ties.dtype != np.int64):
+            raise ValueError(f"{path}: tree_ties is {ties.dtype}{ties.shape}, expected int64{(n,)}")
+        model.tree_ties = ties
         try:
             model.history = [EpochStats(**h) for h in meta.get("history", [])]
         except TypeError as error:

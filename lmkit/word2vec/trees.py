@@ -14,6 +14,16 @@ created in non-decreasing weight order, are two sorted queues, so each merge
 takes the two smallest fronts in O(1).  With the initial sort the whole build
 is O(V log V) (O(V) when the counts are already sorted, as lmkit vocabularies
 are).
+
+Ties decide more than cost.  Among words of equal count (thousands of them
+at the rare end), the merge order picks which words become siblings and
+which subtrees share inner nodes.  The C tool and gensim order equal counts
+by first occurrence in the corpus, so the deep subtrees gather words first
+seen in the same documents -- topically related words, whose inner nodes a
+context can learn to predict.  lmkit's ids order ties by code point, which
+would group ``dissolved`` with ``distorted``: measured on Brown, CBOW-HS
+WordSim-353 0.17 with such a tree against 0.21 with first-occurrence ties
+(BENCHMARKS.md).  :func:`first_positions` gives that order from the ids.
 """
 from __future__ import annotations
 
@@ -104,11 +114,51 @@ def _paths(parent: np.ndarray, branch: np.ndarray, codes: np.ndarray, points: np
             node = parent[node]
 
 
-def build_huffman(counts: np.ndarray) -> HuffmanTree:
-    """The Huffman tree of ``counts: int[V]`` (any order; ties broken by id).
+@jit_exact
+def _first_seen(ids: np.ndarray, start: int, first: np.ndarray, missing: int) -> int:
+    """Record in ``first`` (-1: not seen yet) the position ``start + t`` of each word's first
+    occurrence in ``ids``; returns how many of the ``missing`` words are still unseen."""
+    for t in range(ids.shape[0]):
+        word = ids[t]
+        if first[word] < 0:
+            first[word] = start + t
+            missing -= 1
+            if missing == 0:
+                break
+    return missing
 
-    Returns codes/points/lengths indexed by the original ids.  Raises
-    ``ValueError`` for an empty or negative ``counts``.
+
+def first_positions(ids: np.ndarray, n_words: int, chunk: int = 1 << 22) -> np.ndarray:
+    """``int64[n_words]``: the position of each word's first occurrence in ``ids`` (int32[n_tokens]).
+
+    Words that never occur get ``n_tokens + id`` (after every word that does,
+    in id order).  Reads ``ids`` (an array or memmap) in chunks and stops as
+    soon as every word has been seen.
+    """
+    first = np.full(n_words, -1, dtype=np.int64)
+    n_tokens = int(ids.shape[0])
+    missing = n_words
+    for start in range(0, n_tokens, chunk):
+        part = np.ascontiguousarray(ids[start:start + chunk], dtype=np.int32)
+        if part.size and (int(part.min()) < 0 or int(part.max()) >= n_words):
+            raise ValueError(f"ids must be in [0, {n_words}), got values in [{part.min()}, {part.max()}]")
+        missing = _first_seen(part, start, first, missing)
+        if missing == 0:
+            break
+    unseen = first < 0
+    first[unseen] = n_tokens + np.flatnonzero(unseen)
+    return first
+
+
+def build_huffman(counts: np.ndarray, ties: np.ndarray | None = None) -> HuffmanTree:
+    """The Huffman tree of ``counts: int[V]`` (any order).
+
+    ``ties: int[V]`` orders words of equal count in place of their ids
+    (None: by id, the tree of models saved before ``ties`` existed).  With
+    :func:`first_positions` it is the order of the C tool and of gensim, and
+    the tree is gensim's node for node.  Returns codes/points/lengths indexed
+    by the original ids.  Raises ``ValueError`` for an empty or negative
+    ``counts`` or a ``ties`` of another shape.
     """
     counts = np.asarray(counts, dtype=np.int64)
     if counts.ndim != 1 or counts.shape[0] == 0:
@@ -116,9 +166,16 @@ def build_huffman(counts: np.ndarray) -> HuffmanTree:
     if (counts < 0).any():
         raise ValueError("counts must be >= 0")
     n = counts.shape[0]
+    if ties is not None:
+        ties = np.asarray(ties)
+        if ties.shape != counts.shape:
+            raise ValueError(f"ties has shape {ties.shape}, expected {counts.shape} to match counts")
     if n == 1:
         return HuffmanTree(np.zeros((1, 0), np.uint8), np.zeros((1, 0), np.int32), np.zeros(1, np.int32))
-    order = np.argsort(-counts, kind="stable")              # descending, stable: O(V log V)
+    if ties is None:
+        order = np.argsort(-counts, kind="stable")          # descending, ties by id: O(V log V)
+    else:
+        order = np.lexsort((np.arange(n), ties, -counts))   # descending, ties by `ties`, then by id
     parent = np.zeros(2 * n - 1, dtype=np.int64)
     branch = np.zeros(2 * n - 1, dtype=np.uint8)
     _merge(counts[order], parent, branch)

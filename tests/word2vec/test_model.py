@@ -210,7 +210,7 @@ def test_save_load_continue_training(tiny, tmp_path):
     loaded = Word2Vec.load(path)
     assert loaded.config == model.config and loaded.vocab == model.vocab
     assert loaded.tokenizer == model.tokenizer and loaded.losses == model.losses
-    for name in ("syn0", "syn1", "syn1neg"):
+    for name in ("syn0", "syn1", "syn1neg", "tree_ties"):
         assert np.array_equal(getattr(loaded, name), getattr(model, name))
     # Continuing is deterministic and equals continuing the original model.
     again = Word2Vec.load(path)
@@ -224,6 +224,39 @@ def test_save_load_continue_training(tiny, tmp_path):
     # fit() on a trained model continues with its vocabulary instead of starting over.
     loaded.fit(tiny, verbose=False)
     assert len(loaded.losses) == 3 + loaded.config.epochs and loaded.vocab == model.vocab
+
+
+@pytest.mark.parametrize("architecture", ["cbow", "skipgram"])
+def test_hs_tree_orders_equal_counts_by_first_occurrence(tmp_path, architecture):
+    """The C tool's and gensim's tree: equal counts in order of first occurrence, not of spelling
+    (a tree ordered by spelling cost CBOW-HS 0.05 WordSim-353 on Brown; BENCHMARKS.md)."""
+    import w2v_reference as ref
+
+    rng = np.random.default_rng(7)
+    words = [f"{a}{b}" for a in "zyxwvu" for b in "mlkjih"]                 # spelled in reverse code-point order
+    tokens = [w for k, w in enumerate(words) for _ in range(2 + k % 3)]    # counts 2-4: many ties
+    tokens = [tokens[i] for i in rng.permutation(len(tokens))]
+    sentences = [tokens[i:i + 6] for i in range(0, len(tokens), 6)]
+    path = tmp_path / "ties.txt"
+    path.write_text("\n".join(" ".join(s) for s in sentences) + "\n", encoding="utf-8")
+    model = _model(architecture=architecture, loss="hs", epochs=1).fit(path, verbose=False)
+    arrays = model._arrays()
+    expected = ref.first_occurrence_huffman(sentences)
+    assert set(model.vocab.tokens) == set(expected)
+    for i, word in enumerate(model.vocab.tokens):
+        length = arrays.code_lengths[i]
+        assert (tuple(arrays.codes[i, :length].tolist()), tuple(arrays.points[i, :length].tolist())) == expected[word]
+
+
+def test_models_saved_without_tree_ties_keep_their_tree(tiny, tmp_path):
+    """Models saved before ``tree_ties`` existed were trained on a tree with ties by id: they keep it."""
+    model = _model(loss="hs", epochs=1).fit(tiny, verbose=False)
+    model.tree_ties = None
+    loaded = Word2Vec.load(model.save(tmp_path / "old.npz"))
+    assert loaded.tree_ties is None
+    for name in ("codes", "points", "code_lengths"):
+        assert np.array_equal(getattr(loaded._arrays(), name), getattr(model._arrays(), name))
+    loaded.train(tiny, epochs=1, verbose=False)
 
 
 def test_load_with_overrides(tiny, tmp_path):

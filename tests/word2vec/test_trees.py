@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from lmkit.word2vec.trees import build_huffman
+from lmkit.word2vec.trees import build_huffman, first_positions
 
 import w2v_reference as ref
 
@@ -90,3 +90,42 @@ def test_build_scales_to_a_large_vocabulary():
     tree = build_huffman(counts)
     assert time.perf_counter() - started < 5.0
     assert tree.lengths.shape == (200_000,)
+
+
+def _tied_sentences(seed: int) -> list[list[str]]:
+    """Words of a few distinct counts, spelled so that code-point order is not first-occurrence order."""
+    rng = np.random.default_rng(seed)
+    names = [f"{chr(97 + int(i) % 26)}{chr(97 + int(i) // 26 % 26)}{int(i)}" for i in rng.permutation(60)]
+    tokens = [w for k, w in enumerate(names) for _ in range(1 + k % 3)]   # counts 1, 2, 3: many ties
+    tokens = [tokens[i] for i in rng.permutation(len(tokens))]
+    return [tokens[i:i + 7] for i in range(0, len(tokens), 7)]
+
+
+def _tree_of(tree, tokens):
+    return {w: (tuple(int(c) for c in tree.codes[i, :tree.lengths[i]]),
+                tuple(int(p) for p in tree.points[i, :tree.lengths[i]])) for i, w in enumerate(tokens)}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_first_occurrence_ties_give_the_c_tools_tree(seed):
+    sentences = _tied_sentences(seed)
+    tokens = sorted({w for s in sentences for w in s}, key=lambda w: w[::-1])   # ids in some other order
+    ids = np.array([tokens.index(w) for s in sentences for w in s], dtype=np.int32)
+    counts = np.bincount(ids, minlength=len(tokens))
+    expected = ref.first_occurrence_huffman(sentences)
+    assert _tree_of(build_huffman(counts, first_positions(ids, len(tokens))), tokens) == expected
+    assert _tree_of(build_huffman(counts), tokens) != expected        # ties by id: another tree
+
+
+def test_first_positions():
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, 40, 500).astype(np.int32)
+    ids[ids == 7] = 8                                                  # word 7 never occurs
+    expected = [ids.tolist().index(w) if w in ids else 500 + w for w in range(42)]
+    for chunk in (1, 3, 64, 1 << 22):
+        assert first_positions(ids, 42, chunk=chunk).tolist() == expected
+    assert first_positions(np.zeros(0, np.int32), 2).tolist() == [0, 1]
+    with pytest.raises(ValueError, match=r"\[0, 30\)"):
+        first_positions(ids, 30)
+    with pytest.raises(ValueError, match="ties has shape"):
+        build_huffman(np.array([3, 2, 1]), ties=np.array([0, 1]))

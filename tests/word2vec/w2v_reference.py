@@ -196,3 +196,43 @@ def heap_huffman_lengths(counts: list[int]) -> list[int]:
         heapq.heappush(heap, (c1 + c2, tie, leaves1 + leaves2))
         tie += 1
     return lengths
+
+
+def first_occurrence_huffman(sentences: list[list[str]]) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """The C tool's Huffman tree, from the text: ``{word: (codes, points)}``, root first.
+
+    Words are listed in order of first occurrence, sorted by count (descending, a stable sort, so
+    equal counts stay in first-occurrence order), then merged two at a time from the rare end: of
+    the next unmerged leaf and the oldest unmerged inner node the lighter is taken, the leaf when
+    they weigh the same; the first taken gets code 0, the second code 1.  Inner node k is the
+    k-th merge (the root is the last).
+    """
+    counts: dict[str, int] = {}
+    for sentence in sentences:
+        for word in sentence:
+            counts[word] = counts.get(word, 0) + 1          # dicts keep insertion (first-occurrence) order
+    words = sorted(counts, key=lambda w: -counts[w])          # Python's sort is stable
+    leaves = [(counts[w], ("leaf", w)) for w in reversed(words)]  # rarest first
+    inner: list[tuple[int, tuple]] = []
+    parent, code = {}, {}
+    merges = 0
+    while len(leaves) + len(inner) > 1:
+        taken = []
+        for bit in (0, 1):
+            if leaves and (not inner or leaves[0][0] <= inner[0][0]):
+                weight, node = leaves.pop(0)
+            else:
+                weight, node = inner.pop(0)
+            parent[node], code[node] = ("inner", merges), bit
+            taken.append(weight)
+        inner.append((sum(taken), ("inner", merges)))
+        merges += 1
+    paths = {}
+    for w in words:
+        node, bits, points = ("leaf", w), [], []
+        while node in parent:
+            bits.append(code[node])
+            node = parent[node]
+            points.append(node[1])
+        paths[w] = (tuple(reversed(bits)), tuple(reversed(points)))
+    return paths
