@@ -32,8 +32,8 @@ targets of a sentence share one set of negatives, the same saving.
 sigma and the loss come from tables over ``[-MAX_EXP, MAX_EXP)`` like the C
 tool's ``expTable`` (saturating to 0/1 outside, as fastText does).  The table
 index is computed and range-checked as an integer, so a NaN dot product can
-neither index out of bounds nor hide: it makes the loss NaN, which the driver
-checks after every chunk.
+neither index out of bounds nor hide: it makes the loss NaN; the kernel stops
+at the end of that sentence and the driver reports the word count there.
 
 The vector size reaches the kernels as ``dims``, a tuple of ``d`` zeros whose
 length is part of its numba type: ``d = len(dims)`` is then a compile-time
@@ -56,7 +56,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lmkit._jit import jit
+from lmkit._jit import jit, jit_finite
 from lmkit.word2vec.prefetch import prefetch_row
 from lmkit.word2vec.sampling import draw_alias, next_random, uniform_float, uniform_index
 
@@ -160,6 +160,12 @@ def logistic(f, label, sigmoid, nll) -> tuple:
     if label > np.float32(0.5):
         return s, minus_log_s
     return s, minus_log_s + f
+
+
+@jit_finite
+def is_finite(x) -> bool:
+    """Whether ``x`` is neither NaN nor infinite (compiled without fastmath's no-NaN assumption)."""
+    return x - x == 0.0
 
 
 @jit
@@ -424,6 +430,8 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
         effective += n
         raw += end - start
         progress[worker, PROGRESS_WORDS] += end - start
+        if not is_finite(loss):  # diverged: stop here, so the driver can say where
+            break
     scratch.rng[0] = state
     stats[worker, STATS_LOSS] += loss
     stats[worker, STATS_EXAMPLES] += examples

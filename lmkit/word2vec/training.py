@@ -299,7 +299,8 @@ class _Steps:
 def _diverged(epoch: int, progress: np.ndarray) -> TrainingDivergedError:
     words = int(progress[:, kernels.PROGRESS_WORDS].sum())
     return TrainingDivergedError(f"training diverged: NaN or infinite weights in epoch {epoch + 1} after "
-                                 f"{words} words; lower alpha (the learning rate)")
+                                 f"{words} words (the end of the sentence where the loss became NaN or infinite, "
+                                 f"counted over this run); lower alpha (the learning rate)")
 
 
 def _check_chunk(stats: np.ndarray, worker: int, epoch: int, progress: np.ndarray) -> None:

@@ -195,6 +195,25 @@ def test_nan_in_weights_stops_training_with_epoch_and_word_count(tiny):
         model.train(tiny, epochs=2, verbose=False)
 
 
+@pytest.mark.parametrize("architecture", ["skipgram", "cbow"])
+def test_divergence_is_located_at_the_sentence_not_the_chunk(tiny, architecture):
+    """A NaN in one word's vector stops training at the end of the first sentence that uses it, and
+    the message gives that word count, not the chunk's (the whole tiny corpus is one chunk)."""
+    from lmkit.corpus.encoded import encode_with_vocab
+
+    model = _model(epochs=1, architecture=architecture).fit(tiny, verbose=False)
+    corpus = encode_with_vocab(tiny, model.vocab, model.tokenizer, verbose=False)
+    ids, offsets = np.asarray(corpus.ids), np.asarray(corpus.offsets)
+    lengths = np.diff(offsets)
+    sentence = int(np.flatnonzero(lengths >= 2)[3])  # a sentence with a context for each of its words
+    word = int(ids[offsets[sentence]])
+    first = int(np.searchsorted(offsets, np.flatnonzero(ids == word)[0], side="right")) - 1
+    model.syn0[word] = np.nan
+    with pytest.raises(TrainingDivergedError, match=rf"epoch 1 after {int(offsets[first + 1])} words"):
+        model.train(corpus, epochs=1, verbose=False)
+    assert int(offsets[first + 1]) < len(ids)  # earlier than the chunk's end
+
+
 def test_huge_learning_rate_is_reported_as_divergence(tiny):
     with pytest.raises(TrainingDivergedError, match="lower alpha"):
         _model(alpha=1e38, epochs=3).fit(tiny, verbose=False)
