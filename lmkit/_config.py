@@ -1,10 +1,33 @@
-"""Building the typed config dataclasses from plain dicts (JSON documents, CLI options)."""
+"""The typed config dataclasses' shared parts: fields that carry their reason, building configs from dicts.
+
+Each field of a config (:class:`lmkit.lm.config.NPLMConfig`,
+:class:`lmkit.word2vec.config.Word2VecConfig`, ...) is declared with
+:func:`option`: its default and the one-line reason for it live there, once;
+the command line builds its flags from them (:mod:`lmkit.cli.options`), so a
+changed default changes the API and the CLI together.
+"""
 from __future__ import annotations
 
 import dataclasses
 from typing import TypeVar
 
 T = TypeVar("T")
+
+
+def option(default=dataclasses.MISSING, reason: str = "", *, default_factory=dataclasses.MISSING,
+           flag: str | None = None, choices: tuple | None = None, cli: bool = True):
+    """A dataclass field with its ``reason`` (the CLI help), and how the command line shows it.
+
+    ``flag``: the option's name when it is not ``--field-name`` (the C tool's
+    ``--size`` for ``vector_size``); ``choices``: the allowed values;
+    ``cli=False``: a field the command line sets another way (say why in the
+    reason).  Choices that the library keeps elsewhere are written out here so
+    that reading a config loads no numerical code; tests compare the two.
+    """
+    metadata = {"reason": reason, "flag": flag, "choices": choices, "cli": cli}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def config_from_dict(cls: type[T], values: dict) -> T:

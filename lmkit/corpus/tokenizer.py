@@ -15,47 +15,20 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Iterable
 
 from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import models, normalizers, pre_tokenizers, trainers
 
-from lmkit._config import config_from_dict
+from lmkit.corpus.tokenizer_config import PRE_TOKENIZERS, SUBWORD_MODELS, TokenizerConfig  # noqa: F401
 from lmkit.io import atomic_write
 
-PRE_TOKENIZERS = ("whitespace", "words")
-SUBWORD_MODELS = ("bpe", "wordpiece", "unigram")
 TOKENIZER_FORMAT = "lmkit-tokenizer"
 TOKENIZER_VERSION = 1
 # Stands for "not in the vocabulary" inside encoders; \x00 cannot occur in a normalized word.
 OOV_SENTINEL = "\x00oov\x00"
-
-
-@dataclass(frozen=True)
-class TokenizerConfig:
-    """What the tokenizer does; every field is a plain JSON value."""
-
-    lowercase: bool = False            # word2vec corpora are often lowercased; Bengio kept case
-    nfkc: bool = False                 # fold compatibility characters (ligatures, full-width forms)
-    strip_accents: bool = False        # NFD + drop combining marks: "café" -> "cafe"
-    pre_tokenizer: str = "whitespace"  # "whitespace": corpus already tokenized; "words": split \w+ and punctuation
-    subword: str | None = None         # None (words), or a subword model trained on the corpus
-    subword_vocab_size: int = 30_000   # target size of a trained subword vocabulary
-    subword_min_frequency: int = 2     # a merge/piece must occur this often to be learned
-
-    def __post_init__(self) -> None:
-        if self.pre_tokenizer not in PRE_TOKENIZERS:
-            raise ValueError(f"pre_tokenizer must be one of {PRE_TOKENIZERS}, got {self.pre_tokenizer!r}")
-        if self.subword is not None and self.subword not in SUBWORD_MODELS:
-            raise ValueError(f"subword must be None or one of {SUBWORD_MODELS}, got {self.subword!r}")
-        if self.subword_vocab_size < 1:
-            raise ValueError(f"subword_vocab_size must be >= 1, got {self.subword_vocab_size}")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TokenizerConfig":
-        return config_from_dict(cls, values)
 
 
 def _normalizer(config: TokenizerConfig):

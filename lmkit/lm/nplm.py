@@ -25,127 +25,23 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from lmkit._config import config_from_dict
-from lmkit.lm.examples import BOUNDARIES
+from lmkit.lm.config import NPLMConfig  # noqa: F401  (lmkit.lm.nplm.NPLMConfig stays where users import it)
 from lmkit.lm.threads import blas_threads, run_parts, single_threaded_blas
-from lmkit.nn.activations import ACTIVATIONS, get_activation, recommended_init
+from lmkit.nn.activations import get_activation, recommended_init
 from lmkit.nn.batchnorm import BatchNorm
 from lmkit.nn.dropout import Dropout
 from lmkit.nn.init import init_weights
 from lmkit.nn.layers import ActivationLayer, BatchNormLayer, Dense, Sequential
 from lmkit.nn.losses import log_softmax
-from lmkit.nn.optim import OPTIMIZERS
 
 logger = logging.getLogger(__name__)
 
 MODEL_VERSION = 1
-LR_SCHEDULES = ("inverse", "linear")
 EVAL_ELEMENTS = 1 << 25  # logits scored at once (128 MB of float32): big batches keep BLAS efficient
-
-
-@dataclass
-class NPLMConfig:
-    """Shape and training settings of an :class:`NPLM`; each default with its reason."""
-
-    context: int = 4               # n - 1 = 4: Bengio et al.'s best Brown models are 5-grams
-    features: int = 60             # m = 60: MLP1 of the paper's Table 1
-    hidden: int = 50               # h = 50: MLP1 (0 = no hidden layer, then direct must be on)
-    direct: bool = True            # W x: MLP1 has direct connections; they speed up early learning
-    activation: str = "tanh"       # the paper's; relu / leaky_relu / prelu / elu / maxout get He init
-    maxout_pieces: int = 2         # activation="maxout": each hidden unit is the max of this many linear pieces
-    dropout_features: float = 0.0  # the paper used none (weight decay instead)
-    dropout_hidden: float = 0.0    # the paper used none
-    dropout_words: float = 0.0     # training contexts: each word -> the padding ("no word") row with this chance
-    batch_norm: bool = False       # not in the paper; off keeps eq. (1) exact
-    boundaries: str = "sentence"   # contexts restart at each sentence (see lmkit.lm.examples)
-    optimizer: str = "adam"        # Adam converges in few epochs; "sgd" is the paper's
-    lr: float = 1e-3               # Adam's usual rate; the paper's SGD used 1e-3 too
-    lr_decay: float = 0.0          # r of lr0 / (1 + r t), t = updates; the paper's SGD: 1e-8 per example
-    lr_schedule: str = "inverse"   # "inverse": lr0 / (1 + r t); "linear": lr0 -> lr0 / 100 over all `epochs`
-    cooldown_epochs: int = 0       # the last K of `epochs` scale that rate down linearly to 1/100 (0 = off)
-    weight_decay: float | None = None  # None: 1e-4 with the SGD family (the paper), 0 with adaptive ones
-    output_optimizer: str = ""     # optimizer of O and b ("" = optimizer); see lmkit.lm.train
-    output_lr: float = 0.0         # its rate (0 = lr); scaled by the same schedule
-    decoupled_weight_decay: float = 0.0  # AdamW-style p -= lr*dwd*p on O, H and used rows of C (0 = off)
-    plateau_factor: float = 0.0    # > 0: an epoch worse on validation reverts to the best weights and scales lr by it
-    weight_average: float = 0.0    # > 0: validate and keep an exponential average of the weights, this decay per step
-    validate_last: bool = True     # with weight_average: also validate the last iterate (valid_ppl_last), a diagnostic
-    sampled_epochs: int = 0        # the first N epochs train with the sampled softmax (lmkit.lm.sampled); 0 = none
-    sampled_words: int = 2048      # S, the words it draws per minibatch (Brown, h=200: 8 ms steps vs 43 exact)
-    clip_norm: float = 0.0         # global-norm clip, 0 = off: softmax gradients are bounded and the norm costs a pass
-    batch_size: int = 256          # large enough for efficient BLAS, small enough for many updates
-    epochs: int = 10               # upper bound; early stopping usually ends sooner
-    patience: int = 2              # epochs without validation improvement before stopping
-    time_limit: float = 0.0        # seconds of training; 0 = none; checked after each epoch
-    seed: int = 1                  # fixed seed + same threads -> bit-identical runs
-    threads: int = 0               # numba and BLAS threads; 0 = all cores
-    max_tokens: int = 0            # train on the first N tokens only (0 = all): quick runs
-
-    def validate(self) -> "NPLMConfig":
-        """Raise ``ValueError`` naming the first bad field; returns ``self``."""
-        positive = ("context", "features", "batch_size", "epochs")
-        for name in positive:
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("hidden", "patience", "threads", "max_tokens", "cooldown_epochs", "sampled_epochs"):
-            if int(getattr(self, name)) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.hidden == 0 and not self.direct:
-            raise ValueError("hidden=0 needs direct=True: the model would have no path from context to output")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {self.activation!r}; use one of {', '.join(ACTIVATIONS)}")
-        if int(self.maxout_pieces) < 2:
-            raise ValueError(f"maxout_pieces must be >= 2, got {self.maxout_pieces}")
-        for name in ("dropout_features", "dropout_hidden", "dropout_words"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        if self.boundaries not in BOUNDARIES:
-            raise ValueError(f"boundaries must be one of {BOUNDARIES}, got {self.boundaries!r}")
-        for name in ("optimizer", "output_optimizer"):
-            value = getattr(self, name)
-            if value not in OPTIMIZERS and not (name == "output_optimizer" and value == ""):
-                raise ValueError(f"unknown {name} {value!r}; use one of {', '.join(OPTIMIZERS)}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
-        if self.sampled_epochs and self.sampled_words < 1:
-            raise ValueError(f"sampled_words must be >= 1 with sampled_epochs, got {self.sampled_words}")
-        if self.cooldown_epochs > self.epochs:
-            raise ValueError(f"cooldown_epochs must be <= epochs={self.epochs}, got {self.cooldown_epochs}")
-        if self.time_limit < 0:
-            raise ValueError(f"time_limit must be >= 0, got {self.time_limit}")
-        if self.output_lr < 0:
-            raise ValueError(f"output_lr must be >= 0, got {self.output_lr}")
-        if not self.lr > 0 or self.lr_decay < 0 or self.clip_norm < 0:
-            raise ValueError("lr must be > 0, lr_decay and clip_norm >= 0")
-        if self.decoupled_weight_decay < 0:
-            raise ValueError(f"decoupled_weight_decay must be >= 0, got {self.decoupled_weight_decay}")
-        if not 0.0 <= self.weight_average < 1.0:
-            raise ValueError(f"weight_average must be in [0, 1), got {self.weight_average}")
-        if not 0.0 <= self.plateau_factor < 1.0:
-            raise ValueError(f"plateau_factor must be in [0, 1), got {self.plateau_factor}")
-        if self.weight_decay is not None and self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        return self
-
-    def weight_decay_for(self, optimizer: str) -> float:
-        """Coupled L2 for ``optimizer``: ``weight_decay``, or by default 1e-4 for the SGD family
-        (the paper's penalty) and 0 for adaptive ones (L2 fights their per-coordinate scaling)."""
-        if self.weight_decay is not None:
-            return float(self.weight_decay)
-        return 1e-4 if optimizer in ("sgd", "momentum", "nesterov") else 0.0
-
-    @property
-    def effective_weight_decay(self) -> float:
-        return self.weight_decay_for(self.optimizer)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "NPLMConfig":
-        return config_from_dict(cls, values).validate()
 
 
 class NPLM:
@@ -192,7 +88,7 @@ class NPLM:
         cfg = self.config
         rng = np.random.default_rng(cfg.seed) if rng is None else rng
         self.vocab, self.tokenizer, self.dtype = vocab, tokenizer, np.dtype(dtype)
-        v, k, m, h = len(vocab), cfg.context, cfg.features, cfg.hidden
+        v, m, h = len(vocab), cfg.features, cfg.hidden
         self.C = init_weights((v + 1, m), "lecun", rng, dtype=dtype, layout="embedding")
         self.hidden = self._hidden_layers(rng, dtype) if h else None
         self.O = init_weights((v, self.n_inputs), "xavier_uniform", rng, dtype=dtype)

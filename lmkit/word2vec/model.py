@@ -17,19 +17,18 @@ npz + JSON format so that :meth:`Word2Vec.load` can continue training.
 from __future__ import annotations
 
 import logging
-import math
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-from lmkit._config import config_from_dict
 from lmkit.corpus.tokenizer import Tokenizer, TokenizerConfig, sidecar_path
 from lmkit.corpus.vocab import Vocab, keep_probabilities
 from lmkit.io import load_model, save_model
 from lmkit.word2vec import kernels
+from lmkit.word2vec.config import ARCHITECTURES, LOSSES, UPDATES, Word2VecConfig  # noqa: F401  (importable here too)
 from lmkit.word2vec.sampling import seed_state, unigram_table
 from lmkit.word2vec.training import Arrays, EpochStats, Objective, Schedule, train_epochs
 from lmkit.word2vec.trees import build_huffman, first_positions
@@ -37,94 +36,6 @@ from lmkit.word2vec.trees import build_huffman, first_positions
 log = logging.getLogger(__name__)
 
 KIND = "word2vec"
-ARCHITECTURES = ("skipgram", "cbow")
-LOSSES = ("ns", "hs", "both")
-UPDATES = ("exact", "batched")
-
-
-@dataclass(frozen=True)
-class Word2VecConfig:
-    """Every option of a word2vec model.
-
-    The defaults are the C tool's and gensim's, except ``update``: lmkit's
-    default is ``"batched"`` (negatives shared per window or group of
-    targets), faster at the same quality (BENCHMARKS.md); ``"exact"`` is the
-    C tool's update.
-    """
-
-    architecture: str = "skipgram"     # "skipgram" predicts the context from the word; "cbow" the reverse
-    cbow_mean: bool = True             # CBOW hidden layer = mean of the context vectors (False: their sum)
-    loss: str = "ns"                   # "ns" negative sampling, "hs" hierarchical softmax, "both" (gensim hs=1, negative>0)
-    vector_size: int = 100             # dimension d of the word vectors
-    window: int = 5                    # max context distance; each position samples a reduced window in [1, window]
-    min_count: int = 5                 # words rarer than this are dropped from the corpus
-    max_vocab_size: int | None = None  # keep only the most frequent words (None: no limit)
-    sample: float = 1e-3               # subsampling threshold t for frequent words (0: off)
-    negative: int = 5                  # negative samples per positive (NS only)
-    ns_exponent: float = 0.75          # negatives drawn from count^ns_exponent
-    alpha: float | None = None         # initial learning rate; None: 0.025 skip-gram, 0.05 CBOW (the C tool)
-    min_alpha: float = 1e-4            # learning rate reached, linearly, after the last word of the last epoch
-    epochs: int = 5                    # passes over the corpus
-    workers: int = 1                   # training threads (Hogwild); 1 is bit-reproducible
-    seed: int = 1                      # seeds the initial vectors and every worker's RNG
-    update: str = "batched"            # shared negatives: per window (skip-gram, Ji et al. 2016), per group of
-                                       # kernels.CBOW_GROUP targets (CBOW-NS); faster at gensim's quality
-                                       # (BENCHMARKS.md); "exact": the C tool's update
-    max_sentence_length: int = 10_000  # longer lines are cut (gensim's limit); windows never cross a cut
-    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)  # how text becomes words
-
-    def __post_init__(self) -> None:
-        if isinstance(self.tokenizer, dict):
-            object.__setattr__(self, "tokenizer", TokenizerConfig.from_dict(self.tokenizer))
-        _choice("architecture", self.architecture, ARCHITECTURES)
-        _choice("loss", self.loss, LOSSES)
-        _choice("update", self.update, UPDATES)
-        for name in ("vector_size", "window", "min_count", "epochs", "workers", "max_sentence_length"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if self.max_vocab_size is not None and self.max_vocab_size < 1:
-            raise ValueError(f"max_vocab_size must be None or >= 1, got {self.max_vocab_size!r}")
-        if not isinstance(self.negative, (int, np.integer)) or self.negative < 0:
-            raise ValueError(f"negative must be an integer >= 0, got {self.negative!r}")
-        if self.loss in ("ns", "both") and self.negative == 0:
-            raise ValueError(f"loss={self.loss!r} needs negative >= 1 (negative=0 leaves nothing to train); "
-                             f"use loss='hs' for hierarchical softmax alone")
-        if not (isinstance(self.sample, (int, float)) and 0 <= self.sample < math.inf):
-            raise ValueError(f"sample must be a number >= 0, got {self.sample!r}")
-        if not math.isfinite(self.ns_exponent):
-            raise ValueError(f"ns_exponent must be finite, got {self.ns_exponent!r}")
-        if self.alpha is not None and not (0 < self.alpha < math.inf):
-            raise ValueError(f"alpha must be > 0, got {self.alpha!r}")
-        if not (0 <= self.min_alpha < math.inf):
-            raise ValueError(f"min_alpha must be >= 0, got {self.min_alpha!r}")
-        if self.min_alpha > self.learning_rate:  # the rate would rise during training, not decay
-            raise ValueError(f"min_alpha must be <= alpha (the rate decays from alpha to min_alpha), got "
-                             f"min_alpha={self.min_alpha!r} > alpha={self.learning_rate!r}")
-        if self.window > self.max_sentence_length:  # scratch is float32[2 window, d] per worker, for nothing
-            raise ValueError(f"window must be <= max_sentence_length={self.max_sentence_length} (no context "
-                             f"is farther than a sentence's length), got {self.window!r}")
-        if not isinstance(self.seed, (int, np.integer)):
-            raise ValueError(f"seed must be an integer, got {self.seed!r}")
-
-    @property
-    def learning_rate(self) -> float:
-        """``alpha``, or the C tool's default for the architecture."""
-        if self.alpha is not None:
-            return float(self.alpha)
-        return 0.05 if self.architecture == "cbow" else 0.025
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "Word2VecConfig":
-        return config_from_dict(cls, values)
-
-
-def _choice(name: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 
 class Word2Vec:
