@@ -33,7 +33,7 @@ from lmkit.lm.perplexity import _as_corpus, _batches
 logger = logging.getLogger(__name__)
 
 EM_MAX_ITERATIONS = 10_000   # EM crawls near a bound; each step is one pass over K x n cached log-probs
-EM_TOLERANCE = 1e-12         # stop when the mean log-likelihood gains less than this per step
+EM_TOLERANCE = 1e-10         # stop when no weight moves more than this in a step
 
 
 class Ensemble:
@@ -105,7 +105,9 @@ def mix_log(logp: np.ndarray, weights: np.ndarray) -> np.ndarray:
         shifted = np.log(weights)[:, None] + logp
     shifted[weights == 0] = -np.inf
     top = np.max(shifted, axis=0)
-    return top + np.log(np.sum(np.exp(shifted - top), axis=0))
+    safe = np.where(np.isfinite(top), top, 0.0)  # every member -inf: the sum stays log 0 = -inf
+    with np.errstate(divide="ignore"):
+        return safe + np.log(np.sum(np.exp(shifted - safe), axis=0))
 
 
 def em_weights(logp: np.ndarray, *, max_iterations: int = EM_MAX_ITERATIONS,
@@ -114,24 +116,25 @@ def em_weights(logp: np.ndarray, *, max_iterations: int = EM_MAX_ITERATIONS,
 
     EM from equal weights: ``w_k <- mean_i w_k p_k(i) / p(i)`` (the posterior
     share of member ``k`` in prediction ``i``, averaged).  Each step keeps the
-    weights on the simplex and never lowers the likelihood; it stops when the
-    mean log-likelihood gains less than ``tolerance``.
+    weights on the simplex and never lowers the likelihood; it stops when no
+    weight moves by more than ``tolerance`` (not on the likelihood's gain: a
+    weight sliding geometrically towards 0 gains almost nothing per step
+    while still far from its bound).
     """
     k, n = logp.shape
     if n == 0:
         raise ValueError("no predictions to fit mixture weights on")
     weights = np.full(k, 1.0 / k)
-    previous = -math.inf
     for step in range(1, max_iterations + 1):
         mixed = mix_log(logp, weights)
-        current = float(mixed.mean())
         with np.errstate(divide="ignore"):
             posterior = np.exp(np.log(weights)[:, None] + logp - mixed)
-        weights = posterior.mean(axis=1)
-        weights /= weights.sum()
-        if current - previous < tolerance:
+        new = posterior.mean(axis=1)
+        new /= new.sum()
+        moved = float(np.max(np.abs(new - weights)))
+        weights = new
+        if moved < tolerance:
             return weights, step
-        previous = current
     return weights, max_iterations
 
 
