@@ -203,6 +203,9 @@ def _tune(args: argparse.Namespace) -> int:
         best = summary["best"]
         print(f"best: trial {best['trial']}, {studies.LABELS[spec.objective]} {best['value']:.4g}, "
               + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best["params"].items()))
+    if args.keep_models and summary.get("models"):
+        print("models, best first (lmkit perplexity M1 M2 ... --fit-weights VALID mixes the top ones): "
+              + " ".join(str(p) for p in summary["models"]))
     print("written: " + ", ".join(str(p) for p in summary["written"]))
     return 0
 

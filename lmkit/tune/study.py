@@ -337,7 +337,11 @@ def summarize(spec: StudySpec, config_cls, *, plot: bool = True) -> dict:
             with atomic_write(spec.study_dir / "best.npz", "wb") as handle, open(model_path, "rb") as source:
                 shutil.copyfileobj(source, handle)
             out["written"].append(spec.study_dir / "best.npz")
+        ranked = sorted(complete, key=lambda t: t.value, reverse=OBJECTIVES[spec.objective] == "maximize")
+        out["models"] = [p for p in (spec.study_dir / "models" / f"trial-{t.number}.npz" for t in ranked)
+                         if p.is_file()]
         if not spec.keep_models:
+            out["models"] = out["models"][:1]
             for other in (spec.study_dir / "models").glob("trial-*.npz"):
                 if other != model_path:
                     other.unlink(missing_ok=True)
