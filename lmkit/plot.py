@@ -286,3 +286,59 @@ def plot_vectors(vectors, words, output: str | os.PathLike, *, neighbours: int =
            ylabel=f"PC 2 ({explained[1]:.0%} of the variance)" if len(explained) > 1 else "PC 2")
     ax.grid(True, alpha=0.3)
     return _save(figure, output)
+
+
+def plot_study(rows: list[dict], importances: dict[str, float], output: str | os.PathLike, *,
+               value_label: str, minimize: bool = True) -> Path:
+    """A hyperparameter study in two panels, written to the PNG ``output``.
+
+    Left: the optimization history -- each finished trial's value by trial
+    number (pruned trials at the last value they reported, as crosses) and the
+    best value so far as a step line.  Right: the parameter importances
+    (Optuna's estimate of how much each option moves the objective,
+    normalized to sum to 1), largest on top.  ``rows``: :func:`lmkit.tune.study.trial_rows`' dicts (``trial``,
+    ``state``, ``value``); ``importances``: ``{option: share}``, may be empty.
+    """
+    _require_matplotlib()
+    figure = _new_figure(11, 4.2)
+    history, bars = figure.subplots(1, 2, width_ratios=(1.6, 1))
+    done = [r for r in rows if r["state"] == "complete" and r["value"] is not None]
+    history.scatter([r["trial"] for r in done], [r["value"] for r in done], s=22, color="C0",
+                    label=f"complete ({len(done)})", zorder=3)
+    pruned = [r for r in rows if r["state"] == "pruned" and r.get("last_value") is not None]
+    if pruned:
+        history.scatter([r["trial"] for r in pruned], [r["last_value"] for r in pruned], marker="x", s=26,
+                        color="C3", label=f"pruned ({len(pruned)}), at its last report", zorder=3)
+    best, xs, ys = None, [], []
+    for r in sorted(done, key=lambda r: r["trial"]):
+        if best is None or (r["value"] < best if minimize else r["value"] > best):
+            best = r["value"]
+        xs.append(r["trial"])
+        ys.append(best)
+    history.step(xs, ys, where="post", color="C1", label="best so far")
+    values = [r["value"] for r in done] + [r["last_value"] for r in pruned]
+    if values and min(values) > 0 and max(values) / min(values) > 20:
+        history.set_yscale("log")
+        _plain_log_axis(history)
+    from matplotlib.ticker import MaxNLocator
+
+    history.xaxis.set_major_locator(MaxNLocator(integer=True))
+    history.set_xlabel("trial number")
+    history.set_ylabel(value_label + (" (lower is better)" if minimize else " (higher is better)"))
+    history.set_title("Optimization history")
+    history.grid(alpha=0.3)
+    history.legend(fontsize=8, loc="best")
+    if importances:
+        names = sorted(importances, key=importances.get)
+        bars.barh(names, [importances[n] for n in names], color="C2")
+        bars.set_xlabel(f"relative importance (Optuna's estimate from {len(done)} complete trials; sums to 1)")
+        bars.set_xlim(0, 1)
+        for i, name in enumerate(names):
+            bars.text(importances[name] + 0.01, i, f"{importances[name]:.2f}", va="center", fontsize=8)
+    else:
+        bars.text(0.5, 0.5, "too few complete trials\nto estimate importances", ha="center", va="center",
+                  transform=bars.transAxes)
+        bars.set_axis_off()
+    bars.set_title("Parameter importances")
+    figure.suptitle(f"lmkit tune: {len(rows)} trials, {value_label}", fontsize=11)
+    return _save(figure, output)

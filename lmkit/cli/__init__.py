@@ -15,11 +15,12 @@ from lmkit._extras import MissingExtra
 from lmkit.cli import data as data_commands
 from lmkit.cli import lm as lm_commands
 from lmkit.cli import vectors as vectors_commands
+from lmkit.cli import tune as tune_commands
 from lmkit.cli import watch as watch_commands
 from lmkit.cli import word2vec as word2vec_commands
 from lmkit.cli.errors import attach_parsers, cli_message
 
-_FAMILIES = (data_commands, word2vec_commands, vectors_commands, lm_commands, watch_commands)
+_FAMILIES = (data_commands, word2vec_commands, vectors_commands, lm_commands, tune_commands, watch_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args._argv = list(sys.argv[1:] if argv is None else argv)  # --config: which flags were typed
     logging.basicConfig(level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
                         format="%(message)s")
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from lmkit.cli.configfile import add_config_argument, explicit_flags, merge, read_config
 from lmkit.cli.data import add_input_arguments, add_tokenizer_arguments, corpus_source, tokenizer_config
 from lmkit.cli.watch import add_monitor_arguments, monitor_options
 
@@ -76,6 +77,10 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
     training.add_argument("--max-tokens", type=int, default=0, help="train on the first N tokens only")
     training.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     training.add_argument("--resume", action="store_true", help="continue from MODEL.ckpt")
+    training.add_argument("--ensemble", type=int, default=1, metavar="K",
+                          help="train K models, seeds --seed .. --seed+K-1, written to MODEL-1 .. MODEL-K; "
+                               "report each one's and their equal-weight mixture's validation perplexity")
+    add_config_argument(nplm)
     add_monitor_arguments(nplm, "minibatch steps")
     nplm.set_defaults(handler=_train_nplm)
 
@@ -90,10 +95,12 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
                        "read by KenLM and SRILM (.gz compresses)")
     ngram.set_defaults(handler=_train_ngram)
 
-    ppl = commands.add_parser("perplexity", help="exact perplexity of a language model on a text",
-                              description="Exact perplexity of an nplm or ngram model (or their mixture).")
-    ppl.add_argument("model", metavar="MODEL", help="an nplm or ngram model file, or an ARPA file "
-                     "(KenLM, SRILM, lmkit; .gz too)")
+    ppl = commands.add_parser("perplexity", help="exact perplexity of a language model (or a mixture) on a text",
+                              description="Exact perplexity of an nplm or ngram model, of two mixed (--mix), "
+                                          "or of the linear mixture of several (MODEL MODEL ...).")
+    ppl.add_argument("models", nargs="+", metavar="MODEL", help="an nplm or ngram model file, or an ARPA file "
+                     "(KenLM, SRILM, lmkit; .gz too); several: their linear mixture (equal weights, "
+                     "--weights or --fit-weights)")
     ppl.add_argument("--input", required=True, metavar="PATH_OR_DATASET", help="text to score")
     ppl.add_argument("--mix", metavar="OTHER_MODEL", help="interpolate with this second model")
     ppl.add_argument("--weight", type=float, default=None, help="weight of MODEL in the mixture")
@@ -104,6 +111,10 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
                           "on this (training) text (Bengio et al. 2003)")
     ppl.add_argument("--context-words", type=int, default=2,
                      help="with --weight-by-context: how many last words make the context (default 2)")
+    ppl.add_argument("--weights", type=float, nargs="+", metavar="W",
+                     help="with several MODELs: their mixture weights, one per model, summing to 1")
+    ppl.add_argument("--fit-weights", metavar="PATH_OR_DATASET",
+                     help="with several MODELs: fit their mixture weights by EM on this (validation) text")
     ppl.add_argument("--logprobs", metavar="FILE", help="write token<TAB>log p for every prediction")
     ppl.add_argument("--batch-size", type=int, default=8192, help="predictions scored at once")
     ppl.add_argument("--strict", action=argparse.BooleanOptionalAction, default=True,
@@ -139,14 +150,16 @@ def _encode_training(args):
     return encode_corpus(corpus_source(args, args.input), tokenizer_config(args), **options)
 
 
-def _train_nplm(args: argparse.Namespace) -> int:
-    from lmkit.cli.paths import check_output
-    from lmkit.corpus.encoded import encode_with_vocab
-    from lmkit.lm.nplm import NPLM, NPLMConfig
-    from lmkit.lm.perplexity import perplexity
-    from lmkit.memory import check_fits, nplm_bytes
+# NPLMConfig fields set by a flag of another name, or by several flags
+_NPLM_SOURCES = {"dropout_features": ("dropout", "dropout_features"), "dropout_hidden": ("dropout", "dropout_hidden")}
 
-    config = NPLMConfig(
+
+def nplm_config(args: argparse.Namespace):
+    """The :class:`NPLMConfig` of ``lmkit train nplm``: ``--config FILE`` under the flags typed."""
+    from lmkit._config import config_from_dict
+    from lmkit.lm.nplm import NPLMConfig
+
+    values = dict(
         context=args.context, features=args.features, hidden=args.hidden, direct=args.direct,
         activation=args.activation, maxout_pieces=args.maxout_pieces,
         dropout_features=args.dropout if args.dropout_features is None else args.dropout_features,
@@ -162,6 +175,69 @@ def _train_nplm(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         epochs=args.epochs, patience=args.patience, seed=args.seed, threads=args.threads,
         max_tokens=args.max_tokens)
+    if getattr(args, "config", None):
+        explicit = explicit_flags(args._parser, args._argv) if hasattr(args, "_argv") else set()
+        values = merge(read_config(args.config), values, _NPLM_SOURCES, explicit)
+        try:
+            return config_from_dict(NPLMConfig, values).validate()
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"--config {args.config}: {error}") from None
+    return NPLMConfig(**values)
+
+
+def _member_path(output: str, index: int) -> str:
+    """``model.npz`` -> ``model-1.npz``: where member ``index`` of an ensemble goes."""
+    from pathlib import Path
+
+    path = Path(output)
+    return str(path.with_name(f"{path.stem}-{index}{path.suffix}"))
+
+
+def _train_nplm(args: argparse.Namespace) -> int:
+    if args.ensemble < 1:
+        raise ValueError(f"--ensemble must be >= 1, got {args.ensemble}")
+    if args.ensemble > 1:
+        return _train_nplm_ensemble(args)
+    return _train_one_nplm(args)
+
+
+def _train_nplm_ensemble(args: argparse.Namespace) -> int:
+    """``--ensemble K``: K models of consecutive seeds, then each one's and the mixture's validation perplexity."""
+    import dataclasses
+
+    from lmkit.corpus.encoded import encode_with_vocab
+    from lmkit.lm.ensemble import Ensemble, member_perplexities
+    from lmkit.lm.nplm import NPLM
+    from lmkit.lm.perplexity import perplexity
+
+    base, output, log_dir, paths = nplm_config(args), args.output, args.log_dir, []
+    for index in range(1, args.ensemble + 1):
+        args.output = _member_path(output, index)
+        args.log_dir = None if log_dir is None else f"{log_dir}/member-{index}"
+        args.seed = base.seed + index - 1
+        _train_one_nplm(args, dataclasses.replace(base, seed=args.seed))
+        paths.append(args.output)
+    args.output = output
+    models = [NPLM.load(path) for path in paths]
+    if not args.valid:
+        print(f"ensemble: {len(models)} models written to {', '.join(paths)} (no --valid to score them on)")
+        return 0
+    valid = encode_with_vocab(corpus_source(args, args.valid), models[0].vocab, models[0].tokenizer, verbose=False)
+    ensemble = Ensemble(models)
+    for path, ppl in zip(paths, member_perplexities(ensemble, valid)):
+        print(f"  {path}: validation perplexity {ppl:.2f}")
+    print(f"ensemble of {len(models)} (equal weights), validation: {perplexity(ensemble, valid).describe()}")
+    return 0
+
+
+def _train_one_nplm(args: argparse.Namespace, config=None) -> int:
+    from lmkit.cli.paths import check_output
+    from lmkit.corpus.encoded import encode_with_vocab
+    from lmkit.lm.nplm import NPLM
+    from lmkit.lm.perplexity import perplexity
+    from lmkit.memory import check_fits, nplm_bytes
+
+    config = config or nplm_config(args)
     model = NPLM(config)
     monitoring = monitor_options(args)
     check_output(args.output, "--output")
@@ -228,6 +304,9 @@ def _perplexity(args: argparse.Namespace) -> int:
     if args.weight_by_context and not args.fit_weight:
         raise ValueError("--weight-by-context needs --fit-weight VALID_TEXT")
     check_output(args.logprobs, "--logprobs")
+    if len(args.models) > 1 or args.weights or args.fit_weights:
+        return _ensemble_perplexity(args)
+    args.model = args.models[0]
     model = _load_any(args.model)
     if args.mix:
         other = _load_any(args.mix)
@@ -248,4 +327,33 @@ def _perplexity(args: argparse.Namespace) -> int:
     result = perplexity(model, corpus_source(args, args.input), batch_size=args.batch_size,
                         logprobs_path=args.logprobs, strict=args.strict, verbose=not args.quiet)
     print(result.describe())
+    return 0
+
+
+def _ensemble_perplexity(args: argparse.Namespace) -> int:
+    """``lmkit perplexity M1 M2 ...``: the linear mixture of the models, and each member's perplexity."""
+    from lmkit.lm.ensemble import Ensemble, member_perplexities
+    from lmkit.lm.perplexity import perplexity
+
+    if args.mix or args.weight is not None or args.fit_weight or args.weight_by_context:
+        raise ValueError("--mix, --weight, --fit-weight and --weight-by-context mix two models (MODEL --mix OTHER); "
+                         "with several MODELs use --weights or --fit-weights")
+    if args.weights and args.fit_weights:
+        raise ValueError("--weights and --fit-weights exclude each other")
+    if args.weights and len(args.weights) != len(args.models):
+        raise ValueError(f"--weights: {len(args.weights)} numbers for {len(args.models)} models")
+    models = [_load_any(path) for path in args.models]
+    if args.fit_weights:
+        ensemble = Ensemble.fit_weights(models, corpus_source(args, args.fit_weights), batch_size=args.batch_size)
+    else:
+        ensemble = Ensemble(models, args.weights)
+    test = corpus_source(args, args.input)
+    result = perplexity(ensemble, test, batch_size=args.batch_size, logprobs_path=args.logprobs,
+                        strict=args.strict, verbose=not args.quiet)
+    members = member_perplexities(ensemble, test, batch_size=args.batch_size)
+    how = "fitted on " + str(args.fit_weights) if args.fit_weights else ("given" if args.weights else "equal")
+    print(f"mixture of {len(models)} models, weights {how}:")
+    for path, weight, ppl in zip(args.models, ensemble.weights, members):
+        print(f"  {path}: weight {weight:.4f}, perplexity {ppl:.2f}")
+    print(f"mixture: {result.describe()}")
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from lmkit.cli.configfile import add_config_argument, explicit_flags, merge, read_config
 from lmkit.cli.data import add_input_arguments, add_tokenizer_arguments, corpus_source, tokenizer_config
 from lmkit.cli.watch import add_monitor_arguments, monitor_options
 
@@ -55,9 +56,39 @@ def _add_arguments(parser: argparse.ArgumentParser, architecture: str) -> None:
     training.add_argument("--update", choices=("exact", "batched"), default="batched",
                           help="batched (default): skip-gram shares one set of negatives per window, CBOW per "
                                "group of 4 targets, faster at the same quality; exact: the C tool's update")
+    add_config_argument(training)
     add_monitor_arguments(parser, "corpus chunks (~65k words)")
     add_tokenizer_arguments(parser)
     add_input_arguments(parser)
+
+
+# Word2VecConfig fields set by a flag of another name (or by several: the tokenizer's)
+_SOURCES = {"cbow_mean": ("cbow_sum",), "vector_size": ("size",), "workers": ("threads",),
+            "tokenizer": ("lowercase", "nfkc", "strip_accents", "split", "subword", "subword_vocab_size")}
+
+
+def word2vec_config(args: argparse.Namespace):
+    """The :class:`Word2VecConfig` of ``lmkit train skipgram|cbow``: ``--config FILE`` under the flags typed."""
+    from lmkit.word2vec.model import Word2VecConfig
+
+    values = dict(
+        architecture=args.architecture, cbow_mean=not getattr(args, "cbow_sum", False), loss=args.loss,
+        vector_size=args.size, window=args.window, min_count=args.min_count, max_vocab_size=args.max_vocab_size,
+        sample=args.sample, negative=args.negative, ns_exponent=args.ns_exponent, alpha=args.alpha,
+        min_alpha=args.min_alpha, epochs=args.epochs, workers=args.threads, seed=args.seed, update=args.update,
+        tokenizer=tokenizer_config(args))
+    if not getattr(args, "config", None):
+        return Word2VecConfig(**values)
+    file_values = read_config(args.config)
+    if file_values.get("architecture", args.architecture) != args.architecture:
+        raise ValueError(f"--config {args.config}: holds a {file_values['architecture']} config, "
+                         f"not {args.architecture}: use lmkit train {file_values['architecture']}")
+    explicit = explicit_flags(args._parser, args._argv) if hasattr(args, "_argv") else set()
+    values = merge(file_values, values, _SOURCES, explicit | {"architecture"})
+    try:
+        return Word2VecConfig.from_dict(values)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"--config {args.config}: {error}") from None
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -67,12 +98,7 @@ def _train(args: argparse.Namespace) -> int:
     from lmkit.corpus.encoded import encode_corpus
     from lmkit.word2vec.model import Word2Vec, Word2VecConfig
 
-    config = Word2VecConfig(
-        architecture=args.architecture, cbow_mean=not getattr(args, "cbow_sum", False), loss=args.loss,
-        vector_size=args.size, window=args.window, min_count=args.min_count, max_vocab_size=args.max_vocab_size,
-        sample=args.sample, negative=args.negative, ns_exponent=args.ns_exponent, alpha=args.alpha,
-        min_alpha=args.min_alpha, epochs=args.epochs, workers=args.threads, seed=args.seed, update=args.update,
-        tokenizer=tokenizer_config(args))
+    config = word2vec_config(args)
     check_output(args.output, "--output")
     check_output(args.save_model, "--save-model")
     monitoring = monitor_options(args)

@@ -1,0 +1,150 @@
+"""The linear mixture of any number of language models, its weights fitted on validation text.
+
+    p(w | h) = sum_k lambda_k p_k(w | h),   lambda_k >= 0,   sum_k lambda_k = 1
+
+The generalization of :class:`lmkit.lm.perplexity.Mixture` (two models, as
+Bengio et al. 2003 mixed the network with an n-gram) to K members: NPLMs of
+different seeds or configurations, Kneser-Ney models of different orders.
+Averaging the probabilities of models that err differently lowers perplexity
+below each member's; the weights say how much each member is trusted.
+
+The weights are fitted by EM (Dempster et al. 1977; the "deleted
+interpolation" of Jelinek & Mercer 1980): with fixed components the
+validation log-likelihood is concave in ``lambda`` on the simplex, and each
+EM step ``lambda_k <- mean_i lambda_k p_k(i) / p(i)`` never lowers it, so the
+iteration climbs to the global optimum.  (The two-model :class:`Mixture`
+bisects the derivative instead; with K > 2 weights there is no single root to
+bracket.)
+
+Log-linear mixing (a renormalized product of experts) is not offered: its
+normaliser needs every member's probability of every word after each
+context, which the language-model protocol (``score(contexts, targets)``)
+does not give without scoring the whole vocabulary per prediction.
+"""
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+from lmkit.lm.perplexity import _as_corpus, _batches
+
+logger = logging.getLogger(__name__)
+
+EM_MAX_ITERATIONS = 10_000   # EM crawls near a bound; each step is one pass over K x n cached log-probs
+EM_TOLERANCE = 1e-10         # stop when no weight moves more than this in a step
+
+
+class Ensemble:
+    """``p(w | h) = sum_k weights[k] p_k(w | h)`` over ``models`` (any objects of the LM protocol).
+
+    The members must share the vocabulary and the boundary convention; the
+    ensemble's context is the longest member's, and each member reads its own
+    most recent columns.  ``weights``: ``float64[K]``, non-negative, summing to
+    1 (default: equal weights, the usual average of a seed ensemble).
+    """
+
+    kind = "ensemble"
+
+    def __init__(self, models, weights=None):
+        models = list(models)
+        if not models:
+            raise ValueError("an ensemble needs at least one model")
+        first = models[0]
+        for i, model in enumerate(models[1:], start=2):
+            if model.vocab.tokens != first.vocab.tokens or model.vocab.eos != first.vocab.eos:
+                raise ValueError(f"model {i} of the ensemble uses another vocabulary than model 1")
+            if model.boundaries != first.boundaries:
+                raise ValueError(f"model {i} of the ensemble uses boundaries {model.boundaries!r}, "
+                                 f"model 1 {first.boundaries!r}")
+        if weights is None:
+            weights = np.full(len(models), 1.0 / len(models))
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != (len(models),):
+            raise ValueError(f"weights must be {len(models)} numbers, one per model, got {weights.shape}")
+        if not np.all(np.isfinite(weights)) or np.any(weights < 0) or not math.isclose(weights.sum(), 1.0,
+                                                                                       abs_tol=1e-6):
+            raise ValueError(f"weights must be >= 0 and sum to 1, got {weights.tolist()}")
+        self.models, self.weights = models, weights / weights.sum()
+        self.vocab, self.boundaries = first.vocab, first.boundaries
+        self.tokenizer = getattr(first, "tokenizer", None)
+        self.context_size = max(model.context_size for model in models)
+
+    def member_scores(self, contexts: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """``float64[K, n]``: each member's natural-log probability of each target."""
+        return np.stack([np.asarray(m.score(contexts, targets), dtype=np.float64) for m in self.models])
+
+    def score(self, contexts: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        return mix_log(self.member_scores(contexts, targets), self.weights)
+
+    def describe_weights(self, names=None) -> str:
+        names = names or [f"model {i + 1}" for i in range(len(self.models))]
+        return ", ".join(f"{name} {w:.4f}" for name, w in zip(names, self.weights))
+
+    @classmethod
+    def fit_weights(cls, models, corpus, *, batch_size: int = 8192) -> "Ensemble":
+        """The ensemble whose weights maximize the likelihood of ``corpus`` (the validation split)."""
+        probe = cls(models)
+        logp = [probe.member_scores(contexts, targets)
+                for contexts, targets in _batches(probe.models[0], _as_corpus(probe.models[0], corpus),
+                                                  batch_size, probe.context_size)]
+        if not logp:
+            raise ValueError("cannot fit ensemble weights on a corpus with no token to predict")
+        weights, iterations = em_weights(np.concatenate(logp, axis=1))
+        logger.info("ensemble weights %s after %d EM steps", np.round(weights, 4).tolist(), iterations)
+        return cls(models, weights)
+
+
+def mix_log(logp: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``float64[n]``: ``log sum_k weights[k] exp(logp[k])`` for ``logp: float64[K, n]``, stably.
+
+    A member of weight 0 drops out (its term is ``-inf``, not ``0 * -inf``).
+    """
+    with np.errstate(divide="ignore"):
+        shifted = np.log(weights)[:, None] + logp
+    shifted[weights == 0] = -np.inf
+    top = np.max(shifted, axis=0)
+    safe = np.where(np.isfinite(top), top, 0.0)  # every member -inf: the sum stays log 0 = -inf
+    with np.errstate(divide="ignore"):
+        return safe + np.log(np.sum(np.exp(shifted - safe), axis=0))
+
+
+def em_weights(logp: np.ndarray, *, max_iterations: int = EM_MAX_ITERATIONS,
+               tolerance: float = EM_TOLERANCE) -> tuple[np.ndarray, int]:
+    """``(float64[K], steps)``: the mixture weights maximizing ``sum_i log sum_k w_k exp(logp[k, i])``.
+
+    EM from equal weights: ``w_k <- mean_i w_k p_k(i) / p(i)`` (the posterior
+    share of member ``k`` in prediction ``i``, averaged).  Each step keeps the
+    weights on the simplex and never lowers the likelihood; it stops when no
+    weight moves by more than ``tolerance`` (not on the likelihood's gain: a
+    weight sliding geometrically towards 0 gains almost nothing per step
+    while still far from its bound).
+    """
+    k, n = logp.shape
+    if n == 0:
+        raise ValueError("no predictions to fit mixture weights on")
+    weights = np.full(k, 1.0 / k)
+    for step in range(1, max_iterations + 1):
+        mixed = mix_log(logp, weights)
+        with np.errstate(divide="ignore"):
+            posterior = np.exp(np.log(weights)[:, None] + logp - mixed)
+        new = posterior.mean(axis=1)
+        new /= new.sum()
+        moved = float(np.max(np.abs(new - weights)))
+        weights = new
+        if moved < tolerance:
+            return weights, step
+    return weights, max_iterations
+
+
+def member_perplexities(ensemble: Ensemble, corpus, *, batch_size: int = 8192) -> list[float]:
+    """Each member's perplexity on ``corpus``, in one pass (the same predictions as the ensemble's)."""
+    sums, n = np.zeros(len(ensemble.models)), 0
+    for contexts, targets in _batches(ensemble.models[0], _as_corpus(ensemble.models[0], corpus), batch_size,
+                                      ensemble.context_size):
+        sums += ensemble.member_scores(contexts, targets).sum(axis=1)
+        n += len(targets)
+    if n == 0:
+        raise ValueError("the corpus has no token to predict")
+    return [math.exp(-s / n) for s in sums]
