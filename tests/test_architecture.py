@@ -86,13 +86,6 @@ def test_optional_extras_are_imported_only_inside_functions():
         assert not top & set(EXTRAS), f"{name} imports {sorted(top & set(EXTRAS))} at module level"
 
 
-def test_cli_activation_names_are_the_library_s():
-    from lmkit.cli.lm import ACTIVATION_NAMES
-    from lmkit.nn.activations import ACTIVATIONS
-
-    assert sorted(ACTIVATION_NAMES) == sorted(ACTIVATIONS)
-
-
 def test_help_loads_neither_numpy_nor_numba():
     import subprocess
     import sys

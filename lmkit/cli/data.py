@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import argparse
 
+from lmkit.cli.options import add_config_options, field_names, typed_values
+from lmkit.corpus.tokenizer_config import TokenizerConfig
+
 
 def register(commands: argparse._SubParsersAction, trainers: argparse._SubParsersAction) -> None:
     """Add ``lmkit data list|download|encode``."""
@@ -33,16 +36,8 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
 
 
 def add_tokenizer_arguments(parser: argparse.ArgumentParser) -> None:
-    """The tokenizer options shared by every command that reads text."""
-    group = parser.add_argument_group("tokenization")
-    group.add_argument("--lowercase", action="store_true", help="lowercase the text")
-    group.add_argument("--nfkc", action="store_true", help="apply Unicode NFKC normalization")
-    group.add_argument("--strip-accents", action="store_true", help="remove accents (café -> cafe)")
-    group.add_argument("--split", choices=("whitespace", "words"), default="whitespace",
-                       help="whitespace: text is already tokenized (default); words: split words and punctuation")
-    group.add_argument("--subword", choices=("bpe", "wordpiece", "unigram"), default=None,
-                       help="train a subword model on the corpus and use its pieces as tokens")
-    group.add_argument("--subword-vocab-size", type=int, default=30_000, help="subword vocabulary size")
+    """The tokenizer options shared by every command that reads text (:class:`TokenizerConfig`'s fields)."""
+    add_config_options(parser.add_argument_group("tokenization"), TokenizerConfig)
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,13 +66,10 @@ def corpus_source(args: argparse.Namespace, spec):
                    download=False if args.no_download else None, verbose=not getattr(args, "quiet", False))
 
 
-def tokenizer_config(args: argparse.Namespace):
-    """The TokenizerConfig named by :func:`add_tokenizer_arguments`' options."""
-    from lmkit.corpus.tokenizer import TokenizerConfig
-
-    return TokenizerConfig(lowercase=args.lowercase, nfkc=args.nfkc, strip_accents=args.strip_accents,
-                           pre_tokenizer=args.split, subword=args.subword,
-                           subword_vocab_size=args.subword_vocab_size)
+def tokenizer_config(args: argparse.Namespace, base: dict | None = None) -> TokenizerConfig:
+    """The TokenizerConfig of :func:`add_tokenizer_arguments`' flags typed, over ``base`` (a config file's
+    tokenizer fields) and the defaults."""
+    return TokenizerConfig.from_dict({**(base or {}), **typed_values(args, field_names(TokenizerConfig))})
 
 
 def _list(args: argparse.Namespace) -> int:

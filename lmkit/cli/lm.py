@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 
-from lmkit.cli.configfile import add_config_argument, explicit_flags, merge, read_config
+from lmkit.cli.configfile import add_config_argument, read_config
 from lmkit.cli.data import add_input_arguments, add_tokenizer_arguments, corpus_source, tokenizer_config
+from lmkit.cli.options import add_config_options, field_names, typed_values
 from lmkit.cli.watch import add_monitor_arguments, monitor_options
-
-
-ACTIVATION_NAMES = ("tanh", "sigmoid", "relu", "leaky_relu", "prelu", "elu", "maxout", "identity")
+from lmkit.lm.config import BOUNDARY_NAMES, NPLMConfig
 
 
 def register(commands: argparse._SubParsersAction, trainers: argparse._SubParsersAction) -> None:
@@ -24,62 +23,15 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
     nplm.add_argument("--valid", metavar="PATH_OR_DATASET", help="validation text for early stopping")
     nplm.add_argument("--output", required=True, metavar="MODEL", help="model file to write (best epoch); "
                       "the checkpoint goes to MODEL.ckpt")
-    model = nplm.add_argument_group("model")
-    model.add_argument("--context", type=int, default=4, help="previous words used, n-1 (default 4)")
-    model.add_argument("--features", type=int, default=60, help="word feature size m (default 60)")
-    model.add_argument("--hidden", type=int, default=50, help="hidden units h, 0 = none (default 50)")
-    model.add_argument("--direct", action=argparse.BooleanOptionalAction, default=True,
-                       help="direct connections from the features to the output (default on)")
-    # the names of lmkit.nn.activations.ACTIVATIONS, written out so that --help loads no numpy (a test compares)
-    model.add_argument("--activation", default="tanh", choices=ACTIVATION_NAMES, help="hidden activation (default tanh)")
-    model.add_argument("--maxout-pieces", type=int, default=2,
-                       help="with --activation maxout: linear pieces per hidden unit (default 2)")
-    model.add_argument("--dropout", type=float, default=0.0, help="dropout on features and hidden units")
-    model.add_argument("--dropout-features", type=float, default=None, help="dropout on features (default --dropout)")
-    model.add_argument("--dropout-hidden", type=float, default=None, help="dropout on hidden units (default --dropout)")
-    model.add_argument("--dropout-words", type=float, default=0.0,
-                       help="chance that a training context word is blanked (default 0)")
-    model.add_argument("--batch-norm", action="store_true", help="batch-normalize the hidden pre-activation")
-    model.add_argument("--boundaries", choices=("sentence", "stream"), default="sentence",
-                       help="sentence: contexts restart at each sentence (default); stream: running text")
-    training = nplm.add_argument_group("training")
-    training.add_argument("--optimizer", default="adam", help="adam (default), sgd, momentum, adagrad, ...")
-    training.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
-    training.add_argument("--lr-decay", type=float, default=0.0, help="r in lr/(1 + r t) (default 0)")
-    training.add_argument("--lr-schedule", choices=("inverse", "linear"), default="inverse",
-                          help="inverse: lr/(1 + r t) (default); linear: lr down to lr/100 over --epochs")
-    training.add_argument("--sampled-epochs", type=int, default=0,
-                          help="train the first N epochs with the sampled softmax, ~5x faster epochs on a "
-                               "17.9k-word vocabulary; perplexity stays exact (default 0)")
-    training.add_argument("--sampled-words", type=int, default=2048,
-                          help="words the sampled softmax draws per batch from unigram^0.75 (default 2048)")
-    training.add_argument("--cooldown-epochs", type=int, default=0,
-                          help="the last K of --epochs scale the rate down linearly to 1/100 (default 0: off)")
-    training.add_argument("--weight-decay", type=float, default=None,
-                          help="L2 on weights and C (default 1e-4 with sgd, 0 with adam)")
-    training.add_argument("--decoupled-weight-decay", type=float, default=0.0,
-                          help="AdamW-style decay of O, H and the used rows of C (default 0)")
-    training.add_argument("--output-optimizer", default="", help="optimizer of the output layer (default: --optimizer)")
-    training.add_argument("--output-lr", type=float, default=0.0, help="its learning rate (default: --lr)")
-    training.add_argument("--plateau-factor", type=float, default=0.0,
-                          help="> 0: an epoch worse on --valid reverts to the best weights and multiplies lr by this")
-    training.add_argument("--weight-average", type=float, default=0.0,
-                          help="> 0: validate and save an exponential average of the weights, this decay "
-                               "per update (e.g. 0.999; default 0: off)")
-    training.add_argument("--validate-last", action=argparse.BooleanOptionalAction, default=True,
-                          help="with --weight-average: also report the last weights' validation perplexity "
-                               "(one more pass over --valid an epoch; default on)")
-    training.add_argument("--clip-norm", type=float, default=0.0, help="clip the global gradient norm (0: off)")
-    training.add_argument("--epochs", type=int, default=10, help="maximum epochs (default 10)")
-    training.add_argument("--patience", type=int, default=2, help="epochs without improvement (default 2)")
-    training.add_argument("--batch-size", type=int, default=256, help="examples per update (default 256)")
-    training.add_argument("--threads", type=int, default=0, help="numba and BLAS threads (default 0: all)")
-    training.add_argument("--max-tokens", type=int, default=0, help="train on the first N tokens only")
-    training.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    training.add_argument("--resume", action="store_true", help="continue from MODEL.ckpt")
-    training.add_argument("--ensemble", type=int, default=1, metavar="K",
-                          help="train K models, seeds --seed .. --seed+K-1, written to MODEL-1 .. MODEL-K; "
-                               "report each one's and their equal-weight mixture's validation perplexity")
+    options = nplm.add_argument_group("model and training (NPLMConfig)")
+    add_config_options(options, NPLMConfig)
+    options.add_argument("--dropout", type=float, default=argparse.SUPPRESS,
+                         help="dropout on the features and the hidden units both (--dropout-features and "
+                              "--dropout-hidden, if given, win)")
+    options.add_argument("--resume", action="store_true", help="continue from MODEL.ckpt")
+    options.add_argument("--ensemble", type=int, default=1, metavar="K",
+                         help="train K models, seeds --seed .. --seed+K-1, written to MODEL-1 .. MODEL-K; "
+                              "report each one's and their equal-weight mixture's validation perplexity")
     add_config_argument(nplm)
     add_monitor_arguments(nplm, "minibatch steps")
     nplm.set_defaults(handler=_train_nplm)
@@ -88,7 +40,7 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
                                 description="Fit an interpolated modified Kneser-Ney n-gram model.")
     _corpus_arguments(ngram)
     ngram.add_argument("--order", type=int, default=3, help="n, 2..5 (default 3)")
-    ngram.add_argument("--boundaries", choices=("sentence", "stream"), default="sentence",
+    ngram.add_argument("--boundaries", choices=BOUNDARY_NAMES, default="sentence",
                        help="as for nplm: must match to mix the two")
     ngram.add_argument("--output", metavar="MODEL", help="lmkit model file to write")
     ngram.add_argument("--arpa", metavar="FILE", help="also (or only) write the model as an ARPA file, "
@@ -150,39 +102,20 @@ def _encode_training(args):
     return encode_corpus(corpus_source(args, args.input), tokenizer_config(args), **options)
 
 
-# NPLMConfig fields set by a flag of another name, or by several flags
-_NPLM_SOURCES = {"dropout_features": ("dropout", "dropout_features"), "dropout_hidden": ("dropout", "dropout_hidden")}
-
-
-def nplm_config(args: argparse.Namespace):
-    """The :class:`NPLMConfig` of ``lmkit train nplm``: ``--config FILE`` under the flags typed."""
+def nplm_config(args: argparse.Namespace) -> NPLMConfig:
+    """The :class:`NPLMConfig` of ``lmkit train nplm``: the config's defaults, under ``--config FILE``'s
+    values, under ``--dropout``, under the other flags typed."""
     from lmkit._config import config_from_dict
-    from lmkit.lm.nplm import NPLMConfig
 
-    values = dict(
-        context=args.context, features=args.features, hidden=args.hidden, direct=args.direct,
-        activation=args.activation, maxout_pieces=args.maxout_pieces,
-        dropout_features=args.dropout if args.dropout_features is None else args.dropout_features,
-        dropout_hidden=args.dropout if args.dropout_hidden is None else args.dropout_hidden,
-        dropout_words=args.dropout_words, batch_norm=args.batch_norm, boundaries=args.boundaries,
-        optimizer=args.optimizer, lr=args.lr,
-        lr_decay=args.lr_decay, lr_schedule=args.lr_schedule, cooldown_epochs=args.cooldown_epochs,
-        sampled_epochs=args.sampled_epochs, sampled_words=args.sampled_words,
-        weight_decay=args.weight_decay,
-        decoupled_weight_decay=args.decoupled_weight_decay,
-        output_optimizer=args.output_optimizer, output_lr=args.output_lr, plateau_factor=args.plateau_factor,
-        weight_average=args.weight_average, validate_last=args.validate_last, clip_norm=args.clip_norm,
-        batch_size=args.batch_size,
-        epochs=args.epochs, patience=args.patience, seed=args.seed, threads=args.threads,
-        max_tokens=args.max_tokens)
-    if getattr(args, "config", None):
-        explicit = explicit_flags(args._parser, args._argv) if hasattr(args, "_argv") else set()
-        values = merge(read_config(args.config), values, _NPLM_SOURCES, explicit)
-        try:
-            return config_from_dict(NPLMConfig, values).validate()
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"--config {args.config}: {error}") from None
-    return NPLMConfig(**values)
+    values = read_config(args.config) if getattr(args, "config", None) else {}
+    if hasattr(args, "dropout"):
+        values.update(dropout_features=args.dropout, dropout_hidden=args.dropout)
+    values.update(typed_values(args, field_names(NPLMConfig)))
+    try:
+        return config_from_dict(NPLMConfig, values).validate()
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"--config {args.config}: {error}" if getattr(args, "config", None) else str(error)) \
+            from None
 
 
 def _member_path(output: str, index: int) -> str:

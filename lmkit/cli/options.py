@@ -15,8 +15,10 @@ import argparse
 import dataclasses
 
 
-def _flag(field: dataclasses.Field) -> str:
-    return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
+def _flags(field: dataclasses.Field) -> tuple[str, ...]:
+    """The option strings of ``field``: its ``flag`` metadata (a name or a tuple of names), else ``--field-name``."""
+    flag = field.metadata.get("flag") or "--" + field.name.replace("_", "-")
+    return (flag,) if isinstance(flag, str) else tuple(flag)
 
 
 def cli_fields(cls, exclude=()) -> list[dataclasses.Field]:
@@ -61,7 +63,9 @@ def add_config_options(parser, cls, *, exclude=()) -> list[str]:
             options["type"] = kind
             if field.metadata.get("choices"):  # "" (unset) is a default, never typed
                 options["choices"] = [c for c in field.metadata["choices"] if c != ""]
-        parser.add_argument(_flag(field), **options)
+            else:
+                options["metavar"] = {int: "N", float: "X", str: "TEXT"}[kind]
+        parser.add_argument(*_flags(field), **options)
         added.append(field.name)
     return added
 
@@ -71,6 +75,6 @@ def typed_values(args: argparse.Namespace, names) -> dict:
     return {name: getattr(args, name) for name in names if hasattr(args, name)}
 
 
-def flag_of(cls, name: str) -> str:
-    """The command-line flag of field ``name`` of ``cls`` (for error messages)."""
-    return _flag(next(f for f in dataclasses.fields(cls) if f.name == name))
+def field_names(cls) -> list[str]:
+    """The names of ``cls``'s command-line fields."""
+    return [f.name for f in cli_fields(cls)]

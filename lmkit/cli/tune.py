@@ -16,7 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lmkit.cli.configfile import explicit_flags, read_config
+from lmkit.cli.configfile import read_config
+from lmkit.cli.options import field_names, typed_values
+from lmkit.corpus.tokenizer_config import TokenizerConfig
 from lmkit.cli.data import add_input_arguments, add_tokenizer_arguments, corpus_source, tokenizer_config
 
 
@@ -95,10 +97,10 @@ def _base_config(args) -> tuple[type, dict]:
     from lmkit._config import config_from_dict
 
     if args.model == "nplm":
-        from lmkit.lm.nplm import NPLMConfig as cls
+        from lmkit.lm.config import NPLMConfig as cls
         values = {}
     else:
-        from lmkit.word2vec.model import Word2VecConfig as cls
+        from lmkit.word2vec.config import Word2VecConfig as cls
         values = {"architecture": args.model}
     if args.config:
         file_values = read_config(args.config)
@@ -106,14 +108,12 @@ def _base_config(args) -> tuple[type, dict]:
             raise ValueError(f"--config {args.config}: holds a {file_values['architecture']} config, "
                              f"not {args.model}")
         values = {**file_values, **values}
-    typed = explicit_flags(args._parser, args._argv) if hasattr(args, "_argv") else set()
     for name in ("epochs", "threads", "max_tokens"):
         value = getattr(args, name, None)
         if value is not None:
             values["workers" if name == "threads" and args.model != "nplm" else name] = value
-    if args.model != "nplm" and typed & {"lowercase", "nfkc", "strip_accents", "split", "subword",
-                                         "subword_vocab_size"}:
-        values["tokenizer"] = dataclasses.asdict(tokenizer_config(args))
+    if args.model != "nplm" and typed_values(args, field_names(TokenizerConfig)):
+        values["tokenizer"] = dataclasses.asdict(tokenizer_config(args, values.get("tokenizer")))
     try:
         config = config_from_dict(cls, values)
         if hasattr(config, "validate"):

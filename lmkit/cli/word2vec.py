@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 
-from lmkit.cli.configfile import add_config_argument, explicit_flags, merge, read_config
+from lmkit.cli.configfile import add_config_argument, read_config
 from lmkit.cli.data import add_input_arguments, add_tokenizer_arguments, corpus_source, tokenizer_config
+from lmkit.cli.options import add_config_options, field_names, typed_values
 from lmkit.cli.watch import add_monitor_arguments, monitor_options
+from lmkit.word2vec.config import Word2VecConfig
 
 
 def register(commands: argparse._SubParsersAction, trainers: argparse._SubParsersAction) -> None:
@@ -24,7 +26,6 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
 
 
 def _add_arguments(parser: argparse.ArgumentParser, architecture: str) -> None:
-    default_alpha = 0.05 if architecture == "cbow" else 0.025
     io = parser.add_argument_group("input and output")
     io.add_argument("--input", required=True, metavar="PATH_OR_DATASET",
                     help="text file, glob, directory or dataset name (brown, brown:train, ...)")
@@ -32,63 +33,30 @@ def _add_arguments(parser: argparse.ArgumentParser, architecture: str) -> None:
     io.add_argument("--binary", action="store_true", help="write the word2vec binary format (default: text)")
     io.add_argument("--save-model", metavar="PATH", help="also save the full model (lmkit .npz) to continue training")
     io.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
-
-    model = parser.add_argument_group("model")
-    model.add_argument("--loss", choices=("ns", "hs", "both"), default="ns",
-                       help="ns: negative sampling (default), hs: hierarchical softmax, both")
-    model.add_argument("--size", type=int, default=100, help="vector dimension (default 100)")
-    model.add_argument("--window", type=int, default=5, help="max context distance (default 5)")
-    model.add_argument("--negative", type=int, default=5, help="negative samples per word (default 5)")
-    model.add_argument("--ns-exponent", type=float, default=0.75, help="negatives ~ count^x (default 0.75)")
+    options = parser.add_argument_group("model and training (Word2VecConfig; defaults the C tool's and gensim's)")
+    add_config_options(options, Word2VecConfig, exclude=() if architecture == "cbow" else ("cbow_mean",))
     if architecture == "cbow":
-        model.add_argument("--cbow-sum", action="store_true", help="sum the context vectors instead of averaging")
-
-    training = parser.add_argument_group("training")
-    training.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold (default 1e-3; 0: off)")
-    training.add_argument("--min-count", type=int, default=5, help="drop words seen fewer times (default 5)")
-    training.add_argument("--max-vocab-size", type=int, default=None, help="keep only the most frequent words")
-    training.add_argument("--epochs", "--iter", type=int, default=5, help="passes over the corpus (default 5)")
-    training.add_argument("--threads", type=int, default=1, help="worker threads (default 1: reproducible)")
-    training.add_argument("--alpha", type=float, default=None,
-                          help=f"initial learning rate (default {default_alpha})")
-    training.add_argument("--min-alpha", type=float, default=1e-4, help="final learning rate (default 1e-4)")
-    training.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    training.add_argument("--update", choices=("exact", "batched"), default="batched",
-                          help="batched (default): skip-gram shares one set of negatives per window, CBOW per "
-                               "group of 4 targets, faster at the same quality; exact: the C tool's update")
-    add_config_argument(training)
+        options.add_argument("--cbow-sum", dest="cbow_mean", action="store_false", default=argparse.SUPPRESS,
+                             help="sum the context vectors instead of averaging (= --no-cbow-mean)")
+    add_config_argument(options)
     add_monitor_arguments(parser, "corpus chunks (~65k words)")
     add_tokenizer_arguments(parser)
     add_input_arguments(parser)
 
 
-# Word2VecConfig fields set by a flag of another name (or by several: the tokenizer's)
-_SOURCES = {"cbow_mean": ("cbow_sum",), "vector_size": ("size",), "workers": ("threads",),
-            "tokenizer": ("lowercase", "nfkc", "strip_accents", "split", "subword", "subword_vocab_size")}
-
-
-def word2vec_config(args: argparse.Namespace):
-    """The :class:`Word2VecConfig` of ``lmkit train skipgram|cbow``: ``--config FILE`` under the flags typed."""
-    from lmkit.word2vec.model import Word2VecConfig
-
-    values = dict(
-        architecture=args.architecture, cbow_mean=not getattr(args, "cbow_sum", False), loss=args.loss,
-        vector_size=args.size, window=args.window, min_count=args.min_count, max_vocab_size=args.max_vocab_size,
-        sample=args.sample, negative=args.negative, ns_exponent=args.ns_exponent, alpha=args.alpha,
-        min_alpha=args.min_alpha, epochs=args.epochs, workers=args.threads, seed=args.seed, update=args.update,
-        tokenizer=tokenizer_config(args))
-    if not getattr(args, "config", None):
-        return Word2VecConfig(**values)
-    file_values = read_config(args.config)
+def word2vec_config(args: argparse.Namespace) -> Word2VecConfig:
+    """The :class:`Word2VecConfig` of ``lmkit train skipgram|cbow``: the config's defaults, under
+    ``--config FILE``'s values, under the flags typed."""
+    file_values = read_config(args.config) if getattr(args, "config", None) else {}
     if file_values.get("architecture", args.architecture) != args.architecture:
         raise ValueError(f"--config {args.config}: holds a {file_values['architecture']} config, "
                          f"not {args.architecture}: use lmkit train {file_values['architecture']}")
-    explicit = explicit_flags(args._parser, args._argv) if hasattr(args, "_argv") else set()
-    values = merge(file_values, values, _SOURCES, explicit | {"architecture"})
+    values = {**file_values, **typed_values(args, field_names(Word2VecConfig)), "architecture": args.architecture}
     try:
+        values["tokenizer"] = tokenizer_config(args, file_values.get("tokenizer"))
         return Word2VecConfig.from_dict(values)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"--config {args.config}: {error}") from None
+        raise ValueError(f"--config {args.config}: {error}" if file_values else str(error)) from None
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -96,7 +64,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from lmkit.cli.paths import check_output
     from lmkit.corpus.encoded import encode_corpus
-    from lmkit.word2vec.model import Word2Vec, Word2VecConfig
+    from lmkit.word2vec.model import Word2Vec
 
     config = word2vec_config(args)
     check_output(args.output, "--output")
@@ -115,7 +83,7 @@ def _train(args: argparse.Namespace) -> int:
     if not args.quiet:
         trained = sum(epoch.words for epoch in model.history)
         train_seconds = sum(epoch.seconds for epoch in model.history)
-        print(f"{args.architecture}-{args.loss}: vocabulary {len(model.vocab)}, {len(model.history)} epochs, "
+        print(f"{args.architecture}-{config.loss}: vocabulary {len(model.vocab)}, {len(model.history)} epochs, "
               f"final loss {model.losses[-1]:.4f}, {trained / max(train_seconds, 1e-9):,.0f} words/s "
               f"({seconds:.1f} s in all)")
         print(f"vectors: {written}" + (f"\nmodel: {args.save_model}" if args.save_model else ""))

@@ -45,7 +45,7 @@ class Word2VecConfig:
     alpha: float | None = option(None, "initial learning rate; none given: 0.025 for skip-gram, 0.05 for CBOW "
                                        "(the C tool's)")
     min_alpha: float = option(1e-4, "learning rate reached, linearly, after the last word of the last epoch")
-    epochs: int = option(5, "passes over the corpus (--iter in the C tool)")
+    epochs: int = option(5, "passes over the corpus (-iter in the C tool)", flag=("--epochs", "--iter"))
     workers: int = option(1, "training threads (Hogwild); 1 is bit-reproducible", flag="--threads")
     seed: int = option(1, "seeds the initial vectors and every worker's random numbers")
     update: str = option("batched", "batched: negatives shared per window (skip-gram, Ji et al. 2016) or per "
