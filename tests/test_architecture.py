@@ -93,3 +93,15 @@ def test_help_loads_neither_numpy_nor_numba():
     code = "import sys; from lmkit.cli import build_parser; build_parser(); print(sorted({'numpy', 'numba'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_no_module_imports_another_s_private_names():
+    """A leading underscore means "this module's own": reaching for it from elsewhere couples the two."""
+    found = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("lmkit"):
+                found += [f"{name}: {node.module}.{a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")
+                          and f"{node.module}.{a.name}" not in MODULES]
+    assert found == []

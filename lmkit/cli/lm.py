@@ -19,7 +19,7 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
     """Add ``lmkit train nplm``, ``lmkit train ngram`` and ``lmkit perplexity``."""
     nplm = trainers.add_parser("nplm", help="Bengio et al. (2003) neural probabilistic language model",
                                description="Train the neural probabilistic language model of Bengio et al. (2003).")
-    _corpus_arguments(nplm)
+    add_corpus_arguments(nplm)
     nplm.add_argument("--valid", metavar="PATH_OR_DATASET", help="validation text for early stopping")
     nplm.add_argument("--output", required=True, metavar="MODEL", help="model file to write (best epoch); "
                       "the checkpoint goes to MODEL.ckpt")
@@ -38,7 +38,7 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
 
     ngram = trainers.add_parser("ngram", help="interpolated modified Kneser-Ney n-gram model",
                                 description="Fit an interpolated modified Kneser-Ney n-gram model.")
-    _corpus_arguments(ngram)
+    add_corpus_arguments(ngram)
     ngram.add_argument("--order", type=int, default=3, help="n, 2..5 (default 3)")
     ngram.add_argument("--boundaries", choices=BOUNDARY_NAMES, default="sentence",
                        help="as for nplm: must match to mix the two")
@@ -77,7 +77,7 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
     ppl.set_defaults(handler=_perplexity)
 
 
-def _corpus_arguments(parser: argparse.ArgumentParser) -> None:
+def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, metavar="PATH_OR_DATASET",
                         help="training text: file, glob, directory or dataset name (brown:train, ...)")
     parser.add_argument("--min-count", type=int, default=1,
@@ -91,7 +91,7 @@ def _corpus_arguments(parser: argparse.ArgumentParser) -> None:
     add_input_arguments(parser)
 
 
-def _encode_training(args):
+def encode_training(args):
     from lmkit.corpus.encoded import encode_corpus, encode_with_vocab
 
     options = dict(min_count=args.min_count, unk=args.unk or None, eos=args.eos or None, verbose=not args.quiet)
@@ -174,7 +174,7 @@ def _train_one_nplm(args: argparse.Namespace, config=None) -> int:
     model = NPLM(config)
     monitoring = monitor_options(args)
     check_output(args.output, "--output")
-    corpus = _encode_training(args)
+    corpus = encode_training(args)
     check_fits(nplm_bytes(config, len(corpus.vocab)),
                f"an NPLM of {len(corpus.vocab)} words (--features {config.features}, --hidden {config.hidden}, "
                f"--context {config.context}, --batch-size {config.batch_size})")
@@ -201,7 +201,7 @@ def _train_ngram(args: argparse.Namespace) -> int:
         raise ValueError("lmkit train ngram needs --output MODEL or --arpa FILE (or both)")
     check_output(args.output, "--output")
     check_output(args.arpa, "--arpa")
-    model = KneserNey(args.order, boundaries=args.boundaries).fit(_encode_training(args))
+    model = KneserNey(args.order, boundaries=args.boundaries).fit(encode_training(args))
     written = []
     if args.output:
         written.append(str(model.save(args.output)))

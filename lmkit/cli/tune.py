@@ -24,7 +24,7 @@ from lmkit.cli.data import add_input_arguments, add_tokenizer_arguments, corpus_
 
 def register(commands: argparse._SubParsersAction, trainers: argparse._SubParsersAction) -> None:
     """Add ``lmkit tune nplm|skipgram|cbow``."""
-    from lmkit.cli.lm import _corpus_arguments
+    from lmkit.cli.lm import add_corpus_arguments
 
     tune = commands.add_parser("tune", help="hyperparameter search with Optuna (needs lmkit[tune])",
                                description="Search a model's options with Optuna: TPE, random or grid sampling, "
@@ -34,7 +34,7 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
     nplm = models.add_parser("nplm", help="tune the NPLM on validation perplexity",
                              description="Tune the NPLM: each trial trains on --input and is judged by its best "
                                          "validation perplexity on --valid, reported every epoch for pruning.")
-    _corpus_arguments(nplm)
+    add_corpus_arguments(nplm)
     nplm.add_argument("--valid", required=True, metavar="PATH_OR_DATASET", help="validation text (the objective)")
     nplm.add_argument("--max-tokens", type=int, default=None, help="train each trial on the first N tokens only")
     _study_arguments(nplm, "nplm")
@@ -153,10 +153,10 @@ def _spec(args):
 def _corpora(args, spec):
     """The encoded training corpus (and validation one, for the NPLM) of every trial."""
     if args.model == "nplm":
-        from lmkit.cli.lm import _encode_training
+        from lmkit.cli.lm import encode_training
         from lmkit.corpus.encoded import encode_with_vocab
 
-        train = _encode_training(args)
+        train = encode_training(args)
         valid = encode_with_vocab(corpus_source(args, args.valid), train.vocab, train.tokenizer,
                                   verbose=not args.quiet)
         return train, valid

@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from lmkit.lm.perplexity import _as_corpus, _batches
+from lmkit.lm.perplexity import as_corpus, example_batches
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class Ensemble:
         """The ensemble whose weights maximize the likelihood of ``corpus`` (the validation split)."""
         probe = cls(models)
         logp = [probe.member_scores(contexts, targets)
-                for contexts, targets in _batches(probe.models[0], _as_corpus(probe.models[0], corpus),
+                for contexts, targets in example_batches(probe.models[0], as_corpus(probe.models[0], corpus),
                                                   batch_size, probe.context_size)]
         if not logp:
             raise ValueError("cannot fit ensemble weights on a corpus with no token to predict")
@@ -141,7 +141,7 @@ def em_weights(logp: np.ndarray, *, max_iterations: int = EM_MAX_ITERATIONS,
 def member_perplexities(ensemble: Ensemble, corpus, *, batch_size: int = 8192) -> list[float]:
     """Each member's perplexity on ``corpus``, in one pass (the same predictions as the ensemble's)."""
     sums, n = np.zeros(len(ensemble.models)), 0
-    for contexts, targets in _batches(ensemble.models[0], _as_corpus(ensemble.models[0], corpus), batch_size,
+    for contexts, targets in example_batches(ensemble.models[0], as_corpus(ensemble.models[0], corpus), batch_size,
                                       ensemble.context_size):
         sums += ensemble.member_scores(contexts, targets).sum(axis=1)
         n += len(targets)

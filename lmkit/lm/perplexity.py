@@ -175,7 +175,7 @@ class Mixture:
         """
         probe = cls(a, b, 0.5 if classes is None else np.full(classes.n_classes, 0.5), classes=classes)
         la, lb, which = [], [], []
-        for contexts, targets in _batches(a, as_corpus(a, corpus), batch_size, probe.context_size):
+        for contexts, targets in example_batches(a, as_corpus(a, corpus), batch_size, probe.context_size):
             la.append(a.score(contexts, targets))
             lb.append(b.score(contexts, targets))
             if classes is not None:
@@ -239,7 +239,7 @@ def as_corpus(model, corpus):
     return corpus
 
 
-def _batches(model, corpus, batch_size: int, context_size: int):
+def example_batches(model, corpus, batch_size: int, context_size: int):
     """Yield ``(contexts, targets)`` for consecutive sentence ranges of ``corpus``."""
     v = len(model.vocab)
     for s_begin, s_end in sentence_batches(corpus.offsets, model.vocab.eos_id, batch_size):
@@ -291,7 +291,7 @@ def perplexity(model, corpus, *, batch_size: int = 8192, logprobs_path=None, str
             handle.write("# token\tlogprob (natural log)\n")
         bar = stack.enter_context(tqdm(total=int(corpus.offsets[-1] - corpus.offsets[0]), unit="tok",
                                        disable=not verbose, desc="perplexity"))
-        for contexts, targets in _batches(model, corpus, batch_size, model.context_size):
+        for contexts, targets in example_batches(model, corpus, batch_size, model.context_size):
             logp = model.score(contexts, targets)
             if not np.all(np.isfinite(logp)):
                 raise ValueError("the model gave a non-finite log-probability (zero or NaN probability)")

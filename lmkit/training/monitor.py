@@ -120,7 +120,7 @@ class Monitor(Callback):
                 if isinstance(value, (int, float, np.number)):
                     self.writer.add_scalar(tag, float(value), step)
 
-    def _warn(self, run: Run, warnings: list[dict], step: int, epoch: int) -> None:
+    def _warn(self, warnings: list[dict], step: int, epoch: int) -> None:
         for warning in warnings:
             logger.warning("%s", warning["message"])
             self.log.write("warning", step, epoch, warning)
@@ -154,7 +154,7 @@ class Monitor(Callback):
         self._emit("step", step, epoch, values)
         # the ratio's rule of thumb is about weight matrices: a bias that starts at zero has a huge ratio early
         matrix_ratios = {name: r for name, r in ratios.items() if params[name].ndim >= 2}
-        self._warn(run, self.diagnosis.step(step, self._grad_norms, matrix_ratios, hidden), step, epoch)
+        self._warn(self.diagnosis.step(step, self._grad_norms, matrix_ratios, hidden), step, epoch)
         self._before, self._grad_norms = {}, {}
 
     # ------------------------------------------------------------------ epochs
@@ -171,7 +171,7 @@ class Monitor(Callback):
         values |= {f"{EPOCH_NORM}{name}": norm(p) for name, p in params.items()}
         self._emit("epoch", run.step, run.epoch, values)
         valid = record.get("valid_ppl")
-        self._warn(run, self.diagnosis.epoch(record["epoch"], record["train_loss"], valid), run.step, run.epoch)
+        self._warn(self.diagnosis.epoch(record["epoch"], record["train_loss"], valid), run.step, run.epoch)
         if self.writer is not None:
             for name, p in params.items():
                 self.writer.add_histogram(f"weights/{name}", p, run.step)
