@@ -37,6 +37,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -191,7 +192,11 @@ def encode_corpus(source, tokenizer: Tokenizer | TokenizerConfig | None = None, 
         if tokenizer.needs_training:
             log.info("training the %s subword model on %s", tokenizer.config.subword, text.name)
             tokenizer.train(batches(text.line_blocks(), verbose, f"train {tokenizer.config.subword}"))
-        merged = _Merged(shards.tokenize(text, tokenizer, folder / SCRATCH, workers, verbose))
+        clock = _Clock()
+        pieces = shards.tokenize(text, tokenizer, folder / SCRATCH, workers, verbose)
+        clock.lap("tokenize")
+        merged = _Merged(pieces)
+        clock.lap("merge")
         if merged.counts.sum() == 0:
             raise ValueError(f"{text.name}: the corpus is empty (no tokens in {merged.n_lines} lines)")
         counts = {token: int(count) for token, count in zip(merged.types, merged.counts.tolist())
@@ -199,9 +204,12 @@ def encode_corpus(source, tokenizer: Tokenizer | TokenizerConfig | None = None, 
         provisional = Vocab.build(counts, **options)
         kept = np.fromiter((token in provisional.token_to_id or provisional.unk is not None
                             for token in merged.types), dtype=bool, count=len(merged.types))
+        clock.lap("vocabulary")
         sentence_lengths = merged.kept_lengths(kept, max_sentence_length)
         vocab = Vocab.build(counts, **options, n_sentences=int(sentence_lengths.shape[0]))
-        _finish(folder, text.name, merged, _type_lookup(merged.types, vocab), sentence_lengths, vocab, tokenizer)
+        lookup = _type_lookup(merged.types, vocab)
+        clock.lap("vocabulary")
+        _finish(folder, text.name, merged, lookup, sentence_lengths, vocab, tokenizer, clock)
 
     return _cached(Path(cache_dir) if cache_dir is not None else default_cache_dir(), text.name, key, build)
 
@@ -224,7 +232,9 @@ def encode_with_vocab(source, vocab: Vocab, tokenizer: Tokenizer | TokenizerConf
     key = _cache_key(text.fingerprint(), tokenizer.to_json(), {"vocab": vocab_digest}, max_sentence_length)
 
     def build(folder: Path) -> None:
+        clock = _Clock()
         merged = _Merged(shards.tokenize(text, tokenizer, folder / SCRATCH, workers, verbose))
+        clock.lap("tokenize")
         total = int(merged.counts.sum())
         if total == 0:
             raise ValueError(f"{text.name}: the corpus is empty (no tokens in {merged.n_lines} lines)")
@@ -232,7 +242,7 @@ def encode_with_vocab(source, vocab: Vocab, tokenizer: Tokenizer | TokenizerConf
         sentence_lengths = merged.kept_lengths(lookup >= 0, max_sentence_length)
         if sentence_lengths.shape[0] == 0:
             raise ValueError(f"{text.name}: all {total} tokens are outside the vocabulary, which has no unk symbol")
-        _finish(folder, text.name, merged, lookup, sentence_lengths, vocab, tokenizer)
+        _finish(folder, text.name, merged, lookup, sentence_lengths, vocab, tokenizer, clock)
 
     return _cached(Path(cache_dir) if cache_dir is not None else default_cache_dir(), text.name, key, build)
 
@@ -307,6 +317,19 @@ def _cached(cache_dir: Path, name: str, key: str, build) -> EncodedCorpus:
     return EncodedCorpus(folder)
 
 
+class _Clock:
+    """Wall seconds per phase of a build (``seconds``: phase -> s), recorded in meta.json: where the time goes."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self.last, 3)
+        self.last = now
+
+
 class _Merged:
     """The shards of one corpus with their local types merged by token string.
 
@@ -317,11 +340,12 @@ class _Merged:
 
     def __init__(self, pieces: list[shards.Shard]):
         self.shards = pieces
-        index: dict[str, int] = {}
+        index = shards.LocalTypes()
         self.local_to_global = []
         partial = []
         for shard in pieces:
-            mapping = np.fromiter((index.setdefault(token, len(index)) for token in shard.types()), dtype=np.int64)
+            types = shard.types()
+            mapping = np.fromiter(map(index.__getitem__, types), dtype=np.int64, count=len(types))
             self.local_to_global.append(mapping)
             partial.append((mapping, shard.counts()))
         self.types = list(index)
@@ -376,7 +400,7 @@ def _type_lookup(type_tokens: list[str], vocab: Vocab) -> np.ndarray:
 
 
 def _finish(folder: Path, name: str, merged: _Merged, lookup: np.ndarray, sentence_lengths: np.ndarray,
-            vocab: Vocab, tokenizer: Tokenizer) -> None:
+            vocab: Vocab, tokenizer: Tokenizer, clock: "_Clock") -> None:
     """Map every shard's type ids to vocabulary ids (``lookup``: int32[n_types], -1 drops) into one ids.npy,
     in shard order; write offsets, vocab, tokenizer and meta.json."""
     n_tokens = int(sentence_lengths.sum())
@@ -396,6 +420,7 @@ def _finish(folder: Path, name: str, merged: _Merged, lookup: np.ndarray, senten
     if written != n_tokens:
         raise RuntimeError(f"internal error: wrote {written} ids, expected {n_tokens}")
     shutil.rmtree(folder / SCRATCH)
+    clock.lap("write ids")
     offsets = np.zeros(sentence_lengths.shape[0] + 1, dtype=np.int64)
     np.cumsum(sentence_lengths, out=offsets[1:])
     np.save(folder / "offsets.npy", offsets, allow_pickle=False)
@@ -407,6 +432,9 @@ def _finish(folder: Path, name: str, merged: _Merged, lookup: np.ndarray, senten
             "n_sentences": int(sentence_lengths.shape[0]), "n_lines": merged.n_lines,
             "vocab_size": len(vocab), "file_bytes": file_bytes,
             "sha256": {f: file_sha256(folder / f) for f in CACHE_FILES}}
+    clock.lap("write ids")
+    meta["seconds"] = clock.seconds
+    log.info("encoded %s in %s", name, ", ".join(f"{k} {v:.2f} s" for k, v in clock.seconds.items()))
     with atomic_write(folder / "meta.json", "w", encoding="utf-8") as handle:
         json.dump(meta, handle, indent=1)
 

@@ -271,7 +271,7 @@ def _write_type_ids(blocks: Iterator[list[str]], encoder, n_types: int, raw_path
     return (np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)), counts
 
 
-class _LocalTypes(dict):
+class LocalTypes(dict):
     """token -> local type id, a new id (the next integer) for each token not seen before."""
 
     def __missing__(self, token: str) -> int:
@@ -286,7 +286,7 @@ def _write_split_ids(blocks: Iterator[list[str]], raw_path: Path, verbose: bool,
     Returns ``(types, lengths, counts)``: list[str] local types by id,
     int64[n_lines] tokens per line, int64[n_types] occurrences.
     """
-    local = _LocalTypes()
+    local = LocalTypes()
     lookup = local.__getitem__
     lengths: list[np.ndarray] = []
     counts = np.zeros(0, dtype=np.int64)
