@@ -1,4 +1,4 @@
-"""Benchmark the corpus pipeline: Brown end to end beside gensim, and a 100M-token file.
+"""Benchmark the corpus pipeline: Brown end to end beside gensim, a 100M-token file, a synthetic corpus.
 
 1. Brown, lowercased, written once as a plain text file (one sentence a
    line).  lmkit reads, tokenizes, counts and encodes it into a fresh cache
@@ -8,7 +8,16 @@
 2. The same file repeated until it holds >= 100M tokens, encoded by lmkit in
    a fresh process: tokens/s and peak RSS beside the size of the id array.
 
-Usage: python scripts/bench_corpus.py [--tokens 100_000_000] [--skip-large] [--workdir DIR]
+3. ``--synthetic N``: an N-token corpus of gzipped files from
+   ``scripts/make_corpus.py`` (Zipf-Mandelbrot over 1M types), encoded with
+   ``min_count=5`` by 1 and 2 worker processes (the whitespace fast path),
+   by the HuggingFace tokenizer path (the pipeline before the fast path), and
+   counted by gensim's ``build_vocab`` (``PathLineSentences``); with the phase
+   times lmkit records (tokenize = read + decode + split + count + write type
+   ids; merge; vocabulary; write ids).
+
+Usage: python scripts/bench_corpus.py [--tokens 100_000_000] [--skip-large] [--skip-brown] [--synthetic N]
+       [--workdir DIR]
 Needs the Brown corpus (LMKIT_DATA) and gensim (pip install -e '.[bench]').
 """
 from __future__ import annotations
@@ -23,27 +32,34 @@ from pathlib import Path
 
 _CHILD = textwrap.dedent("""
     import json, resource, sys, time
-    task, path, cache = sys.argv[1], sys.argv[2], sys.argv[3]
+    task, path, cache, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     started = time.perf_counter()
-    if task == "lmkit":
+    if task.startswith("lmkit"):
+        from lmkit.corpus import shards
         from lmkit.corpus.encoded import encode_corpus
-        corpus = encode_corpus(path, min_count=5, cache_dir=cache, verbose=False)
-        result = {"tokens": corpus.n_tokens, "vocab": len(corpus.vocab), "id_bytes": corpus.ids.nbytes}
+        if task == "lmkit-hf":
+            shards.is_plain_whitespace = lambda config: False
+        corpus = encode_corpus(path, min_count=5, cache_dir=cache, workers=workers, verbose=False)
+        result = {"tokens": corpus.n_tokens + corpus.n_dropped, "vocab": len(corpus.vocab),
+                  "id_bytes": corpus.ids.nbytes, "phases": corpus.meta["seconds"]}
     else:
         from gensim.models import Word2Vec
-        from gensim.models.word2vec import LineSentence
+        from gensim.models.word2vec import LineSentence, PathLineSentences
+        from pathlib import Path
         model = Word2Vec(min_count=5, workers=1)
-        model.build_vocab(LineSentence(path))
+        model.build_vocab(PathLineSentences(path) if Path(path).is_dir() else LineSentence(path))
         result = {"tokens": int(model.corpus_total_words), "vocab": len(model.wv)}
     result["seconds"] = time.perf_counter() - started
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_children_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps(result))
 """)
 
 
-def run_child(task: str, path: Path, cache: Path) -> dict:
+
+def run_child(task: str, path: Path, cache: Path, workers: int = 1) -> dict:
     """Run one measurement in a fresh interpreter (clean peak RSS) and return its JSON result."""
-    output = subprocess.run([sys.executable, "-c", _CHILD, task, str(path), str(cache)],
+    output = subprocess.run([sys.executable, "-c", _CHILD, task, str(path), str(cache), str(workers)],
                             check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -62,10 +78,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", type=int, default=100_000_000, help="size of the large file in tokens")
     parser.add_argument("--skip-large", action="store_true", help="only the Brown comparison")
+    parser.add_argument("--skip-brown", action="store_true", help="skip the Brown comparison")
+    parser.add_argument("--synthetic", type=int, default=0, metavar="N",
+                        help="also measure an N-token synthetic corpus (scripts/make_corpus.py)")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a temporary one)")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="lmkit-bench-corpus-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    if args.synthetic:
+        synthetic(workdir, args.synthetic)
+    if args.skip_brown:
+        return
 
     brown = workdir / "brown.lower.txt"
     brown_tokens = write_brown_lowercased(brown)
@@ -93,6 +116,36 @@ def main() -> None:
           f"peak RSS {result['peak_rss_mb']:.0f} MB (id array {id_mb:.0f} MB, "
           f"beyond it {result['peak_rss_mb'] - id_mb:.0f} MB)")
     large.unlink()
+
+
+def synthetic(workdir: Path, tokens: int) -> None:
+    """Part 3: the synthetic corpus, lmkit with 1 and 2 workers, its HF path, and gensim."""
+    import importlib.util
+    import shutil
+
+    spec = importlib.util.spec_from_file_location("make_corpus", Path(__file__).with_name("make_corpus.py"))
+    make_corpus = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_corpus)
+    folder = workdir / f"synthetic-{tokens}"
+    if not folder.is_dir():
+        make_corpus.generate(folder, tokens, shards=8)
+    size = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
+    print(f"Synthetic corpus: {tokens:,} tokens, 8 gzipped files ({size:.0f} MiB), min_count=5")
+    print(f"{'':22s} {'seconds':>8s} {'M tok/s':>8s} {'vocab':>8s} {'peak RSS MB':>12s}  phases (s)")
+    rows = [("lmkit, 1 process", "lmkit", 1), ("lmkit, 2 processes", "lmkit", 2),
+            ("lmkit HF path, 1 proc", "lmkit-hf", 1), ("gensim build_vocab", "gensim", 1)]
+    results = {}
+    for label, task, workers in rows:
+        cache = workdir / f"cache-{task}-{workers}"
+        result = results[label] = run_child(task, folder, cache, workers)
+        shutil.rmtree(cache, ignore_errors=True)
+        rss = max(result["peak_rss_mb"], result["peak_rss_children_mb"])
+        phases = ", ".join(f"{k} {v:.1f}" for k, v in result.get("phases", {}).items())
+        print(f"{label:22s} {result['seconds']:8.1f} {result['tokens'] / result['seconds'] / 1e6:8.2f} "
+              f"{result['vocab']:8d} {rss:12.0f}  {phases}")
+    best = results["lmkit, 2 processes"]["seconds"]
+    print(f"speed ratio lmkit (2 processes) / gensim: {results['gensim build_vocab']['seconds'] / best:.2f}x, "
+          f"/ lmkit HF path: {results['lmkit HF path, 1 proc']['seconds'] / best:.2f}x")
 
 
 if __name__ == "__main__":

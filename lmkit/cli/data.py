@@ -53,9 +53,23 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-invalid", type=float, default=MAX_INVALID, metavar="FRACTION",
                        help=f"with replace/ignore: stop when more than this fraction of a file's bytes are "
                             f"invalid or NUL, i.e. not text (default {MAX_INVALID}; 1: read anything)")
+    group.add_argument("--workers", type=_at_least_one, default=1, metavar="K", dest="encode_workers",
+                       help="processes that read and tokenize the corpus: its files, and byte ranges of large "
+                            "plain files, in parallel (default 1; the encoding is the same for every K)")
     group.add_argument("--no-download", action="store_true",
                        help="never fetch a dataset named but missing (default: fetch it on first use; "
                             "also LMKIT_NO_DOWNLOAD=1)")
+
+
+def _at_least_one(value: str) -> int:
+    """argparse type: an integer >= 1 (``--workers``; its dest is not ``workers``, the trainers' thread count)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {number}")
+    return number
 
 
 def corpus_source(args: argparse.Namespace, spec):
@@ -102,7 +116,8 @@ def _encode(args: argparse.Namespace) -> int:
     check_output(args.vocab_out, "--vocab-out")
     started = time.perf_counter()
     corpus = encode_corpus(corpus_source(args, args.input), tokenizer_config(args), min_count=args.min_count,
-                           max_size=args.max_size, unk=args.unk, eos=args.eos, verbose=not args.quiet)
+                           max_size=args.max_size, unk=args.unk, eos=args.eos, workers=args.encode_workers,
+                           verbose=not args.quiet)
     seconds = time.perf_counter() - started
     if args.vocab_out:
         corpus.vocab.save(args.vocab_out)

@@ -94,11 +94,12 @@ def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
 def encode_training(args):
     from lmkit.corpus.encoded import encode_corpus, encode_with_vocab
 
-    options = dict(min_count=args.min_count, unk=args.unk or None, eos=args.eos or None, verbose=not args.quiet)
+    options = dict(min_count=args.min_count, unk=args.unk or None, eos=args.eos or None, workers=args.encode_workers,
+                   verbose=not args.quiet)
     if args.vocab_from:
         base = encode_corpus(corpus_source(args, args.vocab_from), tokenizer_config(args), **options)
         return encode_with_vocab(corpus_source(args, args.input), base.vocab, base.tokenizer,
-                                 verbose=not args.quiet)
+                                 workers=args.encode_workers, verbose=not args.quiet)
     return encode_corpus(corpus_source(args, args.input), tokenizer_config(args), **options)
 
 
@@ -181,7 +182,7 @@ def _train_one_nplm(args: argparse.Namespace, config=None) -> int:
     valid = None
     if args.valid:
         valid = encode_with_vocab(corpus_source(args, args.valid), corpus.vocab, corpus.tokenizer,
-                                  verbose=not args.quiet)
+                                  workers=args.encode_workers, verbose=not args.quiet)
     model.fit(corpus, valid, output=args.output, resume=args.resume, verbose=not args.quiet, **monitoring)
     if valid is None:
         model.save(args.output)

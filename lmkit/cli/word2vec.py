@@ -73,7 +73,7 @@ def _train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     corpus = encode_corpus(corpus_source(args, args.input), config.tokenizer, min_count=config.min_count,
                            max_size=config.max_vocab_size, max_sentence_length=config.max_sentence_length,
-                           verbose=not args.quiet)
+                           workers=args.encode_workers, verbose=not args.quiet)
     _check_sizes(config, len(corpus.vocab))
     model = Word2Vec(config).fit(corpus, verbose=not args.quiet, **monitoring)
     seconds = time.perf_counter() - started

@@ -17,30 +17,35 @@ that index past the weights of a trainer; :func:`encode_corpus` then
 rebuilds it.  The cache key is a digest of the source files (path, size, mtime),
 the tokenizer and the vocabulary options.
 
-Encoding streams the text twice through the Rust tokenizer and never holds
-the corpus in memory: pass 1 finds the token types (the ``WordLevel``
-trainer, or the subword trainer), pass 2 writes every token's type id to a
-scratch file and counts them.  The vocabulary is then chosen from the counts
-and a last numpy pass maps type ids to vocabulary ids in chunks.
+Encoding never holds the corpus in memory.  The text is cut into tasks (its
+files, and byte ranges of large plain files) that :mod:`lmkit.corpus.shards`
+tokenizes, in ``workers`` processes, into scratch shards of *local* type ids
+with their counts.  The counts are merged by token string, the vocabulary is
+chosen from them, and a last numpy pass maps each shard's type ids to
+vocabulary ids while concatenating the shards, in corpus order, into the one
+``ids.npy``.  So trainers, the cache and memory-mapped reading see the same
+single array whatever the number of workers, and the vocabulary and ids are
+the same bit for bit (concatenation costs one sequential write, which the
+id mapping needs anyway).
 """
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import logging
 import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from tokenizers import trainers
-
+from lmkit.corpus import shards
 from lmkit.corpus.datasets import resolve
-from lmkit.corpus.tokenizer import OOV_SENTINEL, Tokenizer, TokenizerConfig, word_level_encoder
+from lmkit.corpus.shards import batches
+from lmkit.corpus.tokenizer import OOV_SENTINEL, Tokenizer, TokenizerConfig
 from lmkit.corpus.vocab import Vocab
 from lmkit.io import atomic_write
 
@@ -48,10 +53,10 @@ log = logging.getLogger(__name__)
 
 CACHE_FORMAT = "lmkit-encoded"
 CACHE_VERSION = 2                # 2: meta.json records n_dropped and each file's sha256
-ENCODE_BATCH_LINES = 10_000      # lines per call into the Rust encoder: amortizes the call, bounds memory
 REMAP_CHUNK_TOKENS = 1 << 24     # tokens per numpy chunk when mapping type ids to vocabulary ids
 VERIFY_CHUNK_BYTES = 1 << 26     # 64 MiB read at a time when checking a cache file: bounded memory
 CACHE_FILES = ("ids.npy", "offsets.npy", "vocab.tsv", "tokenizer.json")
+SCRATCH = "shards"               # the per-task type-id files, under the build folder, removed when done
 
 
 def default_cache_dir() -> Path:
@@ -145,7 +150,8 @@ class EncodedCorpus:
 def encode_corpus(source, tokenizer: Tokenizer | TokenizerConfig | None = None, *, min_count: int = 1,
                   max_size: int | None = None, unk: str | None = None, eos: str | None = None,
                   max_sentence_length: int = 10_000, errors: str = "strict", encoding: str = "utf-8",
-                  cache_dir: str | os.PathLike | None = None, verbose: bool = True) -> EncodedCorpus:
+                  cache_dir: str | os.PathLike | None = None, workers: int = 1,
+                  verbose: bool = True) -> EncodedCorpus:
     """Tokenize ``source``, choose a vocabulary, and encode it (or reuse the cached result).
 
     ``source``: a path, glob, directory, list of paths, or dataset name
@@ -153,11 +159,13 @@ def encode_corpus(source, tokenizer: Tokenizer | TokenizerConfig | None = None, 
     :meth:`Vocab.build`'s options; lines longer than ``max_sentence_length``
     tokens are cut into pieces of at most that many.  ``errors`` and
     ``encoding``: how bytes become text (:class:`lmkit.corpus.readers.FileSource`).
+    ``workers``: processes that tokenize files (and byte ranges of large plain
+    files) in parallel (:mod:`lmkit.corpus.shards`); the result, and so the
+    cache entry, is the same for every value.
     """
     text = resolve(source, errors=errors, encoding=encoding, verbose=verbose)
     tokenizer = _as_tokenizer(tokenizer)
-    if max_sentence_length < 1:
-        raise ValueError(f"max_sentence_length must be >= 1, got {max_sentence_length}")
+    _check_common(max_sentence_length, workers)
     options = {"min_count": min_count, "max_size": max_size, "unk": unk, "eos": eos}
     Vocab.build({"x": max(min_count, 1)}, **options)  # validate the options before any work
     key = _cache_key(text.fingerprint(), tokenizer.to_json(), options, max_sentence_length)
@@ -165,57 +173,58 @@ def encode_corpus(source, tokenizer: Tokenizer | TokenizerConfig | None = None, 
     def build(folder: Path) -> None:
         if tokenizer.needs_training:
             log.info("training the %s subword model on %s", tokenizer.config.subword, text.name)
-            tokenizer.train(_progress(text.line_blocks(), verbose, f"train {tokenizer.config.subword}"))
-            encoder = tokenizer.subword_model
-        else:
-            encoder = _word_types(text, tokenizer.config, verbose)
-        type_tokens = _types_by_id(encoder)
-        lengths, type_counts = _write_type_ids(text, encoder, len(type_tokens), folder / "types.raw", verbose)
-        if type_counts.sum() == 0:
-            raise ValueError(f"{text.name}: the corpus is empty (no tokens in {lengths.shape[0]} lines)")
-        counts = {token: int(count) for token, count in zip(type_tokens, type_counts.tolist())
+            tokenizer.train(batches(text.line_blocks(), verbose, f"train {tokenizer.config.subword}"))
+        clock = _Clock()
+        pieces = shards.tokenize(text, tokenizer, folder / SCRATCH, workers, verbose)
+        clock.lap("tokenize")
+        merged = _Merged(pieces)
+        clock.lap("merge")
+        if merged.counts.sum() == 0:
+            raise ValueError(f"{text.name}: the corpus is empty (no tokens in {merged.n_lines} lines)")
+        counts = {token: int(count) for token, count in zip(merged.types, merged.counts.tolist())
                   if count > 0 and token != OOV_SENTINEL}
         provisional = Vocab.build(counts, **options)
         kept = np.fromiter((token in provisional.token_to_id or provisional.unk is not None
-                            for token in type_tokens), dtype=bool, count=len(type_tokens))
-        sentence_lengths = _kept_lengths(folder / "types.raw", lengths, kept, max_sentence_length)
+                            for token in merged.types), dtype=bool, count=len(merged.types))
+        clock.lap("vocabulary")
+        sentence_lengths = merged.kept_lengths(kept, max_sentence_length)
         vocab = Vocab.build(counts, **options, n_sentences=int(sentence_lengths.shape[0]))
-        lookup = _type_lookup(type_tokens, vocab)
-        _finish(folder, text.name, lookup, lengths, sentence_lengths, vocab, tokenizer)
+        lookup = _type_lookup(merged.types, vocab)
+        clock.lap("vocabulary")
+        _finish(folder, text.name, merged, lookup, sentence_lengths, vocab, tokenizer, clock)
 
     return _cached(Path(cache_dir) if cache_dir is not None else default_cache_dir(), text.name, key, build)
 
 
 def encode_with_vocab(source, vocab: Vocab, tokenizer: Tokenizer | TokenizerConfig | None = None, *,
                       max_sentence_length: int = 10_000, errors: str = "strict", encoding: str = "utf-8",
-                      cache_dir: str | os.PathLike | None = None, verbose: bool = True) -> EncodedCorpus:
+                      cache_dir: str | os.PathLike | None = None, workers: int = 1,
+                      verbose: bool = True) -> EncodedCorpus:
     """Encode ``source`` with a fixed vocabulary (e.g. a test split with the training one).
 
-    Tokens outside ``vocab`` become ``vocab.unk``, or are dropped when it has none.
+    Tokens outside ``vocab`` become ``vocab.unk``, or are dropped when it has
+    none.  ``workers``: as in :func:`encode_corpus`.
     """
     text = resolve(source, errors=errors, encoding=encoding, verbose=verbose)
     tokenizer = _as_tokenizer(tokenizer)
     if tokenizer.needs_training:
         raise ValueError("encode_with_vocab needs a trained subword tokenizer (the one the vocabulary came from)")
+    _check_common(max_sentence_length, workers)
     vocab_digest = hashlib.sha256(json.dumps(vocab.to_dict(), ensure_ascii=False).encode()).hexdigest()
     key = _cache_key(text.fingerprint(), tokenizer.to_json(), {"vocab": vocab_digest}, max_sentence_length)
 
     def build(folder: Path) -> None:
-        if tokenizer.config.subword is not None:
-            encoder = tokenizer.subword_model
-            type_tokens = _types_by_id(encoder)
-            lookup = _type_lookup(type_tokens, vocab)
-        else:
-            encoder = word_level_encoder(tokenizer.config, {**vocab.token_to_id, OOV_SENTINEL: len(vocab)})
-            lookup = np.append(np.arange(len(vocab), dtype=np.int32), np.int32(vocab.unk_id))
-        lengths, type_counts = _write_type_ids(text, encoder, lookup.shape[0], folder / "types.raw", verbose)
-        total = int(type_counts.sum())
+        clock = _Clock()
+        merged = _Merged(shards.tokenize(text, tokenizer, folder / SCRATCH, workers, verbose))
+        clock.lap("tokenize")
+        total = int(merged.counts.sum())
         if total == 0:
-            raise ValueError(f"{text.name}: the corpus is empty (no tokens in {lengths.shape[0]} lines)")
-        sentence_lengths = _kept_lengths(folder / "types.raw", lengths, lookup >= 0, max_sentence_length)
+            raise ValueError(f"{text.name}: the corpus is empty (no tokens in {merged.n_lines} lines)")
+        lookup = _type_lookup(merged.types, vocab)
+        sentence_lengths = merged.kept_lengths(lookup >= 0, max_sentence_length)
         if sentence_lengths.shape[0] == 0:
             raise ValueError(f"{text.name}: all {total} tokens are outside the vocabulary, which has no unk symbol")
-        _finish(folder, text.name, lookup, lengths, sentence_lengths, vocab, tokenizer)
+        _finish(folder, text.name, merged, lookup, sentence_lengths, vocab, tokenizer, clock)
 
     return _cached(Path(cache_dir) if cache_dir is not None else default_cache_dir(), text.name, key, build)
 
@@ -242,6 +251,13 @@ def _check_id_range(ids: np.ndarray, vocab_size: int) -> None:
 
 
 # ----------------------------------------------------------------------------- internals
+
+def _check_common(max_sentence_length: int, workers: int) -> None:
+    if max_sentence_length < 1:
+        raise ValueError(f"max_sentence_length must be >= 1, got {max_sentence_length}")
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+
 
 def _as_tokenizer(tokenizer) -> Tokenizer:
     if tokenizer is None:
@@ -274,7 +290,6 @@ def _cached(cache_dir: Path, name: str, key: str, build) -> EncodedCorpus:
     scratch = Path(tempfile.mkdtemp(prefix=f".building-{key}-", dir=folder.parent))
     try:
         build(scratch)
-        (scratch / "types.raw").unlink()
         os.replace(scratch, folder)
     except OSError:
         if not (folder / "meta.json").is_file():  # not a concurrent build that finished first
@@ -284,60 +299,49 @@ def _cached(cache_dir: Path, name: str, key: str, build) -> EncodedCorpus:
     return EncodedCorpus(folder)
 
 
-def _progress(blocks, verbose: bool, description: str):
-    """Wrap line blocks with a tqdm bar counting lines."""
-    if not verbose:
-        yield from blocks
-        return
-    from tqdm.auto import tqdm
+class _Clock:
+    """Wall seconds per phase of a build (``seconds``: phase -> s), recorded in meta.json: where the time goes."""
 
-    with tqdm(desc=description, unit=" lines", unit_scale=True, leave=False) as bar:
-        for block in blocks:
-            yield block
-            bar.update(len(block))
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self.last = time.perf_counter()
 
-
-def _batches(text, verbose: bool, description: str) -> Iterator[list[str]]:
-    for block in _progress(text.line_blocks(), verbose, description):
-        for start in range(0, len(block), ENCODE_BATCH_LINES):
-            yield block[start:start + ENCODE_BATCH_LINES]
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self.last, 3)
+        self.last = now
 
 
-def _word_types(text, config: TokenizerConfig, verbose: bool):
-    """Pass 1 (word level): a pipeline whose WordLevel model knows every word type of ``text``."""
-    pipeline = word_level_encoder(config, {OOV_SENTINEL: 0})
-    trainer = trainers.WordLevelTrainer(vocab_size=2**31 - 1, min_frequency=0, special_tokens=[OOV_SENTINEL],
-                                        show_progress=False)
-    pipeline.train_from_iterator(_batches(text, verbose, "scan types"), trainer=trainer)
-    return pipeline
+class _Merged:
+    """The shards of one corpus with their local types merged by token string.
 
-
-def _types_by_id(encoder) -> list[str]:
-    """The encoder's model vocabulary as a list indexed by type id."""
-    vocabulary = encoder.get_vocab(with_added_tokens=False)
-    tokens = [""] * len(vocabulary)
-    for token, index in vocabulary.items():
-        tokens[index] = token
-    return tokens
-
-
-def _write_type_ids(text, encoder, n_types: int, raw_path: Path, verbose: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Pass 2: encode every line to type ids, appended as int32 to ``raw_path``.
-
-    Returns ``(lengths, counts)``: int64[n_lines] tokens per line (0 for blank
-    lines) and int64[n_types] occurrences of each type.
+    ``types`` (list[str], first-seen order over the shards) and ``counts``
+    (int64[n_types]) are corpus-wide; ``local_to_global[k]`` (int64[n_types_k])
+    maps shard k's local type ids to indices of ``types``.
     """
-    counts = np.zeros(n_types, dtype=np.int64)
-    lengths: list[np.ndarray] = []
-    with open(raw_path, "wb") as raw:
-        for lines in _batches(text, verbose, f"encode {text.name}"):
-            encoded = [encoding.ids for encoding in encoder.encode_batch_fast(lines, add_special_tokens=False)]
-            line_lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-            ids = np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int32, count=int(line_lengths.sum()))
-            counts += np.bincount(ids, minlength=n_types)
-            lengths.append(line_lengths)
-            raw.write(ids.tobytes())
-    return (np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)), counts
+
+    def __init__(self, pieces: list[shards.Shard]):
+        self.shards = pieces
+        index = shards.LocalTypes()
+        self.local_to_global = []
+        partial = []
+        for shard in pieces:
+            types = shard.types()
+            mapping = np.fromiter(map(index.__getitem__, types), dtype=np.int64, count=len(types))
+            self.local_to_global.append(mapping)
+            partial.append((mapping, shard.counts()))
+        self.types = list(index)
+        self.counts = np.zeros(len(self.types), dtype=np.int64)
+        for mapping, counts in partial:
+            np.add.at(self.counts, mapping, counts)
+        self.n_lines = sum(shard.n_lines for shard in pieces)
+        self.n_raw_tokens = sum(shard.n_tokens for shard in pieces)
+
+    def kept_lengths(self, kept: np.ndarray, max_sentence_length: int) -> np.ndarray:
+        """Sentence lengths over all shards (:func:`_kept_lengths` of each, in order): int64[n_sentences]."""
+        parts = [_kept_lengths(shard.raw(), shard.lengths(), kept[mapping], max_sentence_length)
+                 for shard, mapping in zip(self.shards, self.local_to_global)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def _line_chunks(lengths: np.ndarray) -> Iterator[tuple[int, int, int, int]]:
@@ -351,9 +355,12 @@ def _line_chunks(lengths: np.ndarray) -> Iterator[tuple[int, int, int, int]]:
         line = stop
 
 
-def _kept_lengths(raw_path: Path, lengths: np.ndarray, kept: np.ndarray, max_sentence_length: int) -> np.ndarray:
-    """Sentence lengths after dropping unkept types, empty lines and cutting long lines: int64[n_sentences]."""
-    raw = np.memmap(raw_path, dtype=np.int32, mode="r") if lengths.sum() else np.zeros(0, dtype=np.int32)
+def _kept_lengths(raw: np.ndarray, lengths: np.ndarray, kept: np.ndarray, max_sentence_length: int) -> np.ndarray:
+    """Sentence lengths after dropping unkept types, empty lines and cutting long lines: int64[n_sentences].
+
+    ``raw``: int32[n_tokens] type ids, ``lengths``: int64[n_lines] tokens per
+    line, ``kept``: bool[n_types].
+    """
     per_line = np.empty_like(lengths)
     for first, end, start, stop in _line_chunks(lengths):
         running = np.concatenate(([0], np.cumsum(kept[raw[start:stop]], dtype=np.int64)))
@@ -374,24 +381,28 @@ def _type_lookup(type_tokens: list[str], vocab: Vocab) -> np.ndarray:
     return np.fromiter((get(token, default) for token in type_tokens), dtype=np.int32, count=len(type_tokens))
 
 
-def _finish(folder: Path, name: str, lookup: np.ndarray, lengths: np.ndarray, sentence_lengths: np.ndarray,
-            vocab: Vocab, tokenizer: Tokenizer) -> None:
-    """Pass 3: map type ids to vocabulary ids into ids.npy; write offsets, vocab, tokenizer and meta.json."""
-    raw = np.memmap(folder / "types.raw", dtype=np.int32, mode="r")
+def _finish(folder: Path, name: str, merged: _Merged, lookup: np.ndarray, sentence_lengths: np.ndarray,
+            vocab: Vocab, tokenizer: Tokenizer, clock: "_Clock") -> None:
+    """Map every shard's type ids to vocabulary ids (``lookup``: int32[n_types], -1 drops) into one ids.npy,
+    in shard order; write offsets, vocab, tokenizer and meta.json."""
     n_tokens = int(sentence_lengths.sum())
     with open(folder / "ids.npy", "wb") as handle:
         _write_npy_header(handle, np.int32, n_tokens)
         written = 0
-        for _, _, start, stop in _line_chunks(lengths):
-            ids = lookup[raw[start:stop]]
-            ids = ids[ids >= 0]
-            handle.write(ids.tobytes())
-            written += ids.shape[0]
+        for shard, mapping in zip(merged.shards, merged.local_to_global):
+            raw, shard_lookup = shard.raw(), lookup[mapping]
+            for _, _, start, stop in _line_chunks(shard.lengths()):
+                ids = shard_lookup[raw[start:stop]]
+                ids = ids[ids >= 0]
+                handle.write(ids.tobytes())
+                written += ids.shape[0]
+            del raw
         handle.flush()
         os.fsync(handle.fileno())
-    del raw
     if written != n_tokens:
         raise RuntimeError(f"internal error: wrote {written} ids, expected {n_tokens}")
+    shutil.rmtree(folder / SCRATCH)
+    clock.lap("write ids")
     offsets = np.zeros(sentence_lengths.shape[0] + 1, dtype=np.int64)
     np.cumsum(sentence_lengths, out=offsets[1:])
     np.save(folder / "offsets.npy", offsets, allow_pickle=False)
@@ -399,10 +410,13 @@ def _finish(folder: Path, name: str, lookup: np.ndarray, lengths: np.ndarray, se
     tokenizer.save(folder / "tokenizer.json")
     file_bytes = {f: (folder / f).stat().st_size for f in CACHE_FILES}
     meta = {"format": CACHE_FORMAT, "format_version": CACHE_VERSION, "source": name, "n_tokens": n_tokens,
-            "n_dropped": int(lengths.sum()) - n_tokens,
-            "n_sentences": int(sentence_lengths.shape[0]), "n_lines": int(lengths.shape[0]),
+            "n_dropped": merged.n_raw_tokens - n_tokens,
+            "n_sentences": int(sentence_lengths.shape[0]), "n_lines": merged.n_lines,
             "vocab_size": len(vocab), "file_bytes": file_bytes,
             "sha256": {f: file_sha256(folder / f) for f in CACHE_FILES}}
+    clock.lap("write ids")
+    meta["seconds"] = clock.seconds
+    log.info("encoded %s in %s", name, ", ".join(f"{k} {v:.2f} s" for k, v in clock.seconds.items()))
     with atomic_write(folder / "meta.json", "w", encoding="utf-8") as handle:
         json.dump(meta, handle, indent=1)
 

@@ -107,8 +107,14 @@ def _check_options(errors: str, encoding: str, max_invalid: float) -> str:
 
 
 def iter_line_blocks(path: Path, errors: str = "strict", block_bytes: int = BLOCK_BYTES,
-                     encoding: str = DEFAULT_ENCODING, max_invalid: float = MAX_INVALID) -> Iterator[list[str]]:
+                     encoding: str = DEFAULT_ENCODING, max_invalid: float = MAX_INVALID, start: int = 0,
+                     end: int | None = None) -> Iterator[list[str]]:
     """Yield the lines of one file (newline and trailing whitespace removed) in blocks.
+
+    ``start``/``end``: read only the bytes ``[start, end)`` of a plain file
+    (offsets from :func:`line_boundaries`); errors then name the range, count
+    lines from its start and give byte offsets in the whole file, and the
+    ``max_invalid`` share is taken over the range.
 
     Raises ``ValueError`` naming the file for undecodable bytes (with line
     number and byte offset in the uncompressed stream), for a file that is
@@ -117,8 +123,53 @@ def iter_line_blocks(path: Path, errors: str = "strict", block_bytes: int = BLOC
     compressed files.
     """
     encoding = _check_options(errors, encoding, max_invalid)
-    with _opened(path) as handle:
-        yield from _stream_blocks(handle, str(path), errors, block_bytes, encoding, max_invalid)
+    if start == 0 and end is None:
+        with _opened(path) as handle:
+            yield from _stream_blocks(handle, str(path), errors, block_bytes, encoding, max_invalid)
+        return
+    if path.suffix.lower() in (".gz", ".bz2", ".xz"):
+        raise ValueError(f"{path}: a compressed file cannot be read by byte range")
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        yield from _stream_blocks(_Range(handle, end - start if end is not None else None),
+                                  f"{path} (lines counted from byte {start})", errors, block_bytes, encoding,
+                                  max_invalid, offset=start)
+
+
+class _Range:
+    """The ``read`` of a binary file limited to ``size`` bytes from its current position (None: no limit)."""
+
+    def __init__(self, handle: BinaryIO, size: int | None):
+        self.handle, self.left = handle, size
+
+    def read(self, size: int) -> bytes:
+        if self.left is None:
+            return self.handle.read(size)
+        data = self.handle.read(min(size, self.left))
+        self.left -= len(data)
+        return data
+
+
+def line_boundaries(path: Path, pieces: int) -> list[int]:
+    """Byte offsets ``[0, ..., size]`` cutting a plain file into about ``pieces`` equal ranges of whole lines.
+
+    Each inner offset is the first byte after a newline, so every line lies in
+    exactly one range; ranges that would be empty are merged away.
+    """
+    size = path.stat().st_size
+    bounds = [0]
+    with open(path, "rb") as handle:
+        for piece in range(1, max(pieces, 1)):
+            target = max(size * piece // pieces, bounds[-1])
+            if target == 0:
+                continue
+            handle.seek(target - 1)
+            handle.readline()
+            cut = handle.tell()
+            if bounds[-1] < cut < size:
+                bounds.append(cut)
+    bounds.append(size)
+    return bounds
 
 
 def _opened(path: Path) -> BinaryIO:
@@ -131,9 +182,9 @@ def _opened(path: Path) -> BinaryIO:
 
 
 def _stream_blocks(handle: BinaryIO, name: str, errors: str, block_bytes: int, encoding: str,
-                   max_invalid: float) -> Iterator[list[str]]:
-    """The lines of one byte stream in blocks; ``name`` is what errors call it."""
-    offset = 0        # byte offset of `pending` in the uncompressed stream
+                   max_invalid: float, offset: int = 0) -> Iterator[list[str]]:
+    """The lines of one byte stream in blocks; ``name`` is what errors call it, ``offset`` where it starts."""
+    first = offset    # the invalid share is taken over the bytes read from here
     line_number = 1   # line number of the first line in `pending`
     pending = b""
     invalid = [0]     # invalid or NUL bytes seen so far (a list: _decode_lines adds to it)
@@ -153,7 +204,7 @@ def _stream_blocks(handle: BinaryIO, name: str, errors: str, block_bytes: int, e
             yield _decode_lines(data[:cut], name, errors, offset, line_number, encoding, invalid)
             line_number += data.count(b"\n", 0, cut)
             offset += cut
-            _check_invalid(name, invalid[0], offset, errors, max_invalid, encoding)
+            _check_invalid(name, invalid[0], offset - first, errors, max_invalid, encoding)
             pending = data[cut:]
     except (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile) as error:
         if isinstance(error, (FileNotFoundError, PermissionError)):
@@ -161,7 +212,7 @@ def _stream_blocks(handle: BinaryIO, name: str, errors: str, block_bytes: int, e
         raise ValueError(f"{name}: corrupt or truncated compressed file near byte {offset} ({error})") from error
     if pending:
         lines = _decode_lines(pending, name, errors, offset, line_number, encoding, invalid)
-        _check_invalid(name, invalid[0], offset + len(pending), errors, max_invalid, encoding)
+        _check_invalid(name, invalid[0], offset - first + len(pending), errors, max_invalid, encoding)
         yield lines
 
 

@@ -15,6 +15,7 @@ optional special symbols take part in that order like any token:
 from __future__ import annotations
 
 import os
+from operator import itemgetter
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -73,20 +74,20 @@ class Vocab:
             counts.pop(eos, None)
         if not counts:
             raise ValueError("the corpus is empty: no token to build a vocabulary from")
-        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-        kept = [(token, count) for token, count in ranked if count >= min_count]
+        # Filter before sorting: a large corpus has millions of types, most below min_count.
+        kept = _ranked([(token, count) for token, count in counts.items() if count >= min_count])
         if max_size is not None:
             kept = kept[: max_size - (unk is not None) - (eos is not None)]
         if not kept:
-            top_token, top_count = ranked[0]
+            top_token, top_count = _ranked(list(counts.items()))[0]
             raise ValueError(f"min_count={min_count} leaves an empty vocabulary: the most frequent token "
                              f"{top_token!r} occurs {top_count} time(s) in {len(counts)} distinct tokens")
         if unk is not None:
-            unk_count += sum(count for _, count in ranked) - sum(count for _, count in kept)
+            unk_count += sum(counts.values()) - sum(count for _, count in kept)
             kept.append((unk, unk_count))
         if eos is not None:
             kept.append((eos, n_sentences))
-        kept.sort(key=lambda item: (-item[1], item[0]))
+        kept = _ranked(kept)
         return cls([t for t, _ in kept], [c for _, c in kept], unk=unk, eos=eos)
 
     def __len__(self) -> int:
@@ -165,6 +166,17 @@ class Vocab:
             return cls(tokens, counts, unk=specials.get("unk"), eos=specials.get("eos"))
         except ValueError as error:
             raise ValueError(f"{path}: {error}") from None
+
+
+def _ranked(items: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """``(token, count)`` pairs in id order: count descending, then token in code-point order.
+
+    Two stable C-level sorts (by token, then by count, reversed; Python keeps
+    ties in order when reversing) instead of one with a tuple key per item.
+    """
+    items.sort()
+    items.sort(key=itemgetter(1), reverse=True)
+    return items
 
 
 def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
