@@ -14,7 +14,9 @@ tests never read or pollute the user's ``~/.cache/lmkit``.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -25,6 +27,10 @@ if "LMKIT_DATA" not in os.environ and _SHARED.is_dir():
     os.environ["LMKIT_DATA"] = str(_SHARED)
 os.environ["LMKIT_CACHE"] = tempfile.mkdtemp(prefix="lmkit-test-cache-")
 os.environ["LMKIT_NO_DOWNLOAD"] = "1"  # no test reaches the network: a missing dataset fails as offline
+# The language-model tests' reference helpers (lm_reference) serve the training tests too.  This is the
+# only conftest.py: test modules import its helpers as `conftest`, which a second one would shadow.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "lm"))
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
 def missing(reason: str) -> None:
@@ -60,3 +66,18 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def brown_zip(shared_data: Path) -> Path:
     return shared_data / "brown.zip"
+
+
+def _load_script(name: str):
+    """``scripts/<name>.py`` imported as the module ``name``."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """The function ``load_script(name)``: ``scripts/<name>.py`` as a module, to call its functions."""
+    return _load_script

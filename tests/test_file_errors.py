@@ -1,20 +1,15 @@
 """Files that used to give wrong results silently now give errors naming the cause."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "lm"))
-from lm_reference import make_corpus  # noqa: E402
-
-from lmkit.cli import main  # noqa: E402
-from lmkit.io import load_model, save_model  # noqa: E402
-from lmkit.lm.ngram import KneserNey  # noqa: E402
-from lmkit.lm.nplm import NPLM, NPLMConfig  # noqa: E402
-from lmkit.vectors import KeyedVectors, formats, sniff_binary  # noqa: E402
+from lm_reference import make_corpus  # tests/lm, on the path by conftest.py
+from lmkit.cli import main
+from lmkit.io import load_model, save_model
+from lmkit.lm.ngram import KneserNey
+from lmkit.lm.nplm import NPLM, NPLMConfig
+from lmkit.vectors import KeyedVectors, formats, sniff_binary
 
 
 def _resave(path, change):
