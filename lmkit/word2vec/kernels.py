@@ -176,14 +176,18 @@ def learning_rate(alpha, min_alpha, done, total):
 
 
 @jit
-def logistic_rows(hidden, hidden_rows, first, n_hidden, out, n_out, alpha, tables, scratch, dims) -> float:
+def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n_out, alpha,
+                  grad, gains, sigmoid, nll, dims) -> float:
     """The binary-logistic update of ``n_hidden`` hidden rows against ``n_out`` output rows.
 
     hidden: float32[*, d], rows ``hidden_rows[first:first + n_hidden]`` (int32)
-    out: float32[*, d] (syn1 or syn1neg), rows ``scratch.out_rows[:n_out]`` with ``scratch.labels[:n_out]``
-    ``scratch.grad[first + i]`` accumulates ``dL/dh`` (times -alpha) of hidden row ``i``;
-    ``tables``: the sigmoid and loss tables; dims: tuple of d zeros (d = len(dims), see above).
-    Returns the summed negative log-likelihood.
+    out: float32[*, d] (syn1 or syn1neg), rows ``out_rows[:n_out]`` with ``labels[:n_out]``
+    grad: float32[>= first + n_hidden, d]: ``grad[first + i]`` accumulates ``dL/dh`` (times -alpha)
+    of hidden row ``i``
+    gains: float32[>= n_hidden] scratch; dims: tuple of d zeros (d = len(dims), see above).
+    Returns the summed negative log-likelihood.  The innermost call, once per window or target:
+    it takes the arrays it uses one by one rather than the records, whose every array would be
+    passed along on each call.
 
     For each output row ``u`` in order: all ``f_i = h_i . u`` and ``grad_i += g_i u``
     with the old ``u``, then ``u += sum_i g_i h_i``.  With one hidden row this
@@ -191,8 +195,6 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, n_out, alpha, table
     saturated on the side of the label) are skipped: adding zero changes nothing.
     """
     d = len(dims)
-    out_rows, labels, grad, gains = scratch.out_rows, scratch.labels, scratch.grad, scratch.gains
-    sigmoid, nll = tables.sigmoid, tables.nll
     loss = 0.0
     for j in range(n_out):
         row = out_rows[j]
@@ -232,7 +234,8 @@ def hs_path(hidden, hidden_rows, first, n_hidden, target, syn1, alpha, tables, s
         scratch.labels[j] = np.float32(1.0) - np.float32(tables.codes[target, j])
         if j >= HS_PREFETCH_FROM:
             prefetch_row(syn1, scratch.out_rows[j])
-    return logistic_rows(hidden, hidden_rows, first, n_hidden, syn1, length, alpha, tables, scratch, dims)
+    return logistic_rows(hidden, hidden_rows, first, n_hidden, syn1, scratch.out_rows, scratch.labels, length,
+                         alpha, scratch.grad, scratch.gains, tables.sigmoid, tables.nll, dims)
 
 
 @jit
@@ -259,8 +262,9 @@ def update(hidden, hidden_rows, first, n_hidden, target, weights, tables, negati
             scratch.out_rows[j] = drawn
             scratch.labels[j] = 0.0
             prefetch_row(weights.syn1neg, drawn)   # all rows requested before the first is used
-        loss += logistic_rows(hidden, hidden_rows, first, n_hidden, weights.syn1neg, negative + 1, alpha,
-                              tables, scratch, dims)
+        loss += logistic_rows(hidden, hidden_rows, first, n_hidden, weights.syn1neg, scratch.out_rows,
+                              scratch.labels, negative + 1, alpha, scratch.grad, scratch.gains, tables.sigmoid,
+                              tables.nll, dims)
     return state, loss
 
 
@@ -315,7 +319,8 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
         if negative > 0:
             scratch.out_rows[0] = target
             scratch.labels[0] = 1.0
-            loss += logistic_rows(neu1, hidden_rows, g, 1, syn1neg, 1, alpha, tables, scratch, dims)
+            loss += logistic_rows(neu1, hidden_rows, g, 1, syn1neg, scratch.out_rows, scratch.labels, 1, alpha,
+                                  grad, scratch.gains, tables.sigmoid, tables.nll, dims)
     if negative > 0:
         for j in range(negative):
             drawn = targets[0]
@@ -324,7 +329,8 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
             scratch.out_rows[j] = drawn
             scratch.labels[j] = 0.0
             prefetch_row(syn1neg, drawn)
-        loss += logistic_rows(neu1, hidden_rows, 0, n_group, syn1neg, negative, alpha, tables, scratch, dims)
+        loss += logistic_rows(neu1, hidden_rows, 0, n_group, syn1neg, scratch.out_rows, scratch.labels, negative,
+                              alpha, grad, scratch.gains, tables.sigmoid, tables.nll, dims)
     for g in range(n_group):
         for c in range(sizes[g]):
             for k in range(d):
