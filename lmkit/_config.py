@@ -9,6 +9,8 @@ changed default changes the API and the CLI together.
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -42,3 +44,19 @@ def config_from_dict(cls: type[T], values: dict) -> T:
         raise ValueError(f"unknown {cls.__name__} option(s): {', '.join(unknown)}; "
                          f"known: {', '.join(sorted(known))}")
     return cls(**values)
+
+
+def read_json_object(path, flag: str, what: str) -> dict:
+    """The JSON object in ``path`` (a config, a search space); one-line errors naming ``flag``, the file and
+    the line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{flag} {path}: no such file") from None
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{flag} {path}: line {error.lineno}: not valid JSON ({error.msg})") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{flag} {path}: must hold a JSON object of {what}, got {type(values).__name__}")
+    return values

@@ -10,8 +10,8 @@ equals the default, and still wins over the file).
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
+
+from lmkit._config import read_json_object
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
@@ -21,15 +21,5 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def read_config(path: str, flag: str = "--config") -> dict:
-    """The JSON object in ``path``; one-line errors naming the flag, the file and the line."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{flag} {path}: no such file") from None
-    try:
-        values = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{flag} {path}: line {error.lineno}: not valid JSON ({error.msg})") from None
-    if not isinstance(values, dict):
-        raise ValueError(f"{flag} {path}: must hold a JSON object of config fields, got {type(values).__name__}")
-    return values
+    """The JSON object of config fields in ``path``; one-line errors naming the flag, the file and the line."""
+    return read_json_object(path, flag, "config fields")

@@ -42,7 +42,7 @@ from typing import Callable, Iterator
 import numpy as np
 from tokenizers import trainers
 
-from lmkit.corpus.readers import (BLOCK_BYTES, FileSource, is_zip, iter_line_blocks, line_boundaries)
+from lmkit.corpus.readers import (FileSource, is_zip, iter_line_blocks, line_boundaries)
 from lmkit.corpus.tokenizer import OOV_SENTINEL, Tokenizer, word_level_encoder
 
 ENCODE_BATCH_LINES = 10_000      # lines per call into the Rust encoder: amortizes the call, bounds memory

@@ -23,7 +23,8 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
+
+from lmkit._config import read_json_object
 
 SCALES = ("linear", "log")
 
@@ -141,14 +142,7 @@ def _param(name: str, spec, default, where: str) -> Param:
 
 def load_space(path, config_cls, base: dict) -> list[Param]:
     """The space in JSON file ``path`` (see :func:`parse_space`); errors name the file (and line)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"--space {path}: no such file") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"--space {path}: line {error.lineno}: not valid JSON ({error.msg})") from None
+    document = read_json_object(path, "--space", "options and their ranges")
     return parse_space(document, config_cls, base, where=f"--space {path}")
 
 

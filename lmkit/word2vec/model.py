@@ -212,9 +212,9 @@ class Word2Vec:
         else:
             threshold, alias = np.zeros(1, np.int64), np.zeros(1, np.int32)
         sigmoid, nll = kernels.logistic_tables()
-        return Arrays(syn0=self.syn0, syn1=self.syn1, syn1neg=self.syn1neg, codes=codes, points=points,
-                      code_lengths=lengths, threshold=threshold, alias=alias,
-                      keep=keep_probabilities(counts, c.sample), sigmoid=sigmoid, nll=nll)
+        return Arrays(kernels.Weights(self.syn0, self.syn1, self.syn1neg),
+                      kernels.Tables(codes=codes, points=points, code_lengths=lengths, threshold=threshold,
+                                     alias=alias, keep=keep_probabilities(counts, c.sample), sigmoid=sigmoid, nll=nll))
 
     # ------------------------------------------------------------------ results
 

@@ -21,6 +21,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -39,32 +40,12 @@ class TrainingDivergedError(ValueError, FloatingPointError):
     """The weights became NaN or infinite (usually a learning rate that is too large)."""
 
 
-@dataclass
-class Arrays:
-    """Everything the kernel reads or writes besides the corpus (see ``train_sentences``)."""
+class Arrays(NamedTuple):
+    """Everything the kernel reads or writes besides the corpus: the model's weights, which training
+    updates, and the objective's tables, which it only reads (see :func:`kernels.train_sentences`)."""
 
-    syn0: np.ndarray          # float32[V, d] input vectors (the word vectors)
-    syn1: np.ndarray          # float32[V - 1, d] hierarchical-softmax weights, or [0, d] without HS
-    syn1neg: np.ndarray       # float32[V, d] negative-sampling weights, or [0, d] without NS
-    codes: np.ndarray         # uint8[V, L] Huffman codes (L = 0 without HS)
-    points: np.ndarray        # int32[V, L] Huffman inner nodes
-    code_lengths: np.ndarray  # int32[V]
-    threshold: np.ndarray     # int64[V] alias table of the unigram^ns_exponent distribution
-    alias: np.ndarray         # int32[V]
-    keep: np.ndarray          # float32[V] subsampling keep probabilities
-    sigmoid: np.ndarray       # float32[TABLE_SIZE]
-    nll: np.ndarray           # float32[TABLE_SIZE]
-
-    @property
-    def weights(self) -> kernels.Weights:
-        """The arrays training writes, as the kernels' record."""
-        return kernels.Weights(self.syn0, self.syn1, self.syn1neg)
-
-    @property
-    def tables(self) -> kernels.Tables:
-        """The arrays training only reads, as the kernels' record."""
-        return kernels.Tables(self.codes, self.points, self.code_lengths, self.threshold, self.alias, self.keep,
-                              self.sigmoid, self.nll)
+    weights: kernels.Weights
+    tables: kernels.Tables
 
 
 @dataclass(frozen=True)
@@ -147,8 +128,8 @@ class Worker:
     """
 
     def __init__(self, index: int, state: np.uint64, arrays: Arrays, objective: Objective, max_sentence: int):
-        d = arrays.syn0.shape[1]
-        width = max(arrays.codes.shape[1], objective.negative + 1)
+        d = arrays.weights.syn0.shape[1]
+        width = max(arrays.tables.codes.shape[1], objective.negative + 1)
         group, rows = objective.group, max(2 * objective.window, objective.group)
         self.index = index
         self.scratch = kernels.Scratch(
@@ -176,7 +157,7 @@ class Worker:
             alpha0=np.float32(schedule.alpha), min_alpha=np.float32(schedule.min_alpha),
             total_words=float(schedule.total_words))
         kernels.train_sentences(ids, id_base, offsets, first, end, arrays.weights, arrays.tables, settings,
-                                progress, stats, self.index, self.scratch, (0,) * arrays.syn0.shape[1])
+                                progress, stats, self.index, self.scratch, (0,) * arrays.weights.syn0.shape[1])
 
 
 def private_array(shape, dtype) -> np.ndarray:
@@ -232,7 +213,7 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
             else:
                 _run_threads(workers, chunks, args, steps)
             loss = float(stats[:, STATS_LOSS].sum() / max(stats[:, STATS_EXAMPLES].sum(), 1.0))
-            if not _finite(arrays.syn0, arrays.syn1, arrays.syn1neg):
+            if not _finite(*arrays.weights):
                 raise _diverged(epoch, progress)
             result = EpochStats(loss=loss, words=int(stats[:, STATS_RAW].sum()),
                                 effective_words=int(stats[:, STATS_EFFECTIVE].sum()),

@@ -29,20 +29,18 @@ def _setup(hs: bool, negative: int, sample_keep: bool, seed: int = 3):
         keep[:3] = [0.4, 0.7, 0.9]
     sigmoid, nll = kernels.logistic_tables()
     # Non-zero output weights, so that every update moves the input vectors too.
-    arrays = Arrays(
+    weights = kernels.Weights(
         syn0=rng.normal(0, 0.5, (V, D)).astype(np.float32),
         syn1=rng.normal(0, 0.5, (V - 1 if hs else 0, D)).astype(np.float32),
-        syn1neg=rng.normal(0, 0.5, (V if negative else 0, D)).astype(np.float32),
-        codes=tree.codes, points=tree.points, code_lengths=tree.lengths,
-        threshold=table.threshold, alias=table.alias, keep=keep, sigmoid=sigmoid, nll=nll)
-    return arrays
+        syn1neg=rng.normal(0, 0.5, (V if negative else 0, D)).astype(np.float32))
+    tables = kernels.Tables(codes=tree.codes, points=tree.points, code_lengths=tree.lengths,
+                            threshold=table.threshold, alias=table.alias, keep=keep, sigmoid=sigmoid, nll=nll)
+    return Arrays(weights, tables)
 
 
 def _reference_model(arrays: Arrays, negative: int) -> dict:
-    return {"syn0": arrays.syn0.copy(), "syn1": arrays.syn1.copy(), "syn1neg": arrays.syn1neg.copy(),
-            "codes": arrays.codes, "points": arrays.points, "code_lengths": arrays.code_lengths,
-            "threshold": arrays.threshold, "alias": arrays.alias, "keep": arrays.keep,
-            "sigmoid": arrays.sigmoid, "nll": arrays.nll, "negative": negative}
+    return {**{name: a.copy() for name, a in arrays.weights._asdict().items()}, **arrays.tables._asdict(),
+            "negative": negative}
 
 
 def _run_kernel(arrays: Arrays, objective: Objective, schedule: Schedule, seed: int):
@@ -95,8 +93,8 @@ def test_kernel_matches_reference(cbow, cbow_mean, hs, negative, batched, subsam
 
     assert int(state) == rng.state, "the kernel consumed a different number of random draws"
     for name in ("syn0", "syn1", "syn1neg"):
-        np.testing.assert_allclose(getattr(arrays, name), model[name], rtol=1e-5, atol=1e-6, err_msg=name)
-    assert not np.allclose(arrays.syn0, _setup(hs, negative, subsample).syn0), "nothing was trained"
+        np.testing.assert_allclose(getattr(arrays.weights, name), model[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    assert not np.allclose(arrays.weights.syn0, _setup(hs, negative, subsample).weights.syn0), "nothing was trained"
     assert stats[kernels.STATS_EXAMPLES] == expected["examples"]
     assert stats[kernels.STATS_EFFECTIVE] == expected["effective"]
     assert stats[kernels.STATS_RAW] == progress[kernels.PROGRESS_WORDS] == sum(len(s) for s in SENTENCES)
@@ -112,7 +110,7 @@ def test_batched_differs_from_exact_where_negatives_are_shared():
             objective = Objective(cbow=cbow, cbow_mean=True, negative=negative, window=3, batched=batched,
                                   group=_group(cbow, negative, batched))
             _run_kernel(arrays, objective, Schedule(0.05, 0.001, 100.0), seed=5)
-            results[cbow, hs, batched] = arrays.syn0
+            results[cbow, hs, batched] = arrays.weights.syn0
     assert not np.allclose(results[False, False, False], results[False, False, True])
     assert not np.allclose(results[True, False, False], results[True, False, True])
     assert np.array_equal(results[True, True, False], results[True, True, True])

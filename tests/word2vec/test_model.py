@@ -259,12 +259,12 @@ def test_hs_tree_orders_equal_counts_by_first_occurrence(tmp_path, architecture)
     path = tmp_path / "ties.txt"
     path.write_text("\n".join(" ".join(s) for s in sentences) + "\n", encoding="utf-8")
     model = _model(architecture=architecture, loss="hs", epochs=1).fit(path, verbose=False)
-    arrays = model._arrays()
+    tables = model._arrays().tables
     expected = ref.first_occurrence_huffman(sentences)
     assert set(model.vocab.tokens) == set(expected)
     for i, word in enumerate(model.vocab.tokens):
-        length = arrays.code_lengths[i]
-        assert (tuple(arrays.codes[i, :length].tolist()), tuple(arrays.points[i, :length].tolist())) == expected[word]
+        length = tables.code_lengths[i]
+        assert (tuple(tables.codes[i, :length].tolist()), tuple(tables.points[i, :length].tolist())) == expected[word]
 
 
 def test_models_saved_without_tree_ties_keep_their_tree(tiny, tmp_path):
@@ -274,7 +274,7 @@ def test_models_saved_without_tree_ties_keep_their_tree(tiny, tmp_path):
     loaded = Word2Vec.load(model.save(tmp_path / "old.npz"))
     assert loaded.tree_ties is None
     for name in ("codes", "points", "code_lengths"):
-        assert np.array_equal(getattr(loaded._arrays(), name), getattr(model._arrays(), name))
+        assert np.array_equal(getattr(loaded._arrays().tables, name), getattr(model._arrays().tables, name))
     loaded.train(tiny, epochs=1, verbose=False)
 
 
