@@ -293,11 +293,13 @@ def plot_study(rows: list[dict], importances: dict[str, float], output: str | os
     """A hyperparameter study in two panels, written to the PNG ``output``.
 
     Left: the optimization history -- each finished trial's value by trial
-    number (pruned trials at the last value they reported, as crosses) and the
-    best value so far as a step line.  Right: the parameter importances
+    number (pruned trials at the last value they reported, as crosses; one far
+    off the complete trials' range on the axis's edge, its value written) and
+    the best value so far as a step line.  Right: the parameter importances
     (Optuna's estimate of how much each option moves the objective,
-    normalized to sum to 1), largest on top.  ``rows``: :func:`lmkit.tune.study.trial_rows`' dicts (``trial``,
-    ``state``, ``value``); ``importances``: ``{option: share}``, may be empty.
+    normalized to sum to 1), largest on top.  ``rows``:
+    :func:`lmkit.tune.study.trial_rows`' dicts (``trial``, ``state``,
+    ``value``, ``last_value``); ``importances``: ``{option: share}``, may be empty.
     """
     _require_matplotlib()
     figure = _new_figure(11, 4.2)
@@ -306,20 +308,35 @@ def plot_study(rows: list[dict], importances: dict[str, float], output: str | os
     history.scatter([r["trial"] for r in done], [r["value"] for r in done], s=22, color="C0",
                     label=f"complete ({len(done)})", zorder=3)
     pruned = [r for r in rows if r["state"] == "pruned" and r.get("last_value") is not None]
-    if pruned:
-        history.scatter([r["trial"] for r in pruned], [r["last_value"] for r in pruned], marker="x", s=26,
-                        color="C3", label=f"pruned ({len(pruned)}), at its last report", zorder=3)
     best, xs, ys = None, [], []
     for r in sorted(done, key=lambda r: r["trial"]):
         if best is None or (r["value"] < best if minimize else r["value"] > best):
             best = r["value"]
         xs.append(r["trial"])
         ys.append(best)
+    if xs:
+        xs.append(max(r["trial"] for r in rows))
+        ys.append(ys[-1])
     history.step(xs, ys, where="post", color="C1", label="best so far")
-    values = [r["value"] for r in done] + [r["last_value"] for r in pruned]
-    if values and min(values) > 0 and max(values) / min(values) > 20:
-        history.set_yscale("log")
-        _plain_log_axis(history)
+    # the axis fits the complete trials; a pruned trial far off (a diverging run) sits on the edge, its value written
+    values = [r["value"] for r in done]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    span = max(high - low, 0.05 * abs(high) or 1.0)
+    bottom, top = low - 0.15 * span, high + 0.6 * span
+    history.set_ylim(bottom, top)
+    inside = [r for r in pruned if bottom <= r["last_value"] <= top]
+    outside = [r for r in pruned if not bottom <= r["last_value"] <= top]
+    if inside:
+        history.scatter([r["trial"] for r in inside], [r["last_value"] for r in inside], marker="x", s=26,
+                        color="C3", label="pruned, at its last report", zorder=3)
+    if outside:
+        edge = [top - 0.04 * (top - bottom) if r["last_value"] > top else bottom + 0.04 * (top - bottom)
+                for r in outside]
+        history.scatter([r["trial"] for r in outside], edge, marker="^", s=30, color="C3",
+                        label="pruned, last report off the scale", zorder=3)
+        for r, y in zip(outside, edge):
+            history.annotate(f"{r['last_value']:.4g}", (r["trial"], y), textcoords="offset points", xytext=(0, -12),
+                             ha="center", fontsize=7, color="C3")
     from matplotlib.ticker import MaxNLocator
 
     history.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -331,7 +348,7 @@ def plot_study(rows: list[dict], importances: dict[str, float], output: str | os
     if importances:
         names = sorted(importances, key=importances.get)
         bars.barh(names, [importances[n] for n in names], color="C2")
-        bars.set_xlabel(f"relative importance (Optuna's estimate from {len(done)} complete trials; sums to 1)")
+        bars.set_xlabel(f"relative importance, sums to 1\n(Optuna's estimate from {len(done)} complete trials)")
         bars.set_xlim(0, 1)
         for i, name in enumerate(names):
             bars.text(importances[name] + 0.01, i, f"{importances[name]:.2f}", va="center", fontsize=8)
