@@ -8,7 +8,7 @@ Two trainers, each run alternately without and with a :class:`lmkit.training.mon
   monitor at its default ``every`` (or ``--nplm-every``), TensorBoard files included when
   tensorboardX is installed;
 * word2vec skip-gram with negative sampling on Brown train, one epoch, ``--threads`` threads, the
-  monitor on every chunk (its default).
+  monitor on every chunk (its default), off / writing metrics.jsonl only / with TensorBoard files too.
 
 Prints tokens (words) per second off and on, their ratio per round and the median, and the
 monitor's own time per report (its hooks timed directly), which is the steadier figure on a
@@ -57,10 +57,12 @@ def nplm_round(corpus, tokens: int, threads: int, every: int | None) -> tuple[fl
     return model.history[0]["tokens_per_s"], monitor
 
 
-def word2vec_round(corpus, threads: int, monitored: bool) -> tuple[float, TimedMonitor | None]:
+def word2vec_round(corpus, threads: int, mode: str) -> tuple[float, TimedMonitor | None]:
+    """One epoch of SG-NS with the monitor ``mode``: "off", "jsonl" (metrics.jsonl only) or "tb" (and TensorBoard)."""
     from lmkit.word2vec.model import Word2Vec
 
-    monitor = TimedMonitor(tempfile.mkdtemp(prefix="lmkit-bench-monitor-"), every=1) if monitored else None
+    monitor = None if mode == "off" else TimedMonitor(tempfile.mkdtemp(prefix="lmkit-bench-monitor-"), every=1,
+                                                      tensorboard=mode == "tb")
     model = Word2Vec(architecture="skipgram", loss="ns", epochs=1, workers=threads).fit(
         corpus, verbose=False, callbacks=[monitor] if monitor else [])
     return model.history[0].words_per_second, monitor
@@ -79,7 +81,7 @@ def report(name: str, pairs: list[tuple[float, float]], monitors: list[TimedMoni
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3, help="off/on pairs per trainer (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternated rounds per trainer (default 5)")
     parser.add_argument("--nplm-tokens", type=int, default=100_000, help="NPLM training tokens per run")
     parser.add_argument("--nplm-every", type=int, default=NPLM_EVERY, help="NPLM steps between reports")
     parser.add_argument("--only", choices=("nplm", "word2vec"), help="one trainer only")
@@ -103,15 +105,18 @@ def main() -> None:
         report("NPLM", pairs, monitors, "tokens")
     if args.only != "nplm":
         corpus = encode_corpus("brown:train", min_count=5, verbose=False)
-        word2vec_round(corpus, args.threads, True)  # compile
-        pairs, monitors = [], []
+        word2vec_round(corpus, args.threads, "tb")  # compile
+        speeds, monitors = {"off": [], "jsonl": [], "tb": []}, []
         for _ in range(args.rounds):
-            off, _ = word2vec_round(corpus, args.threads, False)
-            on, monitor = word2vec_round(corpus, args.threads, True)
-            pairs.append((off, on))
-            monitors.append(monitor)
-        print(f"word2vec SG-NS, Brown train, 1 epoch, monitor every chunk, {args.threads} threads")
-        report("SG-NS", pairs, monitors, "words")
+            for mode in speeds:
+                speed, monitor = word2vec_round(corpus, args.threads, mode)
+                speeds[mode].append(speed)
+                monitors += [monitor] if monitor else []
+        print(f"word2vec SG-NS, Brown train, 1 epoch, monitor every chunk, {args.threads} threads; "
+              f"off / metrics.jsonl only / with TensorBoard")
+        for mode in ("jsonl", "tb"):
+            report(f"SG-NS {mode}", list(zip(speeds["off"], speeds[mode])),
+                   [m for m in monitors if m.tensorboard == (mode == "tb")], "words")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lmkit._jit import jit, jit_finite
+from lmkit._jit import jit, jit_finite, jit_inline
 from lmkit.word2vec.prefetch import prefetch_row
 from lmkit.word2vec.sampling import draw_alias, next_random, uniform_float, uniform_index
 
@@ -220,7 +220,7 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n
     return loss
 
 
-@jit
+@jit_inline
 def hs_path(hidden, hidden_rows, first, n_hidden, target, syn1, alpha, tables, scratch, dims) -> float:
     """Hierarchical softmax: train the hidden rows on ``target``'s Huffman path.
 
@@ -238,7 +238,7 @@ def hs_path(hidden, hidden_rows, first, n_hidden, target, syn1, alpha, tables, s
                          alpha, scratch.grad, scratch.gains, tables.sigmoid, tables.nll, dims)
 
 
-@jit
+@jit_inline
 def update(hidden, hidden_rows, first, n_hidden, target, weights, tables, negative, alpha, state, scratch,
            dims) -> tuple:
     """Predict ``target`` from the hidden rows with HS (if syn1 has rows) and/or NS (negative > 0).
@@ -277,7 +277,7 @@ def in_group(word, targets, n) -> bool:
     return False
 
 
-@jit
+@jit_inline
 def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scratch, dims) -> tuple:
     """The CBOW update of ``n_group`` consecutive targets of a sentence.  Returns ``(state, loss)``.
 
