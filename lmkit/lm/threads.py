@@ -68,16 +68,22 @@ def set_threads(threads: int) -> None:
 
 
 @contextmanager
-def single_threaded_blas():
-    """OpenBLAS on one thread inside the block (its previous count restored after)."""
-    before = blas_threads()
-    if before > 1:
-        set_blas_threads(1)
+def blas_threads_inside(threads: int):
+    """OpenBLAS on ``threads`` threads inside the block (0: unchanged), its previous count restored
+    after; a no-op without OpenBLAS."""
+    before = blas_threads() if threads > 0 else 0
+    if before and before != threads:
+        set_blas_threads(threads)
     try:
         yield
     finally:
-        if before > 1:
+        if before and before != threads:
             set_blas_threads(before)
+
+
+def single_threaded_blas():
+    """OpenBLAS on one thread inside the block (its previous count restored after)."""
+    return blas_threads_inside(1)
 
 
 @lru_cache(maxsize=None)

@@ -30,7 +30,6 @@ step hook).
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
@@ -265,25 +264,12 @@ def fit(model: Sequential, x, y, *, loss: str = "auto", optimizer: str | Optimiz
               "network": model.spec()}
     run = Run(trainer="mlp", model=model, config=config, epochs=int(epochs), probe=SequentialProbe(model))
     model.history = []
-    with _blas_threads(blas_threads):
+    from lmkit.lm.threads import blas_threads_inside
+
+    with blas_threads_inside(blas_threads):
         _train(model, x, y, kind, int(epochs), int(batch_size), valid, clip_norm, schedule, augment, shuffle,
                rng, optimizers, callbacks, run)
     return model.history
-
-
-@contextlib.contextmanager
-def _blas_threads(threads: int):
-    """OpenBLAS on ``threads`` threads inside the block (0: unchanged); a no-op without OpenBLAS."""
-    from lmkit.lm.threads import blas_threads, set_blas_threads
-
-    before = blas_threads() if threads > 0 else 0
-    if before and before != threads:
-        set_blas_threads(threads)
-    try:
-        yield
-    finally:
-        if before and before != threads:
-            set_blas_threads(before)
 
 
 def _train(model, x, y, kind, epochs, batch_size, valid, clip_norm, schedule, augment, shuffle, rng,
