@@ -79,6 +79,7 @@ def main() -> None:
         return
     if args.a is None or args.b is None:
         parser.error("--a and --b (two checkouts) are required")
+    args.a, args.b = args.a.resolve(), args.b.resolve()
     for flag, checkout in (("--a", args.a), ("--b", args.b)):
         if not (checkout / "lmkit" / "__init__.py").is_file():
             parser.error(f"{flag} {checkout}: not an lmkit checkout (no lmkit/__init__.py)")
