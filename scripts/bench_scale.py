@@ -27,6 +27,7 @@ one child process, the sampled peak of the whole tree's RSS, and disk: the
 corpus, and the cache folder at its largest during the phase and at the end.
 
 Usage: python scripts/bench_scale.py --workdir /tmp/scale [--sizes 10M,100M,1B] [--ray] [--ray-train]
+       [--phases encode,train] [--keep-cache]   (phases apart: each run stays short)
 The workdir needs ~2.7 bytes a token for the corpus and ~8 bytes a token while encoding; never the repo.
 """
 from __future__ import annotations
@@ -45,17 +46,18 @@ from pathlib import Path
 SAMPLE_SECONDS = 0.2                  # /proc is read this often: cheap (a few processes), fine enough for RSS sums
 SUFFIXES = {"K": 10**3, "M": 10**6, "B": 10**9, "G": 10**9}
 W2V = dict(architecture="skipgram", loss="ns", vector_size=100, min_count=5, sample=1e-3, negative=5, epochs=1)
+PHASE_CHOICES = ("encode", "train")  # after the corpus is generated (where missing)
 COLUMNS = ("size", "phase", "seconds", "M tokens/s", "driver VmHWM MB", "driver anon peak MB",
            "largest child VmHWM MB", "processes", "tree RSS peak MB", "corpus MB", "cache MB (peak / end)", "notes")
 
 
 def parse_size(text: str) -> int:
     """``"10M"`` -> 10_000_000 (K, M, B/G suffixes, or a plain integer)."""
-    text = text.strip().upper().replace("_", "")
+    plain = text.strip().upper().replace("_", "")
     try:
-        if text and text[-1] in SUFFIXES:
-            return int(float(text[:-1]) * SUFFIXES[text[-1]])
-        return int(text)
+        if plain and plain[-1] in SUFFIXES:
+            return int(float(plain[:-1]) * SUFFIXES[plain[-1]])
+        return int(plain)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--sizes: not a token count: {text!r} (e.g. 10M, 100M, 1B)") from None
 
@@ -282,8 +284,11 @@ def ensure_corpus(workdir: Path, tokens: int, shards: int, seed: int, log) -> tu
 
 def bench(workdir: Path, sizes: list[int], *, ray: bool = False, ray_train: bool = False, threads: int = 2,
           encode_workers: int = 2, shards: int | None = None, seed: int = 0, keep_cache: bool = False,
-          log=print) -> list[Row]:
-    """Run every phase for every size; the table's rows."""
+          phases: tuple[str, ...] = PHASE_CHOICES, log=print) -> list[Row]:
+    """Run the ``phases`` for every size (the corpus is generated first where missing); the table's rows.
+
+    Without ``"encode"``, training reads the cache a run with ``keep_cache`` left (or encodes, untimed).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     rows = []
     for tokens in sizes:
@@ -295,12 +300,14 @@ def bench(workdir: Path, sizes: list[int], *, ray: bool = False, ray_train: bool
         runs = [("local", None)] + ([("ray", "local")] if ray else [])
         for name, cluster in runs:
             cache = workdir / f"cache-{size_label(tokens)}-{name}"
-            shutil.rmtree(cache, ignore_errors=True)
-            label = f"encode ({encode_workers} processes)" if cluster is None else f"encode (ray, {encode_workers} CPUs)"
-            log(f"{size_label(tokens)}: {label}")
-            spec = {"corpus": str(folder), "cache": str(cache), "workers": encode_workers, "cluster": cluster}
-            rows.append(Row(tokens, label, run_phase("encode", spec, cache), corpus_bytes))
-            if cluster is None:
+            if "encode" in phases:
+                shutil.rmtree(cache, ignore_errors=True)
+                label = (f"encode ({encode_workers} processes)" if cluster is None
+                         else f"encode (ray, {encode_workers} CPUs)")
+                log(f"{size_label(tokens)}: {label}")
+                spec = {"corpus": str(folder), "cache": str(cache), "workers": encode_workers, "cluster": cluster}
+                rows.append(Row(tokens, label, run_phase("encode", spec, cache), corpus_bytes))
+            if cluster is None and "train" in phases:
                 log(f"{size_label(tokens)}: skip-gram")
                 spec = {"corpus": str(folder), "cache": str(cache), "threads": threads}
                 rows.append(Row(tokens, f"SG-NS 1 epoch ({threads} threads)", run_phase("train", spec, None),
@@ -329,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encode-workers", type=int, default=2, help="encoding processes / Ray CPUs (default 2)")
     parser.add_argument("--shards", type=int, help="corpus files (default: 2 per 10M tokens, 2 to 64)")
     parser.add_argument("--keep-cache", action="store_true", help="keep the encoded corpora (default: remove)")
+    parser.add_argument("--phases", default=",".join(PHASE_CHOICES),
+                        help="which of encode,train to run after generating any missing corpus (default both; "
+                             "'' only generates); train alone reads a --keep-cache run's cache")
     parser.add_argument("--phase", nargs=2, metavar=("KIND", "SPEC"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.phase:
@@ -347,11 +357,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     if not sizes or min(sizes) < 1000:
         parser.error(f"--sizes {args.sizes}: give token counts of at least 1000 (e.g. 10M,100M)")
+    phases = tuple(part.strip() for part in args.phases.split(",") if part.strip())
+    if not set(phases) <= set(PHASE_CHOICES):
+        parser.error(f"--phases {args.phases}: choose among {','.join(PHASE_CHOICES)}")
     if args.threads < 1 or args.encode_workers < 1:
         parser.error("--threads and --encode-workers must be >= 1")
     log = lambda message: print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)  # noqa: E731
     rows = bench(args.workdir, sizes, ray=args.ray, ray_train=args.ray_train, threads=args.threads,
-                 encode_workers=args.encode_workers, shards=args.shards, keep_cache=args.keep_cache, log=log)
+                 encode_workers=args.encode_workers, shards=args.shards, keep_cache=args.keep_cache,
+                 phases=phases, log=log)
     print(markdown(rows))
     return 0
 

@@ -55,9 +55,12 @@ def test_a_tiny_run_gives_a_row_per_phase(script, tmp_path):
     assert "vocab" in encode["notes"] and "loss" in train["notes"]
     assert ray_train["notes"].startswith("skipped") or float(ray_train["seconds"]) > 0
     assert not (tmp_path / "work" / "cache-20K-local").exists()  # caches are removed unless --keep-cache
-    again = script.bench(tmp_path / "work", [20_000], threads=1, encode_workers=1, shards=3,
-                         log=lambda message: None)
-    assert [row.phase for row in again] == ["encode (1 processes)", "SG-NS 1 epoch (1 threads)"]  # corpus reused
+    again = script.bench(tmp_path / "work", [20_000], threads=1, encode_workers=1, shards=3, keep_cache=True,
+                         phases=("encode",), log=lambda message: None)
+    assert [row.phase for row in again] == ["encode (1 processes)"]  # the corpus reused, training left out
+    assert (tmp_path / "work" / "cache-20K-local").is_dir()
+    train = script.bench(tmp_path / "work", [20_000], threads=1, shards=3, phases=("train",), log=lambda m: None)
+    assert [row.phase for row in train] == ["SG-NS 1 epoch (1 threads)"]
 
 
 def test_ray_encoding_row(script, tmp_path, need_module):
@@ -76,3 +79,9 @@ def test_the_workdir_must_be_outside_the_repository(script, capsys):
     with pytest.raises(SystemExit):
         script.main(["--workdir", os.path.join(repo, "scratch"), "--sizes", "10K"])
     assert "inside the repository" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        script.main(["--workdir", "/tmp/x", "--phases", "encode,eval"])
+    assert "--phases encode,eval: choose among encode,train" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        script.main(["--workdir", "/tmp/x", "--sizes", "ten"])
+    assert "--sizes: not a token count: 'ten'" in capsys.readouterr().err
