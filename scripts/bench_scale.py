@@ -192,7 +192,7 @@ def phase_train(spec: dict) -> dict:
     from lmkit.word2vec.model import Word2Vec
 
     corpus = encode_corpus(spec["corpus"], min_count=W2V["min_count"], cache_dir=spec["cache"], verbose=False)
-    options = dict(W2V, workers=spec["threads"], **spec.get("extra", {}))
+    options = {**W2V, "workers": spec["threads"], **spec.get("extra", {})}
     started = time.perf_counter()
     model = Word2Vec(Word2VecConfig(**options)).fit(corpus, verbose=False)
     seconds = time.perf_counter() - started
@@ -258,13 +258,13 @@ def markdown(rows: list[Row]) -> str:
 
 
 def data_parallel_options() -> dict | str:
-    """The Word2VecConfig options of 2 data-parallel Ray workers (branch raytrain: ``cluster`` and
-    ``replicas``), or why this lmkit cannot train that way."""
+    """The Word2VecConfig options of 2 data-parallel Ray workers of 1 thread each, as many cores as the
+    local run's threads (branch raytrain: ``cluster`` and ``replicas``), or why this lmkit cannot."""
     from lmkit.word2vec.config import Word2VecConfig
 
     if not {"cluster", "replicas"} <= {field.name for field in dataclasses.fields(Word2VecConfig)}:
         return "skipped: this lmkit has no data-parallel word2vec (Word2VecConfig.cluster, .replicas)"
-    return {"cluster": "local", "replicas": 2}
+    return {"cluster": "local", "replicas": 2, "workers": 1}
 
 
 def ensure_corpus(workdir: Path, tokens: int, shards: int, seed: int, log) -> tuple[Path, dict | None]:
@@ -314,7 +314,7 @@ def bench(workdir: Path, sizes: list[int], *, ray: bool = False, ray_train: bool
                                 corpus_bytes))
                 if ray_train:
                     extra = data_parallel_options()
-                    label = "SG-NS 1 epoch (ray, 2 workers)"
+                    label = "SG-NS 1 epoch (ray, 2 workers x 1 thread)"
                     if isinstance(extra, str):
                         rows.append(Row(tokens, label, {"skipped": extra}, corpus_bytes))
                     else:

@@ -12,7 +12,7 @@ from lmkit.cluster import connect
 
 
 class FakeRay(types.ModuleType):
-    """``ray.init``/``is_initialized``/``cluster_resources`` of a machine with ``running`` (a cluster to join) or none."""
+    """``ray.init``/``is_initialized``/``cluster_resources`` where a cluster runs (``running``) or none does."""
 
     def __init__(self, running: bool):
         super().__init__("ray")

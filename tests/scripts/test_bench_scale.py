@@ -44,7 +44,7 @@ def test_a_tiny_run_gives_a_row_per_phase(script, tmp_path):
     header, cells = table_rows(script.markdown(rows))
     assert header == list(script.COLUMNS)
     assert [row["phase"] for row in cells] == ["generate (3 gz files)", "encode (2 processes)",
-                                               "SG-NS 1 epoch (1 threads)", "SG-NS 1 epoch (ray, 2 workers)"]
+                                               "SG-NS 1 epoch (1 threads)", "SG-NS 1 epoch (ray, 2 workers x 1 thread)"]
     generate, encode, train, ray_train = cells
     assert float(encode["seconds"]) > 0 and float(encode["M tokens/s"]) > 0
     assert int(encode["processes"]) >= 3  # the phase process and its 2 spawned encoders
