@@ -19,6 +19,10 @@ call does nothing, so library functions can call it freely.
 The tasks lmkit sends read the corpus and write their results by path: on a
 cluster of several machines, the corpus and the cache folder must be on a
 filesystem every node mounts at the same path (NFS, a cloud file store).
+Workers import lmkit themselves, so every node needs the same lmkit; on
+this machine Ray puts the driver's working directory first on the workers'
+``sys.path``, so a driver started inside another checkout of lmkit sends
+tasks to that checkout's code.
 """
 from __future__ import annotations
 
