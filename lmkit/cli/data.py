@@ -56,6 +56,11 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--workers", type=_at_least_one, default=1, metavar="K", dest="encode_workers",
                        help="processes that read and tokenize the corpus: its files, and byte ranges of large "
                             "plain files, in parallel (default 1; the encoding is the same for every K)")
+    group.add_argument("--cluster", type=_cluster, default=None, metavar="WHERE",
+                       help="tokenize on Ray instead of local processes: 'local' (a Ray instance on this machine, "
+                            "with --workers CPUs, all cores by default), 'auto' (the cluster this machine belongs "
+                            "to, else local) or a cluster address; several machines need the corpus and the cache "
+                            "on a shared filesystem (pip install 'lmkit[ray]'; the encoding is the same)")
     group.add_argument("--no-download", action="store_true",
                        help="never fetch a dataset named but missing (default: fetch it on first use; "
                             "also LMKIT_NO_DOWNLOAD=1)")
@@ -70,6 +75,19 @@ def _at_least_one(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {number}")
     return number
+
+
+def _cluster(value: str) -> str:
+    """argparse type: a non-empty ``--cluster`` (its meaning is :func:`lmkit.cluster.connect`'s)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must be 'local', 'auto' or a Ray address, got ''")
+    return value
+
+
+def encoding_options(args: argparse.Namespace) -> dict:
+    """Where the corpus is tokenized (``--workers``, ``--cluster``), as keyword arguments of
+    :func:`lmkit.corpus.encoded.encode_corpus` and ``encode_with_vocab``."""
+    return {"workers": args.encode_workers, "cluster": args.cluster}
 
 
 def corpus_source(args: argparse.Namespace, spec):
@@ -116,7 +134,7 @@ def _encode(args: argparse.Namespace) -> int:
     check_output(args.vocab_out, "--vocab-out")
     started = time.perf_counter()
     corpus = encode_corpus(corpus_source(args, args.input), tokenizer_config(args), min_count=args.min_count,
-                           max_size=args.max_size, unk=args.unk, eos=args.eos, workers=args.encode_workers,
+                           max_size=args.max_size, unk=args.unk, eos=args.eos, **encoding_options(args),
                            verbose=not args.quiet)
     seconds = time.perf_counter() - started
     if args.vocab_out:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 
 from lmkit.cli.configfile import add_config_argument, read_config
-from lmkit.cli.data import add_input_arguments, add_tokenizer_arguments, corpus_source, tokenizer_config
+from lmkit.cli.data import (add_input_arguments, add_tokenizer_arguments, corpus_source, encoding_options,
+                             tokenizer_config)
 from lmkit.cli.options import add_config_options, field_names, typed_values
 from lmkit.cli.watch import add_monitor_arguments, monitor_options
 from lmkit.word2vec.config import Word2VecConfig
@@ -73,7 +74,7 @@ def _train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     corpus = encode_corpus(corpus_source(args, args.input), config.tokenizer, min_count=config.min_count,
                            max_size=config.max_vocab_size, max_sentence_length=config.max_sentence_length,
-                           workers=args.encode_workers, verbose=not args.quiet)
+                           **encoding_options(args), verbose=not args.quiet)
     _check_sizes(config, len(corpus.vocab))
     model = Word2Vec(config).fit(corpus, verbose=not args.quiet, **monitoring)
     seconds = time.perf_counter() - started
