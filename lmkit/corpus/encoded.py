@@ -43,6 +43,7 @@ from typing import Iterator
 
 import numpy as np
 from lmkit.corpus import shards
+from lmkit.corpus.byte_types import TypeTable
 from lmkit.corpus.datasets import resolve
 from lmkit.corpus.shards import batches
 from lmkit.corpus.tokenizer import OOV_SENTINEL, Tokenizer, TokenizerConfig
@@ -322,18 +323,10 @@ class _Merged:
 
     def __init__(self, pieces: list[shards.Shard]):
         self.shards = pieces
-        index = shards.LocalTypes()
-        self.local_to_global = []
-        partial = []
-        for shard in pieces:
-            types = shard.types()
-            mapping = np.fromiter(map(index.__getitem__, types), dtype=np.int64, count=len(types))
-            self.local_to_global.append(mapping)
-            partial.append((mapping, shard.counts()))
-        self.types = list(index)
-        self.counts = np.zeros(len(self.types), dtype=np.int64)
-        for mapping, counts in partial:
-            np.add.at(self.counts, mapping, counts)
+        table = TypeTable()
+        self.local_to_global = [table.add_lines(shard.types_utf8(), shard.counts()) for shard in pieces]
+        self.types = table.types()
+        self.counts = table.counts()
         self.n_lines = sum(shard.n_lines for shard in pieces)
         self.n_raw_tokens = sum(shard.n_tokens for shard in pieces)
 
