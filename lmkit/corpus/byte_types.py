@@ -19,20 +19,29 @@ whitespace (``strip=True``) -- that only matters for U+001C..U+001F at a line's
 end, which Rust would keep inside the last token.
 
 Splitting and looking up in Python cost ~550 ns a token (``str.split``, then a
-dict lookup that hashes a fresh string); the kernel scans the bytes once and
-interns each token in an open-addressing hash table (linear probing, load <= 1/2)
-over a byte arena, ~50 ns a token.  The hash is 32-bit FNV-1a (Fowler, Noll, Vo),
-computed while the token is scanned; each slot packs ``hash << 31 | type id`` so
-a probe compares hashes without touching the arena.  Types are numbered in
-first-seen order and stored in the arena each followed by ``\\n``, so the arena
-is the shard's ``tokens.txt`` as it stands.
+dict lookup that hashes a fresh string).  Here a first pass scans a block's
+bytes once, recording each token's span and 32-bit FNV-1a hash (Fowler, Noll,
+Vo); a second pass interns the tokens in an open-addressing hash table (linear
+probing, load <= 1/2) over a byte arena.  The two passes matter: a file has
+~300K types, so the table does not fit in cache and most rare tokens cost two
+cache misses (slot, then arena bytes); with the hashes known in advance the
+second pass prefetches a few keys ahead and the misses overlap.  Each slot is a
+pair ``(hash << 31 | type id, arena offset)``, so a probe compares hashes and
+reaches the bytes without a third array.  Types are numbered in first-seen
+order and stored in the arena each followed by ``\\n``, so the arena is the
+shard's ``tokens.txt`` as it stands; merging shards (:meth:`TypeTable.add_lines`)
+runs the same second pass over their types.
 
 The integer arithmetic stays below 2**63 (hashes are masked to 32 bits before
 each multiply), so the kernels give the same result with ``NUMBA_DISABLE_JIT=1``.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from lmkit._jit import jit_exact
 
@@ -43,6 +52,7 @@ _ID_BITS = 31                      # a slot holds hash << 31 | type id: type ids
 _ID_MASK = (1 << _ID_BITS) - 1
 _NEWLINE = 10
 INITIAL_TYPES = 1 << 12            # type capacity of a new table; each growth doubles what runs short
+_AHEAD = 8                         # keys prefetched ahead: enough cache misses in flight to hide their latency
 
 
 @jit_exact
@@ -82,66 +92,41 @@ def _python_space_before(data, start, end):
     return 3 if _rust_space(data, end - 3, end) == 3 else 0  # a 3-byte whitespace character, if that is one
 
 
-@jit_exact
-def _intern(data, start, end, hashed, weight, slots, arena, starts, counts, sizes):
-    """The type id of ``data[start:end]`` (hash ``hashed``), added as a new type if unseen; adds ``weight``
-    to its count.  The caller has made room for one more type and ``end - start + 1`` arena bytes."""
-    mask = slots.shape[0] - 1
-    tag = hashed << _ID_BITS
-    length = end - start
-    slot = (hashed ^ (hashed >> 16)) & mask  # fold the high bits in: the table index uses only the low ones
-    while True:
-        entry = slots[slot]
-        if entry < 0:
-            break
-        if entry >> _ID_BITS == hashed:
-            index = entry & _ID_MASK
-            first = starts[index]
-            if starts[index + 1] - 1 - first == length:
-                k = 0
-                while k < length and arena[first + k] == data[start + k]:
-                    k += 1
-                if k == length:
-                    counts[index] += weight
-                    return index
-        slot = (slot + 1) & mask
-    index = sizes[0]
-    used = sizes[1]
-    for k in range(length):
-        arena[used + k] = data[start + k]
-    arena[used + length] = _NEWLINE
-    starts[index + 1] = used + length + 1
-    counts[index] = weight
-    slots[slot] = tag | index
-    sizes[0] = index + 1
-    sizes[1] = used + length + 1
-    return index
+if numba.config.DISABLE_JIT:
+    def _prefetch(array, index):
+        """No-op without the JIT."""
+else:
+    @intrinsic
+    def _prefetch(typingctx, array, index):
+        """Ask the CPU to bring ``array[index]`` into cache (LLVM's ``llvm.prefetch``: read, keep)."""
+        def codegen(context, builder, signature, args):
+            array_type = signature.args[0]
+            array = context.make_array(array_type)(context, builder, args[0])
+            pointer = cgutils.get_item_pointer(context, builder, array_type, array, [args[1]], wraparound=False)
+            byte_pointer, int32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+            function = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, int32, int32, int32]),
+                "llvm.prefetch.p0i8")
+            builder.call(function, [builder.bitcast(pointer, byte_pointer), int32(0), int32(3), int32(1)])
+            return context.get_dummy_value()
+        return types.void(array, index), codegen
 
 
 @jit_exact
-def _has_room(line_length, new_types, slots, arena, starts, sizes):
-    """True when the table takes ``new_types`` more types (load <= 1/2) and ``line_length`` more bytes;
-    otherwise records ``line_length`` in ``sizes[2]`` for the caller to grow by."""
-    n_types = sizes[0] + new_types
-    if 2 * n_types <= slots.shape[0] and n_types < starts.shape[0] and \
-            sizes[1] + line_length + new_types <= arena.shape[0]:
-        return True
-    sizes[2] = line_length
-    return False
+def _scan_tokens(data, strip, firsts, ends, hashes, lengths):
+    """Pass 1 over ``data: uint8[n]``: the tokens of each line, split on Rust whitespace.
 
-
-@jit_exact
-def _split_block(data, position, strip, ids, n_tokens, lengths, n_lines, slots, arena, starts, counts, sizes):
-    """Split the lines of ``data: uint8[n]`` from byte ``position`` on Rust whitespace and intern the tokens.
-
-    Appends each token's type id to ``ids: int32[>= n/2 + 1]`` (from index
-    ``n_tokens``) and each line's token count to ``lengths: int64[lines]``
-    (from ``n_lines``).  Lines end at ``\\n`` or at the end of ``data``; with
-    ``strip`` each line first loses its trailing Python whitespace.  Returns
-    ``(position, n_tokens, n_lines)`` after the last line done: ``position <
-    n`` when the table needs room first (see :func:`_has_room`).
+    Token ``t`` is ``data[firsts[t]:ends[t]]`` with FNV-1a hash ``hashes[t]``
+    (int64[>= n/2 + 1] each); ``lengths[line]`` its line's token count.  Lines
+    end at ``\\n`` or at the end of ``data``; with ``strip`` each line first
+    loses its trailing Python whitespace.  Returns ``(n_tokens, n_lines, bytes)``,
+    bytes = the tokens' total length.
     """
     n = data.shape[0]
+    n_tokens = 0
+    n_lines = 0
+    total = 0
+    position = 0
     while position < n:
         stop = position
         while stop < n and data[stop] != _NEWLINE:
@@ -153,8 +138,6 @@ def _split_block(data, position, strip, ids, n_tokens, lengths, n_lines, slots, 
                 if width == 0:
                     break
                 end -= width
-        if not _has_room(end - position, (end - position + 1) // 2, slots, arena, starts, sizes):
-            return position, n_tokens, n_lines
         line_tokens = 0
         i = position
         while i < end:
@@ -170,33 +153,90 @@ def _split_block(data, position, strip, ids, n_tokens, lengths, n_lines, slots, 
                     break
                 hashed = ((hashed ^ c) * _FNV_PRIME) & _MASK32
                 i += 1
-            ids[n_tokens] = _intern(data, first, i, hashed, 1, slots, arena, starts, counts, sizes)
+            firsts[n_tokens] = first
+            ends[n_tokens] = i
+            hashes[n_tokens] = hashed
+            total += i - first
             n_tokens += 1
             line_tokens += 1
         lengths[n_lines] = line_tokens
         n_lines += 1
         position = stop + 1
-    return position, n_tokens, n_lines
+    return n_tokens, n_lines, total
 
 
 @jit_exact
-def _intern_lines(data, position, weights, ids, n_lines, slots, arena, starts, counts, sizes):
-    """Intern each whole line of ``data: uint8[n]`` from byte ``position`` as one type (the shard merge),
-    adding ``weights[line]`` to its count; ``ids[line]`` gets its type id.  Returns ``(position, n_lines)``
-    as :func:`_split_block` does."""
+def _scan_lines(data, firsts, ends, hashes):
+    """Pass 1 for whole lines as keys: line ``t`` is ``data[firsts[t]:ends[t]]``, hash ``hashes[t]``."""
     n = data.shape[0]
+    n_lines = 0
+    position = 0
     while position < n:
         stop = position
         hashed = _FNV_OFFSET
         while stop < n and data[stop] != _NEWLINE:
             hashed = ((hashed ^ int(data[stop])) * _FNV_PRIME) & _MASK32
             stop += 1
-        if not _has_room(stop - position, 1, slots, arena, starts, sizes):
-            return position, n_lines
-        ids[n_lines] = _intern(data, position, stop, hashed, weights[n_lines], slots, arena, starts, counts, sizes)
+        firsts[n_lines] = position
+        ends[n_lines] = stop
+        hashes[n_lines] = hashed
         n_lines += 1
         position = stop + 1
-    return position, n_lines
+    return n_lines
+
+
+@jit_exact
+def _resolve(data, firsts, ends, hashes, count, ids, slots, arena, sizes):
+    """Pass 2: ``ids[t]`` = the type id of key ``t < count`` of pass 1, new keys added as types.
+
+    The caller has made room for ``count`` new types and their bytes.  Slot
+    ``s`` is ``slots[2s]`` = hash << 31 | type id (-1: empty) and
+    ``slots[2s+1]`` = the type's offset in the arena, where it is followed by
+    ``\\n`` (keys never hold one), so a probe needs no third array.  The
+    lookups of a block are independent: the slot of key ``t + 8`` and the
+    arena bytes of key ``t + 4`` are prefetched, so their cache misses overlap
+    instead of following one another.
+    """
+    mask = (slots.shape[0] >> 1) - 1
+    for t in range(count):
+        if t + _AHEAD < count:
+            ahead = hashes[t + _AHEAD]
+            _prefetch(slots, 2 * ((ahead ^ (ahead >> 16)) & mask))
+        if t + _AHEAD // 2 < count:
+            ahead = hashes[t + _AHEAD // 2]
+            slot = 2 * ((ahead ^ (ahead >> 16)) & mask)
+            if slots[slot] >> _ID_BITS == ahead:
+                _prefetch(arena, slots[slot + 1])
+        hashed = hashes[t]
+        start = firsts[t]
+        length = ends[t] - start
+        slot = (hashed ^ (hashed >> 16)) & mask  # fold the high bits in: the index uses only the low ones
+        while True:
+            entry = slots[2 * slot]
+            if entry < 0:
+                break
+            if entry >> _ID_BITS == hashed:
+                at = slots[2 * slot + 1]
+                if at + length < sizes[1] and arena[at + length] == _NEWLINE:
+                    k = 0
+                    while k < length and arena[at + k] == data[start + k]:
+                        k += 1
+                    if k == length:
+                        break
+            slot = (slot + 1) & mask
+        if entry >= 0:
+            ids[t] = entry & _ID_MASK
+            continue
+        index = sizes[0]
+        used = sizes[1]
+        for k in range(length):
+            arena[used + k] = data[start + k]
+        arena[used + length] = _NEWLINE
+        slots[2 * slot] = (hashed << _ID_BITS) | index
+        slots[2 * slot + 1] = used
+        sizes[0] = index + 1
+        sizes[1] = used + length + 1
+        ids[t] = index
 
 
 class TypeTable:
@@ -209,11 +249,11 @@ class TypeTable:
     """
 
     def __init__(self, capacity: int = INITIAL_TYPES):
-        self._slots = np.full(_power_of_two(2 * capacity), -1, dtype=np.int64)  # hash << 31 | id, -1 = empty
-        self._starts = np.zeros(capacity + 1, dtype=np.int64)   # type k is arena[starts[k]:starts[k+1] - 1]
+        self._slots = np.full(2 * _power_of_two(2 * capacity), -1, dtype=np.int64)  # pairs: hash << 31 | id, offset
+        self._arena = np.empty(8 * capacity, dtype=np.uint8)    # each type's bytes, then b"\n"
         self._counts = np.zeros(capacity, dtype=np.int64)
-        self._arena = np.empty(8 * capacity, dtype=np.uint8)
-        self._sizes = np.zeros(3, dtype=np.int64)               # n_types, arena bytes used, bytes wanted
+        self._sizes = np.zeros(2, dtype=np.int64)               # n_types, arena bytes used
+        self._scratch = np.empty((3, 0), dtype=np.int64)        # pass 1's firsts, ends, hashes
 
     @property
     def n_types(self) -> int:
@@ -240,62 +280,77 @@ class TypeTable:
         int32[n_tokens] type ids and int64[n_lines] tokens per line.
         """
         array = np.frombuffer(data, dtype=np.uint8)
-        ids = np.empty(array.shape[0] // 2 + 1, dtype=np.int32)
+        firsts, ends, hashes = self._scratch_for(array.shape[0] // 2 + 1)
         lengths = np.empty(data.count(b"\n") + 1, dtype=np.int64)
-        position, n_tokens, n_lines = 0, 0, 0
-        while True:
-            position, n_tokens, n_lines = _split_block(array, position, strip, ids, n_tokens, lengths, n_lines,
-                                                       self._slots, self._arena, self._starts, self._counts,
-                                                       self._sizes)
-            if position >= array.shape[0]:
-                return ids[:n_tokens], lengths[:n_lines]
-            self._grow(int(self._sizes[2]), (int(self._sizes[2]) + 1) // 2)
+        n_tokens, n_lines, n_bytes = _scan_tokens(array, strip, firsts, ends, hashes, lengths)
+        ids = self._resolve(array, n_tokens, n_bytes)
+        self._add_counts(np.bincount(ids, minlength=self.n_types))
+        return ids.astype(np.int32), lengths[:n_lines]
 
     def add_lines(self, data: bytes, weights: np.ndarray) -> np.ndarray:
         """Add each line of ``data`` (UTF-8, ``\\n`` between lines) as one type, its count raised by
         ``weights[line]`` (int64[n_lines]); returns int64[n_lines]: the lines' type ids."""
         array = np.frombuffer(data, dtype=np.uint8)
-        weights = np.ascontiguousarray(weights, dtype=np.int64)
         n_lines = data.count(b"\n") + (not data.endswith(b"\n")) if data else 0
-        if n_lines != weights.shape[0]:
-            raise ValueError(f"add_lines: {weights.shape[0]} weights for {n_lines} lines")
-        ids = np.empty(n_lines, dtype=np.int64)
-        position, done = 0, 0
-        while True:
-            position, done = _intern_lines(array, position, weights, ids, done, self._slots, self._arena,
-                                           self._starts, self._counts, self._sizes)
-            if position >= array.shape[0]:
-                return ids
-            self._grow(int(self._sizes[2]), 1)
+        if n_lines != len(weights):
+            raise ValueError(f"add_lines: {len(weights)} weights for {n_lines} lines")
+        firsts, ends, hashes = self._scratch_for(n_lines)
+        _scan_lines(array, firsts, ends, hashes)
+        ids = self._resolve(array, n_lines, array.shape[0])
+        added = np.zeros(self.n_types, dtype=np.int64)
+        np.add.at(added, ids, np.asarray(weights, dtype=np.int64))
+        self._add_counts(added)
+        return ids
 
-    def _grow(self, line_bytes: int, new_types: int) -> None:
-        """Make room for ``new_types`` more types and ``line_bytes`` more bytes: each array at least doubles."""
+    def _scratch_for(self, size: int) -> np.ndarray:
+        if self._scratch.shape[1] < size:
+            self._scratch = np.empty((3, size), dtype=np.int64)
+        return self._scratch
+
+    def _resolve(self, array: np.ndarray, count: int, n_bytes: int) -> np.ndarray:
+        """Pass 2 over the first ``count`` keys of the scratch arrays (``n_bytes`` long in all): int64[count] ids."""
+        self._reserve(count, n_bytes + count)
+        ids = np.empty(count, dtype=np.int64)
+        firsts, ends, hashes = self._scratch
+        _resolve(array, firsts, ends, hashes, count, ids, self._slots, self._arena, self._sizes)
+        return ids
+
+    def _add_counts(self, added: np.ndarray) -> None:
+        if self._counts.shape[0] < added.shape[0]:
+            self._counts = _resized(self._counts, max(2 * self._counts.shape[0], added.shape[0]))
+        self._counts[:added.shape[0]] += added
+
+    def _reserve(self, new_types: int, new_bytes: int) -> None:
+        """Room for ``new_types`` more types (load <= 1/2) of ``new_bytes`` arena bytes; each array at least doubles."""
         n_types, used = int(self._sizes[0]), int(self._sizes[1])
-        capacity = self._counts.shape[0]
-        if n_types + new_types >= capacity:
-            capacity = max(2 * capacity, n_types + new_types + 1)
-            self._starts = _resized(self._starts, capacity + 1)
-            self._counts = _resized(self._counts, capacity)
-        if used + line_bytes + new_types > self._arena.shape[0]:
-            self._arena = _resized(self._arena, max(2 * self._arena.shape[0], used + line_bytes + new_types))
-        if 2 * (n_types + new_types) > self._slots.shape[0]:
-            self._slots = np.full(_power_of_two(max(2 * self._slots.shape[0], 2 * (n_types + new_types))), -1,
-                                  dtype=np.int64)
-            _rehash(self._slots, self._arena, self._starts, n_types)
+        if used + new_bytes > self._arena.shape[0]:
+            self._arena = _resized(self._arena, max(2 * self._arena.shape[0], used + new_bytes))
+        if 2 * (n_types + new_types) > self._slots.shape[0] // 2:
+            pairs = _power_of_two(max(self._slots.shape[0], 2 * (n_types + new_types)))
+            self._slots = np.full(2 * pairs, -1, dtype=np.int64)
+            _rehash(self._slots, self._arena, used)
 
 
 @jit_exact
-def _rehash(slots, arena, starts, n_types):
-    """Insert types ``0..n_types-1`` of the arena into the empty ``slots``."""
-    mask = slots.shape[0] - 1
-    for index in range(n_types):
-        hashed = _FNV_OFFSET
-        for k in range(starts[index], starts[index + 1] - 1):
-            hashed = ((hashed ^ int(arena[k])) * _FNV_PRIME) & _MASK32
+def _rehash(slots, arena, used):
+    """Insert every type of ``arena[:used]`` (``\\n`` after each; id = order) into the empty ``slots``."""
+    mask = (slots.shape[0] >> 1) - 1
+    index = 0
+    start = 0
+    hashed = _FNV_OFFSET
+    for k in range(used):
+        c = int(arena[k])
+        if c != _NEWLINE:
+            hashed = ((hashed ^ c) * _FNV_PRIME) & _MASK32
+            continue
         slot = (hashed ^ (hashed >> 16)) & mask
-        while slots[slot] >= 0:
+        while slots[2 * slot] >= 0:
             slot = (slot + 1) & mask
-        slots[slot] = (hashed << _ID_BITS) | index
+        slots[2 * slot] = (hashed << _ID_BITS) | index
+        slots[2 * slot + 1] = start
+        index += 1
+        start = k + 1
+        hashed = _FNV_OFFSET
 
 
 def _resized(array: np.ndarray, size: int) -> np.ndarray:

@@ -226,3 +226,24 @@ def test_utf8_blocks_pass_clean_text_as_read_and_reencode_the_rest(tmp_path):
     path.write_bytes(b"caf\xe9  \nok\n")
     assert b"".join(iter_utf8_blocks(path, encoding="latin-1")) == "caf\u00e9\nok\n".encode()
     assert b"".join(iter_utf8_blocks(path, errors="replace", max_invalid=1)) == "caf\ufffd\nok\n".encode()
+
+
+def test_the_kernels_give_the_same_tokens_without_the_jit(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    text = random_text(4, 60) + "\nx\u3000y\x1c \x1d"
+    code = ("import json, sys; from lmkit.corpus.byte_types import TypeTable; t = TypeTable(1); "
+            "ids, lengths = t.split(sys.stdin.buffer.read(), True); merged = TypeTable(1); "
+            "merged.add_lines(t.types_utf8(), t.counts()); "
+            "print(json.dumps([t.types(), ids.tolist(), lengths.tolist(), merged.counts().tolist()]))")
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    out = subprocess.run([sys.executable, "-c", code], input=text.encode(), capture_output=True, env=env,
+                         check=True).stdout
+    types, ids, lengths, merged_counts = json.loads(out)
+    table = TypeTable()
+    expected_ids, expected_lengths = table.split(text.encode(), True)
+    assert (types, ids, lengths) == (table.types(), expected_ids.tolist(), expected_lengths.tolist())
+    assert merged_counts == table.counts().tolist()
