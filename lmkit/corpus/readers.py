@@ -128,15 +128,16 @@ def iter_line_blocks(path: Path, errors: str = "strict", block_bytes: int = BLOC
 def iter_utf8_blocks(path: Path, errors: str = "strict", block_bytes: int = BLOCK_BYTES,
                      encoding: str = DEFAULT_ENCODING, max_invalid: float = MAX_INVALID, start: int = 0,
                      end: int | None = None) -> Iterator[bytes]:
-    """The lines of :func:`iter_line_blocks` as UTF-8 bytes, ``\n`` after each, trailing whitespace not yet stripped.
+    """The lines of :func:`iter_line_blocks` as UTF-8 bytes, ``\\n`` after each, trailing whitespace not yet stripped.
 
     For compiled readers (:mod:`lmkit.corpus.byte_types`) that need no
     ``str``: a block of valid UTF-8 without NUL bytes is passed on as read,
     with no decoding beyond the check; any other block (another encoding,
     invalid bytes, NUL) goes through :func:`iter_line_blocks`'s decoding, so
     errors, replacement and the ``max_invalid`` check are the same, and is
-    encoded back to UTF-8.  Only the stripping of each line's trailing
-    whitespace is left to the consumer (it is a second pass in Python).
+    encoded back to UTF-8.  Stripping each line's trailing whitespace is left
+    to the consumer, which does it in its own scan (in Python it would be a
+    second pass over every line).
     """
     return _file_blocks(path, errors, block_bytes, encoding, max_invalid, start, end, _utf8_lines)
 
