@@ -43,6 +43,7 @@ from typing import Iterator
 
 import numpy as np
 from lmkit.corpus import shards
+from lmkit.corpus.byte_types import TypeTable
 from lmkit.corpus.datasets import resolve
 from lmkit.corpus.shards import batches
 from lmkit.corpus.tokenizer import OOV_SENTINEL, Tokenizer, TokenizerConfig
@@ -186,15 +187,13 @@ def encode_corpus(source, tokenizer: Tokenizer | TokenizerConfig | None = None, 
         clock.lap("merge")
         if merged.counts.sum() == 0:
             raise ValueError(f"{text.name}: the corpus is empty (no tokens in {merged.n_lines} lines)")
-        counts = {token: int(count) for token, count in zip(merged.types, merged.counts.tolist())
-                  if count > 0 and token != OOV_SENTINEL}
+        counts, candidates = _vocabulary_counts(merged.types, merged.counts, min_count, unk, eos)
         provisional = Vocab.build(counts, **options)
-        kept = np.fromiter((token in provisional.token_to_id or provisional.unk is not None
-                            for token in merged.types), dtype=bool, count=len(merged.types))
+        kept = _type_lookup(merged.types, provisional, candidates) >= 0
         clock.lap("vocabulary")
         sentence_lengths = merged.kept_lengths(kept, max_sentence_length)
         vocab = Vocab.build(counts, **options, n_sentences=int(sentence_lengths.shape[0]))
-        lookup = _type_lookup(merged.types, vocab)
+        lookup = _type_lookup(merged.types, vocab, candidates)
         clock.lap("vocabulary")
         _finish(folder, text.name, merged, lookup, sentence_lengths, vocab, tokenizer, clock)
 
@@ -329,18 +328,10 @@ class _Merged:
 
     def __init__(self, pieces: list[shards.Shard]):
         self.shards = pieces
-        index = shards.LocalTypes()
-        self.local_to_global = []
-        partial = []
-        for shard in pieces:
-            types = shard.types()
-            mapping = np.fromiter(map(index.__getitem__, types), dtype=np.int64, count=len(types))
-            self.local_to_global.append(mapping)
-            partial.append((mapping, shard.counts()))
-        self.types = list(index)
-        self.counts = np.zeros(len(self.types), dtype=np.int64)
-        for mapping, counts in partial:
-            np.add.at(self.counts, mapping, counts)
+        table = TypeTable()
+        self.local_to_global = [table.add_lines(shard.types_utf8(), shard.counts()) for shard in pieces]
+        self.types = table.types()
+        self.counts = table.counts()
         self.n_lines = sum(shard.n_lines for shard in pieces)
         self.n_raw_tokens = sum(shard.n_tokens for shard in pieces)
 
@@ -382,10 +373,48 @@ def _kept_lengths(raw: np.ndarray, lengths: np.ndarray, kept: np.ndarray, max_se
     return result
 
 
-def _type_lookup(type_tokens: list[str], vocab: Vocab) -> np.ndarray:
-    """int32[n_types]: the vocabulary id of each type id (unk_id, or -1 to drop)."""
+def _vocabulary_counts(types: list[str], counts: np.ndarray, min_count: int, unk: str | None,
+                       eos: str | None) -> tuple[dict[str, int], np.ndarray]:
+    """The ``counts`` to give :meth:`Vocab.build`, and int64[k]: the type ids they name.
+
+    A corpus has millions of types, most below ``min_count``; they can only
+    add to the unk symbol's count, so instead of a dict of every type this
+    keeps the types with count >= ``min_count`` and the special symbols, and
+    adds the others' total to the unk entry: ``Vocab.build`` gives the same
+    vocabulary (it counts the literal unk symbol, and the dropped types, as
+    unk).  When no type reaches ``min_count``, every type is kept, so that
+    ``Vocab.build`` reports the empty vocabulary as it would.
+    """
+    special = np.zeros(len(types), dtype=bool)
+    for symbol in (unk, eos, OOV_SENTINEL):
+        if symbol is not None and symbol in types:
+            special[types.index(symbol)] = True
+    frequent = counts >= min_count
+    if (frequent & ~special).any():
+        chosen = np.flatnonzero((frequent | special) & (counts > 0))
+        dropped = int(counts[~frequent & ~special].sum())
+    else:
+        chosen, dropped = np.flatnonzero(counts > 0), 0
+    result = {types[index]: count for index, count in zip(chosen.tolist(), counts[chosen].tolist())
+              if types[index] != OOV_SENTINEL}
+    if unk is not None and dropped:
+        result[unk] = result.get(unk, 0) + dropped
+    return result, chosen
+
+
+def _type_lookup(type_tokens: list[str], vocab: Vocab, candidates: np.ndarray | None = None) -> np.ndarray:
+    """int32[n_types]: the vocabulary id of each type id (unk_id, or -1 to drop).
+
+    ``candidates``: int64[k], the only type ids that can be in ``vocab``
+    (:func:`_vocabulary_counts`); the others get unk_id without a lookup.
+    """
     get, default = vocab.token_to_id.get, vocab.unk_id
-    return np.fromiter((get(token, default) for token in type_tokens), dtype=np.int32, count=len(type_tokens))
+    if candidates is None:
+        return np.fromiter((get(token, default) for token in type_tokens), dtype=np.int32, count=len(type_tokens))
+    lookup = np.full(len(type_tokens), default, dtype=np.int32)
+    lookup[candidates] = np.fromiter((get(type_tokens[index], default) for index in candidates.tolist()),
+                                     dtype=np.int32, count=candidates.shape[0])
+    return lookup
 
 
 def _finish(folder: Path, name: str, merged: _Merged, lookup: np.ndarray, sentence_lengths: np.ndarray,

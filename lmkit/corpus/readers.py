@@ -122,10 +122,32 @@ def iter_line_blocks(path: Path, errors: str = "strict", block_bytes: int = BLOC
     ``errors="replace"``/``"ignore"``) and for corrupt or truncated
     compressed files.
     """
+    return _file_blocks(path, errors, block_bytes, encoding, max_invalid, start, end, _decode_lines)
+
+
+def iter_utf8_blocks(path: Path, errors: str = "strict", block_bytes: int = BLOCK_BYTES,
+                     encoding: str = DEFAULT_ENCODING, max_invalid: float = MAX_INVALID, start: int = 0,
+                     end: int | None = None) -> Iterator[bytes]:
+    """The lines of :func:`iter_line_blocks` as UTF-8 bytes, ``\\n`` after each, trailing whitespace not yet stripped.
+
+    For compiled readers (:mod:`lmkit.corpus.byte_types`) that need no
+    ``str``: a block of valid UTF-8 without NUL bytes is passed on as read,
+    with no decoding beyond the check; any other block (another encoding,
+    invalid bytes, NUL) goes through :func:`iter_line_blocks`'s decoding, so
+    errors, replacement and the ``max_invalid`` check are the same, and is
+    encoded back to UTF-8.  Stripping each line's trailing whitespace is left
+    to the consumer, which does it in its own scan (in Python it would be a
+    second pass over every line).
+    """
+    return _file_blocks(path, errors, block_bytes, encoding, max_invalid, start, end, _utf8_lines)
+
+
+def _file_blocks(path: Path, errors: str, block_bytes: int, encoding: str, max_invalid: float, start: int,
+                 end: int | None, decode) -> Iterator:
     encoding = _check_options(errors, encoding, max_invalid)
     if start == 0 and end is None:
         with _opened(path) as handle:
-            yield from _stream_blocks(handle, str(path), errors, block_bytes, encoding, max_invalid)
+            yield from _stream_blocks(handle, str(path), errors, block_bytes, encoding, max_invalid, decode=decode)
         return
     if path.suffix.lower() in (".gz", ".bz2", ".xz"):
         raise ValueError(f"{path}: a compressed file cannot be read by byte range")
@@ -133,7 +155,7 @@ def iter_line_blocks(path: Path, errors: str = "strict", block_bytes: int = BLOC
         handle.seek(start)
         yield from _stream_blocks(_Range(handle, end - start if end is not None else None),
                                   f"{path} (lines counted from byte {start})", errors, block_bytes, encoding,
-                                  max_invalid, offset=start)
+                                  max_invalid, offset=start, decode=decode)
 
 
 class _Range:
@@ -182,8 +204,12 @@ def _opened(path: Path) -> BinaryIO:
 
 
 def _stream_blocks(handle: BinaryIO, name: str, errors: str, block_bytes: int, encoding: str,
-                   max_invalid: float, offset: int = 0) -> Iterator[list[str]]:
-    """The lines of one byte stream in blocks; ``name`` is what errors call it, ``offset`` where it starts."""
+                   max_invalid: float, offset: int = 0, decode=None) -> Iterator:
+    """The lines of one byte stream in blocks; ``name`` is what errors call it, ``offset`` where it starts.
+
+    ``decode``: :func:`_decode_lines` (the default: list[str] blocks) or :func:`_utf8_lines` (bytes).
+    """
+    decode = decode or _decode_lines
     first = offset    # the invalid share is taken over the bytes read from here
     line_number = 1   # line number of the first line in `pending`
     pending = b""
@@ -201,7 +227,7 @@ def _stream_blocks(handle: BinaryIO, name: str, errors: str, block_bytes: int, e
                     _check_invalid(name, invalid[0] + pending.count(b"\0"), len(pending), errors, max_invalid,
                                    encoding)
                 continue
-            yield _decode_lines(data[:cut], name, errors, offset, line_number, encoding, invalid)
+            yield decode(data[:cut], name, errors, offset, line_number, encoding, invalid)
             line_number += data.count(b"\n", 0, cut)
             offset += cut
             _check_invalid(name, invalid[0], offset - first, errors, max_invalid, encoding)
@@ -211,7 +237,7 @@ def _stream_blocks(handle: BinaryIO, name: str, errors: str, block_bytes: int, e
             raise
         raise ValueError(f"{name}: corrupt or truncated compressed file near byte {offset} ({error})") from error
     if pending:
-        lines = _decode_lines(pending, name, errors, offset, line_number, encoding, invalid)
+        lines = decode(pending, name, errors, offset, line_number, encoding, invalid)
         _check_invalid(name, invalid[0], offset - first + len(pending), errors, max_invalid, encoding)
         yield lines
 
@@ -254,6 +280,23 @@ def _decode_lines(data: bytes, name: str, errors: str, offset: int, line_number:
     if lines and lines[-1] == "":
         lines.pop()
     return [line.rstrip() for line in lines]
+
+
+def _utf8_lines(data: bytes, name: str, errors: str, offset: int, line_number: int, encoding: str = "utf-8",
+                invalid: list[int] | None = None) -> bytes:
+    """``data`` itself when it is valid UTF-8 without NUL, else the UTF-8 of :func:`_decode_lines`'s lines."""
+    if encoding == "utf-8" and b"\0" not in data and (data.isascii() or _is_utf8(data)):
+        return data
+    lines = _decode_lines(data, name, errors, offset, line_number, encoding, invalid)
+    return "".join(line + "\n" for line in lines).encode("utf-8")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def file_fingerprint(paths: list[Path]) -> str:

@@ -19,11 +19,13 @@ Tokens come from the HuggingFace pipeline of :mod:`lmkit.corpus.tokenizer`
 (word level: a ``WordLevel`` trainer pass finds the task's types, a second
 pass encodes; subword: the trained model), except for the common case of
 already tokenized text (``pre_tokenizer="whitespace"``, no normalizer, no
-subword model), where ``str.split`` gives the same tokens without the round
-trip through Rust objects.  Python's ``str.split`` and the Rust
-``WhitespaceSplit`` agree on every code point except U+001C..U+001F (Python
-splits there, Rust does not); a block that holds one of those is split with a
-regular expression of Rust's whitespace set instead.
+subword model), where a compiled kernel splits the raw UTF-8 bytes of each
+block on Rust's whitespace set and interns the tokens in a hash table
+(:mod:`lmkit.corpus.byte_types`): the same tokens as the Rust
+``WhitespaceSplit``, with no ``str`` per line or token.  A plain or
+compressed file is read as bytes (:func:`lmkit.corpus.readers.iter_utf8_blocks`:
+undecodable blocks, other encodings and ``errors=`` behave as in the line
+reader); other sources' lines are encoded to UTF-8 first.
 
 The tasks run here (one worker), in local processes, or as Ray tasks
 (``cluster``: see :mod:`lmkit.cluster`).  Local processes are started with
@@ -40,7 +42,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -48,15 +49,13 @@ from typing import Callable, Iterator
 import numpy as np
 from tokenizers import trainers
 
-from lmkit.corpus.readers import (FileSource, is_zip, iter_line_blocks, line_boundaries)
+from lmkit.corpus.byte_types import TypeTable
+from lmkit.corpus.readers import FileSource, is_zip, iter_line_blocks, iter_utf8_blocks, line_boundaries
 from lmkit.corpus.tokenizer import OOV_SENTINEL, Tokenizer, word_level_encoder
 
 ENCODE_BATCH_LINES = 10_000      # lines per call into the Rust encoder: amortizes the call, bounds memory
 SHARD_MIN_BYTES = 1 << 26        # a plain file is cut into byte ranges of at least 64 MiB: each task stays long
 TASKS_PER_WORKER = 4             # more tasks than processes, so one slow task does not idle the others
-# Rust's char::is_whitespace (the White_Space property), which WhitespaceSplit splits on.
-_RUST_TOKEN = re.compile("[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
-_PYTHON_ONLY_SPACE = ("\x1c", "\x1d", "\x1e", "\x1f")  # whitespace to str.split, not to Rust
 
 
 @dataclass(frozen=True)
@@ -88,9 +87,13 @@ class Shard:
         """int64[n_types_k]: occurrences of each local type."""
         return np.load(self.prefix.with_name(self.prefix.name + ".counts.npy"), allow_pickle=False)
 
+    def types_utf8(self) -> bytes:
+        """The local types in id order, UTF-8, one a line (no final newline): ``tokens.txt``."""
+        return self.prefix.with_name(self.prefix.name + ".tokens.txt").read_bytes()
+
     def types(self) -> list[str]:
         """The local types, indexed by local type id."""
-        text = self.prefix.with_name(self.prefix.name + ".tokens.txt").read_bytes().decode("utf-8")
+        text = self.types_utf8().decode("utf-8")
         return text.split("\n") if text else []
 
     def raw(self) -> np.ndarray:
@@ -241,6 +244,7 @@ def run_task(task: Task, document: str, options: tuple, prefix: str, fast: bool,
     """Tokenize one task (in a worker process or here) into the shard files at ``prefix``."""
     errors, encoding, max_invalid = options
     path = Path(task.path)
+    utf8_blocks = None
     if is_zip(path):
         source = FileSource([path], errors=errors, encoding=encoding, max_invalid=max_invalid)
         blocks, name = source.line_blocks, str(path)
@@ -248,31 +252,44 @@ def run_task(task: Task, document: str, options: tuple, prefix: str, fast: bool,
         def blocks() -> Iterator[list[str]]:
             return iter_line_blocks(path, errors, encoding=encoding, max_invalid=max_invalid, start=task.start,
                                     end=task.end)
+
+        def utf8_blocks() -> Iterator[bytes]:
+            return iter_utf8_blocks(path, errors, encoding=encoding, max_invalid=max_invalid, start=task.start,
+                                    end=task.end)
         name = str(path) if task.start == 0 and task.end is None else f"{path} (bytes {task.start}:{task.end})"
-    return tokenize_blocks(blocks, Tokenizer.from_json(document), Path(prefix), fast, verbose, name)
+    return tokenize_blocks(blocks, Tokenizer.from_json(document), Path(prefix), fast, verbose, name, utf8_blocks)
 
 
 def tokenize_blocks(blocks: Callable[[], Iterator[list[str]]], tokenizer: Tokenizer, prefix: Path, fast: bool,
-                    verbose: bool, name: str) -> Shard:
-    """Tokenize the lines ``blocks()`` yields into a shard at ``prefix``; ``blocks`` may be called twice."""
+                    verbose: bool, name: str, utf8_blocks: Callable[[], Iterator[bytes]] | None = None) -> Shard:
+    """Tokenize the lines ``blocks()`` yields into a shard at ``prefix``; ``blocks`` may be called twice.
+
+    ``utf8_blocks``: the same lines as raw UTF-8 bytes, their ends not yet
+    stripped (:func:`lmkit.corpus.readers.iter_utf8_blocks`), which the
+    whitespace fast path reads instead of ``blocks`` when given.
+    """
     config = tokenizer.config
     raw_path = prefix.with_name(prefix.name + ".types.raw")
     if tokenizer.needs_training:
         raise ValueError("train the subword tokenizer before tokenizing shards")
-    if config.subword is not None:
-        encoder = tokenizer.subword_model
-        types = types_by_id(encoder)
-        lengths, counts = _write_type_ids(blocks(), encoder, len(types), raw_path, verbose, name)
-    elif fast and is_plain_whitespace(config):
-        types, lengths, counts = _write_split_ids(blocks(), raw_path, verbose, name)
+    if fast and is_plain_whitespace(config):
+        if utf8_blocks is not None:
+            chunks, strip = utf8_blocks(), True
+        else:
+            chunks, strip = (_utf8_of_lines(lines, name) for lines in blocks()), False
+        tokens_utf8, lengths, counts = _write_byte_ids(chunks, strip, raw_path, verbose, name)
     else:
-        encoder = _word_types(blocks(), tokenizer, verbose, name)
+        if config.subword is not None:
+            encoder = tokenizer.subword_model
+        else:
+            encoder = _word_types(blocks(), tokenizer, verbose, name)
         types = types_by_id(encoder)
         lengths, counts = _write_type_ids(blocks(), encoder, len(types), raw_path, verbose, name)
-    for token in types:
-        if "\n" in token:
-            raise RuntimeError(f"internal error: token {token!r} holds a newline")
-    prefix.with_name(prefix.name + ".tokens.txt").write_bytes("\n".join(types).encode("utf-8"))
+        for token in types:
+            if "\n" in token:
+                raise RuntimeError(f"internal error: token {token!r} holds a newline")
+        tokens_utf8 = "\n".join(types).encode("utf-8")
+    prefix.with_name(prefix.name + ".tokens.txt").write_bytes(tokens_utf8)
     np.save(prefix.with_name(prefix.name + ".lengths.npy"), lengths, allow_pickle=False)
     np.save(prefix.with_name(prefix.name + ".counts.npy"), counts, allow_pickle=False)
     return Shard(prefix, int(lengths.shape[0]), int(lengths.sum()))
@@ -342,38 +359,33 @@ def _write_type_ids(blocks: Iterator[list[str]], encoder, n_types: int, raw_path
     return (np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)), counts
 
 
-class LocalTypes(dict):
-    """token -> local type id, a new id (the next integer) for each token not seen before."""
+def _utf8_of_lines(lines: list[str], name: str) -> bytes:
+    """A block of lines as UTF-8 bytes, ``\n`` after each; ValueError for a line that holds a newline."""
+    data = "".join(line + "\n" for line in lines).encode("utf-8")
+    if data.count(b"\n") != len(lines):
+        raise ValueError(f"{name}: a line of the source holds a newline character; line_blocks() must yield "
+                         f"lines without one")
+    return data
 
-    def __missing__(self, token: str) -> int:
-        index = self[token] = len(self)
-        return index
 
+def _write_byte_ids(chunks: Iterator[bytes], strip: bool, raw_path: Path, verbose: bool,
+                    name: str) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """The whitespace fast path: split each UTF-8 block of lines (:meth:`TypeTable.split`, ``strip`` as
+    there), append the tokens' local type ids to ``raw_path`` as int32.
 
-def _write_split_ids(blocks: Iterator[list[str]], raw_path: Path, verbose: bool,
-                     name: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The whitespace fast path: split each line, give each token its local type id, append them to ``raw_path``.
-
-    Returns ``(types, lengths, counts)``: list[str] local types by id,
-    int64[n_lines] tokens per line, int64[n_types] occurrences.
+    Returns ``(tokens_utf8, lengths, counts)``: the local types, UTF-8, one a
+    line; int64[n_lines] tokens per line; int64[n_types] occurrences.
     """
-    local = LocalTypes()
-    lookup = local.__getitem__
+    from tqdm.auto import tqdm
+
+    table = TypeTable()
     lengths: list[np.ndarray] = []
-    counts = np.zeros(0, dtype=np.int64)
-    with open(raw_path, "wb") as raw:
-        for lines in progress(blocks, verbose, f"encode {name}"):
-            joined = "\n".join(lines)
-            if any(separator in joined for separator in _PYTHON_ONLY_SPACE):
-                pieces = [_RUST_TOKEN.findall(line) for line in lines]
-            else:
-                pieces = list(map(str.split, lines))
-            line_lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
-            ids = np.fromiter(map(lookup, itertools.chain.from_iterable(pieces)), dtype=np.int32,
-                              count=int(line_lengths.sum()))
-            block_counts = np.bincount(ids, minlength=len(local))
-            block_counts[:counts.shape[0]] += counts
-            counts = block_counts
+    with open(raw_path, "wb") as raw, tqdm(desc=f"encode {name}", unit=" lines", unit_scale=True, leave=False,
+                                          disable=not verbose) as bar:
+        for data in chunks:
+            ids, line_lengths = table.split(data, strip)
+            raw.write(ids)
             lengths.append(line_lengths)
-            raw.write(ids.tobytes())
-    return list(local), (np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)), counts
+            bar.update(line_lengths.shape[0])
+    return (table.types_utf8(), np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64),
+            table.counts())

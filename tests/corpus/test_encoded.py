@@ -57,6 +57,30 @@ def test_unk_and_eos_keep_every_token(tmp_path):
     assert vocab.eos_id not in np.asarray(corpus.ids)
 
 
+@pytest.mark.parametrize("options", [dict(min_count=3, unk="<unk>", eos="</s>"), dict(min_count=3, eos="</s>"),
+                                     dict(min_count=2, max_size=6, unk="<unk>"), dict(min_count=10**6, unk="<unk>")])
+def test_vocabulary_and_ids_match_vocab_build_on_every_token(tmp_path, options):
+    # The literal symbols occur in the text, rarer and more frequent than min_count: the encoder drops
+    # the rare types before building the vocabulary, which must not change it.
+    rng = np.random.default_rng(5)
+    words = [f"w{i}" for i in range(40)] + ["<unk>", "</s>", "<unk>", "</s>"]
+    lines = [[words[int(r)] for r in np.minimum(rng.zipf(1.5, n), len(words)) - 1] for n in rng.integers(0, 9, 300)]
+    lines.append(["</s>"] * 3)
+    text = "\n".join(" ".join(line) for line in lines) + "\n"
+    counts = Counter(word for line in lines for word in line)
+    if options["min_count"] == 10**6:
+        with pytest.raises(ValueError, match="min_count=1000000 leaves an empty vocabulary"):
+            encode(write(tmp_path, text), tmp_path, **options)
+        return
+    corpus = encode(write(tmp_path, text), tmp_path, **options)
+    kept = [[word for word in line if word in corpus.vocab.token_to_id or "unk" in options] for line in lines]
+    expected = Vocab.build(counts, **options, n_sentences=sum(1 for line in kept if line))
+    assert corpus.vocab == expected
+    default = expected.unk_id
+    ids = [expected.token_to_id.get(word, default) for line in kept for word in line]
+    assert np.asarray(corpus.ids).tolist() == ids
+
+
 def test_tokenizer_options_apply(tmp_path):
     path = write(tmp_path, "The Cat, the cat.\n")
     corpus = encode(path, tmp_path, tokenizer=TokenizerConfig(lowercase=True, pre_tokenizer="words"))
