@@ -245,7 +245,7 @@ class Row:
         if "skipped" in r:
             return [size_label(self.size), self.phase] + [""] * (len(COLUMNS) - 3) + [r["skipped"]]
         disk = f"{mb(r['disk_peak'])} / {mb(r['disk_end'])}" if r["disk_peak"] else ""
-        return [size_label(self.size), self.phase, f"{r['seconds']:.1f}", f"{r['tokens'] / r['seconds'] / 1e6:.2f}",
+        return [size_label(self.size), self.phase, f"{r['seconds']:.1f}", f"{r['tokens'] / r['seconds'] / 1e6:.3g}",
                 mb(r["driver_hwm"]), mb(r["driver_anon"]), mb(r["child_hwm"]) if r["child_hwm"] else "",
                 str(r["processes"]), mb(r["tree_peak"]), mb(self.corpus_bytes), disk, r.get("notes", "")]
 
