@@ -40,8 +40,11 @@ def add_tokenizer_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_options(parser.add_argument_group("tokenization"), TokenizerConfig)
 
 
-def add_input_arguments(parser: argparse.ArgumentParser) -> None:
-    """How corpus files become text, and whether dataset names may be fetched: every command that reads text."""
+def add_input_arguments(parser: argparse.ArgumentParser, workers_alias: bool = True) -> None:
+    """How corpus files become text, and whether dataset names may be fetched: every command that reads text.
+
+    The encoding processes are ``--encode-workers``, also spelt ``--workers`` (``workers_alias``)
+    except where ``--workers`` means something else: word2vec's Ray replicas."""
     from lmkit.corpus.readers import MAX_INVALID
 
     group = parser.add_argument_group("input text")
@@ -53,7 +56,8 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-invalid", type=float, default=MAX_INVALID, metavar="FRACTION",
                        help=f"with replace/ignore: stop when more than this fraction of a file's bytes are "
                             f"invalid or NUL, i.e. not text (default {MAX_INVALID}; 1: read anything)")
-    group.add_argument("--workers", type=_at_least_one, default=1, metavar="K", dest="encode_workers",
+    group.add_argument("--encode-workers", *(("--workers",) if workers_alias else ()), type=_at_least_one,
+                       default=1, metavar="K", dest="encode_workers",
                        help="processes that read and tokenize the corpus: its files, and byte ranges of large "
                             "plain files, in parallel (default 1; the encoding is the same for every K)")
     group.add_argument("--no-download", action="store_true",
@@ -62,7 +66,8 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _at_least_one(value: str) -> int:
-    """argparse type: an integer >= 1 (``--workers``; its dest is not ``workers``, the trainers' thread count)."""
+    """argparse type: an integer >= 1 (``--encode-workers``; its dest is not ``workers``, the trainers' thread
+    count)."""
     try:
         number = int(value)
     except ValueError:
