@@ -253,6 +253,8 @@ class ReplicaTrainer:
     def sync(self) -> SyncCost:
         """Average the replicas that trained this round into the model's arrays and hand the mean to every
         replica, with the global word count after this round."""
+        if not self.trained:  # nothing trained since the last sync: every replica holds the mean already
+            return SyncCost()
         started = time.perf_counter()
         fetched = self._gather({k: ("replica", ()) for k in self.trained})
         moved = 0
@@ -327,8 +329,8 @@ class ReplicaTrainer:
         ``max_restarts`` are spent."""
         pid = self.pids.get(k, "?")
         if self.restarts >= self.max_restarts:
-            raise WorkerFailedError(f"word2vec Ray worker {k} (pid {pid}) {reason}, and the {self.max_restarts} "
-                                    f"restart(s) allowed (max_restarts) are spent")
+            raise WorkerFailedError(f"word2vec Ray worker {k} (pid {pid}) {reason}, and the restarts allowed "
+                                    f"(max_restarts={self.max_restarts}) are spent")
         self.restarts += 1
         log.warning("word2vec Ray worker %d (pid %s) %s: restarting it from the last averaged weights "
                     "(restart %d of %d)", k, pid, reason, self.restarts, self.max_restarts)

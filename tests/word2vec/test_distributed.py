@@ -147,6 +147,13 @@ def test_too_many_deaths_stop_with_one_line_and_the_last_average_saved(ray_clust
     np.testing.assert_array_equal(saved.syn0, model.syn0)  # the model in memory: the last average too
 
 
+def test_a_replica_s_divergence_is_the_trainer_s_error_not_ray_s(ray_cluster, topics):
+    from lmkit.word2vec.training import TrainingDivergedError
+
+    with pytest.raises(TrainingDivergedError, match="lower alpha"):
+        _ray_model(alpha=1e38).fit(topics, verbose=False)
+
+
 # ----------------------------------------------------------------------------- the command line, Ray or not
 
 
