@@ -40,9 +40,9 @@ def run(spec: dict) -> dict:
     from lmkit.word2vec.model import Word2Vec
 
     corpus = encode_corpus(spec["file"], min_count=SETTINGS["min_count"], verbose=False)
-    options = dict(SETTINGS, architecture="skipgram", loss="ns", alpha=0.025, epochs=spec["epochs"],
+    options = dict(SETTINGS, architecture="skipgram", loss="ns", alpha=spec.get("alpha", 0.025), epochs=spec["epochs"],
                    seed=spec["seed"], workers=spec["threads"])
-    if spec["replicas"]:
+    if spec.get("replicas"):
         import ray
 
         ray.init(num_cpus=spec["replicas"] * spec["threads"], include_dashboard=False,
@@ -102,6 +102,8 @@ def quality_section(args) -> list[dict]:
     cases = [("1 process x 1 thread", dict(replicas=0, sync_words=0))]
     cases += [(f"2 Ray workers x 1 thread, --sync-words {n:,}", dict(replicas=2, sync_words=n))
               for n in args.sync_words]
+    cases += [(f"2 Ray workers x 1 thread, --sync-words {args.sync_words[0]:,}, --alpha {alpha}",
+               dict(replicas=2, sync_words=args.sync_words[0], alpha=alpha)) for alpha in args.ray_alpha]
     results = []
     for label, case in cases:
         runs = [spawn(dict(file=str(path), epochs=5, seed=seed, threads=1, evaluate=True, **case))
@@ -123,6 +125,9 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--sync-words", nargs="+", type=int, default=[1_000_000, 100_000, 10_000_000],
                         help="--sync-words values (speed: the first; quality: each)")
+    parser.add_argument("--ray-alpha", nargs="*", type=float, default=[],
+                        help="quality: also the Ray runs at these learning rates (averaging K replicas scales each "
+                             "one's update by 1/K)")
     parser.add_argument("--json", help="also write every run's numbers to this JSON file")
     args = parser.parse_args()
     if args.run:

@@ -88,8 +88,8 @@ class Replica:
     int32 array; ``offsets: int64[n + 1]`` the share's sentence offsets (token
     positions in the whole corpus); ``shapes``: the weight matrices' shapes
     (filled by :meth:`set_weights`); ``states: uint64[threads]`` the threads'
-    RNG states.  Rounds train chunks of at most ``min(CHUNK_TOKENS,
-    sync_words)`` tokens until ``sync_words`` tokens are done.
+    RNG states.  The share is cut into rounds of at most ``sync_words`` tokens
+    (whole sentences), each into chunks of at most CHUNK_TOKENS for the threads.
     """
 
     def __init__(self, corpus, offsets: np.ndarray, shapes: list[tuple[int, int]], tables: kernels.Tables,
@@ -110,11 +110,13 @@ class Replica:
         max_sentence = int(lengths.max()) if lengths.shape[0] else 1
         self.threads = len(states)
         self.workers = [Worker(t, np.uint64(s), self.arrays, objective, max_sentence) for t, s in enumerate(states)]
-        self.chunks = sentence_ranges(self.offsets, min(CHUNK_TOKENS, self.sync_words))
-        capacity = max((int(self.offsets[e] - self.offsets[f]) for f, e in self.chunks), default=1)
+        self.rounds = [[(first + a, first + b) for a, b in sentence_ranges(self.offsets[first:end + 1], CHUNK_TOKENS)]
+                       for first, end in sentence_ranges(self.offsets, self.sync_words)]
+        capacity = max((int(self.offsets[e] - self.offsets[f]) for chunks in self.rounds for f, e in chunks),
+                       default=1)
         self.readers = [TokenReader(corpus, capacity) for _ in self.workers]
         self.progress = private_array((self.threads + 1, ROW_WIDTH), np.int64)  # + the base row (module docstring)
-        self.position = 0  # the next chunk of this epoch
+        self.position = 0  # the next round of this epoch
         compile_kernel(self.workers[0], self.arrays, self.offsets, objective, schedule, self.progress)
 
     def pid(self) -> int:
@@ -132,7 +134,7 @@ class Replica:
         self.progress[self.threads, kernels.PROGRESS_WORDS] = int(words_done) - self.own_words()
 
     def restore(self, position: int, states: np.ndarray) -> None:
-        """Go back to chunk ``position`` of the epoch with the threads' RNG ``states`` (a restart)."""
+        """Go back to round ``position`` of the epoch with the threads' RNG ``states`` (a restart)."""
         self.position = int(position)
         for worker, state in zip(self.workers, states):
             worker.rng[0] = state
@@ -141,19 +143,15 @@ class Replica:
         self.position = 0
 
     def train(self, epoch: int) -> dict:
-        """One round: the next chunks of the share until ``sync_words`` tokens (or the share's end).
+        """One round: the share's next ``sync_words`` tokens (fewer at its end).
 
         Returns the round's summed ``loss``, ``examples``, raw ``words``,
         ``effective_words``, ``seconds``, ``lr_start`` (the rate the kernel
         computed for the round's first sentence) and ``finished`` (the share is done).
         """
         started = time.perf_counter()
-        chunks, tokens = [], 0
-        while self.position < len(self.chunks) and tokens < self.sync_words:
-            first, end = self.chunks[self.position]
-            chunks.append((first, end))
-            tokens += int(self.offsets[end] - self.offsets[first])
-            self.position += 1
+        chunks = self.rounds[self.position] if self.position < len(self.rounds) else []
+        self.position += 1
         lr_start = scheduled_rate(self.schedule, float(self.progress[:, kernels.PROGRESS_WORDS].sum()))
         stats = private_array((self.threads, ROW_WIDTH), np.float64)
         job = Pass(self.arrays, self.readers, self.offsets, self.objective, self.schedule, self.progress, stats, epoch)
@@ -161,11 +159,11 @@ class Replica:
         return {"loss": float(stats[:, STATS_LOSS].sum()), "examples": float(stats[:, STATS_EXAMPLES].sum()),
                 "words": int(stats[:, STATS_RAW].sum()), "effective_words": int(stats[:, STATS_EFFECTIVE].sum()),
                 "seconds": time.perf_counter() - started, "lr_start": lr_start,
-                "finished": self.position >= len(self.chunks)}
+                "finished": self.position >= len(self.rounds)}
 
     def replica(self) -> tuple[tuple[np.ndarray, ...], np.ndarray, int]:
         """``(weights, states, position)``: the weight matrices (into the object store as arrays), the
-        threads' RNG states (uint64[threads]) and the next chunk: all a restart needs."""
+        threads' RNG states (uint64[threads]) and the next round: all a restart needs."""
         return (tuple(self.arrays.weights), np.array([w.rng[0] for w in self.workers], dtype=np.uint64),
                 self.position)
 
