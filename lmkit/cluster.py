@@ -54,7 +54,7 @@ def connect(cluster: str, num_cpus: int | None) -> None:
         return
     if cluster != "local":
         try:
-            ray.init(address=cluster, include_dashboard=False, log_to_driver=True)
+            ray.init(address=cluster)  # a running cluster's resources and dashboard are its own
             log.info("joined the Ray cluster at %s (%s CPUs)", cluster, ray.cluster_resources().get("CPU"))
             return
         except ConnectionError:

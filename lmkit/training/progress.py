@@ -55,7 +55,8 @@ class ProgressBar(Callback):
         else:
             postfix = {"epoch": record["epoch"], "loss": f"{record['train_loss']:.4f}"}
             if "syncs" in record:
-                postfix["sync"] = f"{record['syncs']}x {record['sync_bytes'] / 1e6:.1f} MB {record['sync_seconds']:.1f} s"
+                megabytes = record["sync_bytes"] / 1e6
+                postfix["sync"] = f"{record['syncs']}x {megabytes:.1f} MB {record['sync_seconds']:.1f} s"
             self.bar.set_postfix(**postfix)
 
     def on_train_end(self, run: Run) -> None:

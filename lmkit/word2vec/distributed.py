@@ -96,8 +96,9 @@ class Replica:
                  objective: Objective, schedule: Schedule, states: np.ndarray, sync_words: int):
         if isinstance(corpus, CorpusFile):
             if not os.path.isfile(corpus.path):
-                raise FileNotFoundError(f"{corpus.path}: the encoded corpus is not on this node ({os.uname().nodename});"
-                                        f" on a cluster its cache folder must be on a shared filesystem")
+                raise FileNotFoundError(f"{corpus.path}: the encoded corpus is not on this node "
+                                        f"({os.uname().nodename}); on a cluster its cache folder must be on a "
+                                        f"shared filesystem")
             corpus = np.memmap(corpus.path, dtype=np.int32, mode="r", offset=corpus.offset, shape=(corpus.length,))
         else:  # read-only from the object store: a copy, as the kernel is compiled for writable arrays
             corpus = np.array(corpus, dtype=np.int32)
@@ -189,8 +190,8 @@ class ReplicaTrainer:
         self.ray = ray = require("ray", "ray", "training word2vec on Ray")
         cpus = ray.cluster_resources().get("CPU", 0)
         if cpus < replicas * threads:
-            raise ValueError(f"workers={replicas} x threads={threads} needs {replicas * threads} CPUs; the Ray "
-                             f"cluster has {cpus:g}")
+            raise ValueError(f"replicas={replicas} x workers={threads} (threads each) needs {replicas * threads} "
+                             f"CPUs; the Ray cluster has {cpus:g}")
         self.arrays, self.schedule = arrays, schedule
         self.replicas, self.threads, self.sync_words = replicas, threads, sync_words
         self.max_restarts, self.timeout_s = max_restarts, timeout_s

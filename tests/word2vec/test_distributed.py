@@ -168,6 +168,14 @@ def test_bad_flags_are_one_line_errors_before_any_work(tmp_path, capsys, flags, 
     assert code == 2 and err.count("\n") == 0 and named in err and "absent.txt" not in err, err
 
 
+def test_more_workers_than_cpus_is_a_one_line_error_naming_the_flags(ray_cluster, topics, tmp_path, capsys):
+    code = main(["train", "skipgram", "--input", str(topics), "--output", str(tmp_path / "v.txt"), "--min-count", "1",
+                 "--workers", "2", "--threads", "2", "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err == "lmkit: error: --workers 2 x --threads 2 (threads each) needs 4 CPUs; the Ray cluster has 2"
+
+
 def test_without_ray_the_error_says_what_to_install(tmp_path, capsys, monkeypatch, topics):
     from lmkit._extras import MissingExtra
     from lmkit.cluster import connect
