@@ -1,20 +1,28 @@
-"""Starting or joining a Ray cluster: the one place lmkit calls ``ray.init``.
+"""Joining a Ray cluster: the one place lmkit starts or connects to Ray (optional extra ``lmkit[ray]``).
 
-Every part of lmkit that runs on Ray (word2vec's data-parallel training,
-:mod:`lmkit.word2vec.distributed`; sharded corpus encoding) calls
-:func:`connect` first, so that the meaning of ``--cluster`` is the same
-everywhere:
+Every part of lmkit that runs on Ray (sharded encoding, data-parallel
+training) calls :func:`connect` first, so that the meaning of ``cluster``
+is the same everywhere:
 
-- ``"local"``: start Ray on this machine with ``num_cpus`` CPUs (no dashboard);
-- ``"auto"``: join the cluster this machine belongs to (``RAY_ADDRESS``, or
-  the one ``ray start`` left running), else start a local one as above;
-- ``"HOST:PORT"`` or ``"ray://HOST:PORT"``: join that cluster (its CPUs are
-  its own: ``num_cpus`` is ignored).
+``"local"``
+    start a Ray instance on this machine, with ``num_cpus`` CPUs (None: all cores);
+``"auto"``
+    join the cluster this machine belongs to (``ray start`` ran here, or
+    ``RAY_ADDRESS`` is set), else start a local one as ``"local"`` does;
+an address (``"10.0.0.5:6379"``, ``"ray://head:10001"``)
+    join that cluster; ``num_cpus`` is the cluster's business, not ours.
 
-It is idempotent: once Ray is initialised in this process (by an earlier
-call, or by the caller's own ``ray.init`` with options of its choosing, as
-the tests do to keep the object store small) it does nothing.  Ray is an
-optional extra, imported here only inside the functions.
+A process joins at most once: when Ray is already initialized (by an earlier
+call, or by the caller's own ``ray.init`` with options of its choosing) the
+call does nothing, so library functions can call it freely.
+
+The tasks lmkit sends read the corpus and write their results by path: on a
+cluster of several machines, the corpus and the cache folder must be on a
+filesystem every node mounts at the same path (NFS, a cloud file store).
+Workers import lmkit themselves, so every node needs the same lmkit; on
+this machine Ray puts the driver's working directory first on the workers'
+``sys.path``, so a driver started inside another checkout of lmkit sends
+tasks to that checkout's code.
 """
 from __future__ import annotations
 
@@ -25,7 +33,8 @@ from lmkit._extras import require
 
 log = logging.getLogger(__name__)
 
-CLUSTER_MODES = ("auto", "local")
+LOCAL = "local"
+AUTO = "auto"
 ADDRESS = re.compile(r"^(ray://)?[A-Za-z0-9][A-Za-z0-9.\-]*:\d{1,5}$")
 
 
@@ -34,31 +43,37 @@ class WorkerFailedError(RuntimeError):
 
 
 def check_cluster(cluster: str) -> None:
-    """Refuse a ``cluster`` that is neither a mode nor a ``HOST:PORT`` address (before any work is done)."""
-    if not isinstance(cluster, str) or not (cluster in CLUSTER_MODES or ADDRESS.match(cluster)):
+    """Refuse a ``cluster`` that is neither a mode nor a ``HOST:PORT`` address (a config's check, before any
+    work is done; :func:`connect` itself accepts any address Ray does)."""
+    if not isinstance(cluster, str) or not (cluster in (LOCAL, AUTO) or ADDRESS.match(cluster)):
         raise ValueError(f"cluster must be 'auto', 'local' or a Ray address HOST:PORT (or ray://HOST:PORT), "
                          f"got {cluster!r}")
 
 
 def connect(cluster: str, num_cpus: int | None) -> None:
-    """Make sure this process is connected to a Ray cluster, as ``cluster`` says (module docstring).
+    """Start or join the Ray cluster ``cluster`` (see the module docstring); idempotent.
 
-    ``num_cpus``: the CPUs of a cluster started here (None: all of this
-    machine's).  Raises :class:`lmkit._extras.MissingExtra` (one line: the
-    ``pip install 'lmkit[ray]'`` to run) without Ray, ``ValueError`` for a
-    malformed ``cluster`` and ``ConnectionError`` when an address cannot be reached.
+    Raises :class:`lmkit._extras.MissingExtra` without ray installed,
+    ``ValueError`` for an empty ``cluster`` or ``num_cpus`` < 1, and Ray's
+    ``ConnectionError`` when an address cannot be reached.
     """
-    check_cluster(cluster)
-    ray = require("ray", "ray", f"--cluster {cluster}")
+    if not isinstance(cluster, str) or not cluster.strip():
+        raise ValueError(f"cluster must be 'local', 'auto' or a Ray address, got {cluster!r}")
+    if num_cpus is not None and (not isinstance(num_cpus, int) or num_cpus < 1):
+        raise ValueError(f"num_cpus must be an integer >= 1 or None, got {num_cpus!r}")
+    ray = require("ray", "ray", "running on a Ray cluster")
     if ray.is_initialized():
         return
-    if cluster != "local":
+    if cluster == AUTO:
         try:
-            ray.init(address=cluster)  # a running cluster's resources and dashboard are its own
-            log.info("joined the Ray cluster at %s (%s CPUs)", cluster, ray.cluster_resources().get("CPU"))
+            ray.init(address=AUTO)
+            log.info("joined the Ray cluster at %s", ray.get_runtime_context().gcs_address)
             return
         except ConnectionError:
-            if cluster != "auto":
-                raise ConnectionError(f"--cluster {cluster}: no Ray cluster answers at that address") from None
-    ray.init(num_cpus=num_cpus, include_dashboard=False)
-    log.info("started a local Ray cluster with %s CPUs", ray.cluster_resources().get("CPU"))
+            log.info("no running Ray cluster found: starting a local one")
+    if cluster in (AUTO, LOCAL):
+        ray.init(address=LOCAL, num_cpus=num_cpus, include_dashboard=False)  # "local": never RAY_ADDRESS
+        log.info("started a local Ray instance with %s CPUs", int(ray.cluster_resources().get("CPU", 0)))
+        return
+    ray.init(address=cluster)
+    log.info("joined the Ray cluster at %s", cluster)

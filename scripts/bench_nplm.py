@@ -185,7 +185,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from lmkit.lm.threads import set_threads
+    from lmkit.threads import set_threads
 
     torch.set_num_threads(args.threads)
     set_threads(args.threads)

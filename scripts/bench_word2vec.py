@@ -23,6 +23,12 @@ include the parent's, as Linux keeps it across exec).  Each run is repeated
   differs, ``update="batched"`` (the default: skip-gram shares negatives per
   window, CBOW-NS per group of consecutive targets); for CBOW-HS there is
   nothing to share and the two are the same code.
+* Whole command (``--only command``): wall-clock seconds of ``lmkit train
+  ...`` as a user runs it (fresh ``LMKIT_CACHE``, so the corpus is read and
+  encoded; numba's cache warm; ``--threads`` threads and as many encoding
+  processes, ``--workers``) against a Python process running gensim's
+  ``Word2Vec(corpus_file=...)`` and ``save_word2vec_format``, both from
+  start to the saved binary vectors, 1 and 5 epochs (``--command-epochs``).
 * Start-up: in a fresh lmkit process (numba cache warm), the seconds from
   ``import lmkit`` to the end of a fit on a 2,000-word corpus.
 
@@ -32,8 +38,8 @@ Quality: brown:train lowercased, 5 epochs, same settings, the ``--combos``
 ``lmkit.evaluate`` on each model's vectors.
 
 Usage:
-    flock /tmp/lmkit-bench.lock python scripts/bench_word2vec.py [--quick] [--only speed|quality]
-        [--threads 1 2] [--combos sg-ns cbow-ns ...] [--repeat 10] [--json results.json]
+    flock /tmp/lmkit-bench.lock python scripts/bench_word2vec.py [--quick] [--only speed|command|quality]
+        [--threads 1 2] [--combos sg-ns cbow-ns ...] [--command-epochs 1 5] [--repeat 10] [--json results.json]
 Needs gensim (pip install -e '.[bench]') and LMKIT_DATA pointing at brown.zip etc.
 """
 from __future__ import annotations
@@ -184,6 +190,72 @@ def spawn(spec: dict) -> dict:
 # ----------------------------------------------------------------------------- tables
 
 
+def timed_command(command: list[str], env: dict | None = None) -> float:
+    """Wall-clock seconds of ``command`` run to completion (raises on failure, with its stderr)."""
+    started = time.perf_counter()
+    process = subprocess.run(command, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{process.stderr[-3000:]}")
+    return seconds
+
+
+def gensim_command(combo: str, path: Path, output: Path, threads: int, epochs: int) -> list[str]:
+    """A Python process training gensim from the text file to saved binary vectors."""
+    arch, loss = combo.split("-")
+    options = dict(vector_size=SETTINGS["vector_size"], window=SETTINGS["window"], min_count=SETTINGS["min_count"],
+                   sample=SETTINGS["sample"], sg=int(arch == "sg"), hs=int(loss == "hs"),
+                   negative=0 if loss == "hs" else SETTINGS["negative"], alpha=ALPHA[arch], workers=threads,
+                   epochs=epochs, seed=1)
+    code = ("from gensim.models import Word2Vec\n"
+            f"model = Word2Vec(corpus_file={str(path)!r}, **{options!r})\n"
+            f"model.wv.save_word2vec_format({str(output)!r}, binary=True)\n")
+    return [sys.executable, "-c", code]
+
+
+def lmkit_command(combo: str, path: Path, output: Path, threads: int, epochs: int) -> list[str]:
+    """``lmkit train`` from the text file to saved binary vectors, the benchmark's settings as flags."""
+    arch, loss = combo.split("-")
+    return [sys.executable, "-m", "lmkit", "train", "skipgram" if arch == "sg" else "cbow", "--input", str(path),
+            "--output", str(output), "--binary", "--quiet", "--loss", loss, "--size", str(SETTINGS["vector_size"]),
+            "--window", str(SETTINGS["window"]), "--min-count", str(SETTINGS["min_count"]),
+            "--sample", str(SETTINGS["sample"]), "--negative", str(SETTINGS["negative"]), "--alpha", str(ALPHA[arch]),
+            "--epochs", str(epochs), "--threads", str(threads), "--workers", str(threads)]
+
+
+def command_section(args) -> list[dict]:
+    """Whole commands, text file to saved vectors, each side in its own process; the fastest of the repeats."""
+    import shutil
+    import tempfile
+
+    path = brown_text(None, args.repeat)
+    threads = max(args.threads)
+    print(f"\n## Whole command: {path.name} to binary vectors, {threads} threads, fresh lmkit cache each run\n")
+    print("| combo | epochs | gensim s | lmkit s | ratio (gensim s / lmkit s) |")
+    print("|---|---|---:|---:|---:|")
+    results = []
+    scratch = Path(tempfile.mkdtemp(prefix="lmkit-command-"))
+    try:
+        for combo in args.combos:
+            for epochs in args.command_epochs:
+                seconds = {"gensim": [], "lmkit": []}
+                for _ in range(args.repeats):                  # interleaved, so load spikes hit both
+                    seconds["gensim"].append(timed_command(
+                        gensim_command(combo, path, scratch / "gensim.bin", threads, epochs)))
+                    cache = scratch / "cache"
+                    shutil.rmtree(cache, ignore_errors=True)
+                    env = {**os.environ, "LMKIT_CACHE": str(cache)}
+                    seconds["lmkit"].append(timed_command(
+                        lmkit_command(combo, path, scratch / "lmkit.bin", threads, epochs), env=env))
+                best = {name: min(found) for name, found in seconds.items()}
+                results.append(dict(combo=combo, epochs=epochs, threads=threads, seconds=seconds))
+                print(f"| {combo} | {epochs} | {best['gensim']:.1f} | {best['lmkit']:.1f} | "
+                      f"**{best['gensim'] / best['lmkit']:.2f}x** |", flush=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return results
+
+
 def speed_section(args) -> list[dict]:
     path = brown_text(None, args.repeat)
     from lmkit.corpus.encoded import encode_corpus
@@ -254,7 +326,7 @@ def main() -> None:
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true",
                         help="Brown x2, SG-NS and CBOW-NS only, one seed: a few minutes")
-    parser.add_argument("--only", choices=("speed", "quality"), default=None)
+    parser.add_argument("--only", choices=("speed", "command", "quality"), default=None)
     parser.add_argument("--combos", nargs="+", choices=COMBOS, default=list(COMBOS))
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--repeat", type=int, default=10, help="copies of Brown in the speed corpus (default 10)")
@@ -262,6 +334,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs per speed cell; the fastest is kept (default 2)")
     parser.add_argument("--gensim-input", choices=("corpus_file", "linesentence"), default="corpus_file",
                         help="gensim's input mode (default corpus_file, its fastest, multi-threaded reader)")
+    parser.add_argument("--command-epochs", nargs="+", type=int, default=[1, 5],
+                        help="epochs of the whole-command runs (default 1 5)")
     parser.add_argument("--json", help="also write every run's numbers to this JSON file")
     args = parser.parse_args()
     if args.run:
@@ -282,6 +356,8 @@ def main() -> None:
         results["startup_seconds"] = startup_seconds()
         print(f"\nStart-up (fresh process, numba cache warm, import + tiny fit): {results['startup_seconds']:.2f} s")
         results["speed"] = speed_section(args)
+    if args.only in (None, "command"):
+        results["command"] = command_section(args)
     if args.only in (None, "quality"):
         results["quality"] = quality_section(args)
     if args.json:

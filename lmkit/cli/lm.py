@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 
 from lmkit.cli.configfile import add_config_argument, read_config
-from lmkit.cli.data import add_input_arguments, add_tokenizer_arguments, corpus_source, tokenizer_config
+from lmkit.cli.data import (add_input_arguments, add_tokenizer_arguments, corpus_source, encoding_options,
+                             tokenizer_config)
 from lmkit.cli.options import add_config_options, field_names, typed_values
 from lmkit.cli.watch import add_monitor_arguments, monitor_options
 from lmkit.lm.config import BOUNDARY_NAMES, NPLMConfig
@@ -94,12 +95,12 @@ def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
 def encode_training(args):
     from lmkit.corpus.encoded import encode_corpus, encode_with_vocab
 
-    options = dict(min_count=args.min_count, unk=args.unk or None, eos=args.eos or None, workers=args.encode_workers,
+    options = dict(min_count=args.min_count, unk=args.unk or None, eos=args.eos or None, **encoding_options(args),
                    verbose=not args.quiet)
     if args.vocab_from:
         base = encode_corpus(corpus_source(args, args.vocab_from), tokenizer_config(args), **options)
         return encode_with_vocab(corpus_source(args, args.input), base.vocab, base.tokenizer,
-                                 workers=args.encode_workers, verbose=not args.quiet)
+                                 **encoding_options(args), verbose=not args.quiet)
     return encode_corpus(corpus_source(args, args.input), tokenizer_config(args), **options)
 
 
@@ -182,7 +183,7 @@ def _train_one_nplm(args: argparse.Namespace, config=None) -> int:
     valid = None
     if args.valid:
         valid = encode_with_vocab(corpus_source(args, args.valid), corpus.vocab, corpus.tokenizer,
-                                  workers=args.encode_workers, verbose=not args.quiet)
+                                  **encoding_options(args), verbose=not args.quiet)
     model.fit(corpus, valid, output=args.output, resume=args.resume, verbose=not args.quiet, **monitoring)
     if valid is None:
         model.save(args.output)

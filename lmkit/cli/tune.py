@@ -19,7 +19,8 @@ from pathlib import Path
 from lmkit.cli.configfile import read_config
 from lmkit.cli.options import field_names, typed_values
 from lmkit.corpus.tokenizer_config import TokenizerConfig
-from lmkit.cli.data import add_input_arguments, add_tokenizer_arguments, corpus_source, tokenizer_config
+from lmkit.cli.data import (add_input_arguments, add_tokenizer_arguments, corpus_source, encoding_options,
+                             tokenizer_config)
 
 
 def register(commands: argparse._SubParsersAction, trainers: argparse._SubParsersAction) -> None:
@@ -158,7 +159,7 @@ def _corpora(args, spec):
 
         train = encode_training(args)
         valid = encode_with_vocab(corpus_source(args, args.valid), train.vocab, train.tokenizer,
-                                  verbose=not args.quiet)
+                                  **encoding_options(args), verbose=not args.quiet)
         return train, valid
     from lmkit.corpus.encoded import encode_corpus
     from lmkit.corpus.tokenizer import TokenizerConfig
@@ -166,7 +167,8 @@ def _corpora(args, spec):
     base = spec.base
     return encode_corpus(corpus_source(args, args.input), TokenizerConfig.from_dict(base["tokenizer"]),
                          min_count=base["min_count"], max_size=base["max_vocab_size"],
-                         max_sentence_length=base["max_sentence_length"], verbose=not args.quiet), None
+                         max_sentence_length=base["max_sentence_length"], **encoding_options(args),
+                         verbose=not args.quiet), None
 
 
 def _tune(args: argparse.Namespace) -> int:

@@ -41,7 +41,7 @@ def _add_arguments(parser: argparse.ArgumentParser, architecture: str) -> None:
     add_config_argument(options)
     add_monitor_arguments(parser, "corpus chunks (~65k words)")
     add_tokenizer_arguments(parser)
-    add_input_arguments(parser, workers_alias=False)  # --workers: the Ray replicas
+    add_input_arguments(parser, ray_trainer=True)  # --workers: the Ray replicas; --cluster: the config's
 
 
 def word2vec_config(args: argparse.Namespace) -> Word2VecConfig:
@@ -77,7 +77,8 @@ def _train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     corpus = encode_corpus(corpus_source(args, args.input), config.tokenizer, min_count=config.min_count,
                            max_size=config.max_vocab_size, max_sentence_length=config.max_sentence_length,
-                           workers=args.encode_workers, verbose=not args.quiet)
+                           workers=args.encode_workers, cluster=config.cluster,  # one --cluster: encode and train
+                           verbose=not args.quiet)
     _check_sizes(config, len(corpus.vocab))
     rescue = args.save_model or f"{args.output}.rescued.npz"  # where a failed Ray run leaves its last average
     model = Word2Vec(config).fit(corpus, verbose=not args.quiet, rescue_path=rescue, **monitoring)

@@ -1,7 +1,9 @@
-"""Splitting an encoded corpus into consecutive runs of whole sentences, for streaming and for threads.
+"""Splitting an encoded corpus into consecutive runs of whole sentences, and reading a run's ids.
 
 Word2vec's worker threads take such runs as their chunks, and perplexity scores a large corpus one
-run at a time; both need runs of about a given size that never cut a sentence.
+run at a time; both need runs of about a given size that never cut a sentence.  A memory-mapped
+corpus is read run by run into a buffer (:class:`TokenReader`), so memory stays O(run) however
+large the corpus.
 """
 from __future__ import annotations
 
@@ -48,3 +50,38 @@ def split_sentences(offsets: np.ndarray, parts: int) -> list[tuple[int, int]]:
     targets = offsets[0] + (offsets[-1] - offsets[0]) * np.arange(1, parts, dtype=np.int64) // parts
     cuts = [0, *np.searchsorted(offsets, targets, side="left").clip(0, n).tolist(), n]
     return [(int(cuts[k]), int(cuts[k + 1])) for k in range(parts)]
+
+
+class TokenReader:
+    """Gives a worker the ids of a chunk: a view of an in-memory array, or, for a
+    memory-mapped corpus (``np.memmap``), the chunk read from the file into the
+    worker's own buffer, so that memory stays O(chunk) however large the
+    corpus (as gensim streaming its text), instead of keeping every page of
+    the mapping resident."""
+
+    def __init__(self, ids: np.ndarray, capacity: int):
+        self.file = None
+        if (isinstance(ids, np.memmap) and ids.filename is not None and ids.dtype == np.int32
+                and ids.ndim == 1 and ids.flags.c_contiguous):
+            self.ids = ids
+            self.file = open(ids.filename, "rb", buffering=0)  # one handle per worker: its own position
+            self.buffer = np.zeros(max(capacity, 1), dtype=np.int32)
+        else:
+            self.ids = np.ascontiguousarray(ids, dtype=np.int32)
+
+    def read(self, start: int, stop: int) -> tuple[np.ndarray, int]:
+        """``(ids, base)``: ``ids[t - base]`` is token ``t`` for ``start <= t < stop``."""
+        if self.file is None:
+            return self.ids, 0
+        view = memoryview(self.buffer[:stop - start]).cast("B")
+        self.file.seek(self.ids.offset + 4 * start)
+        while view.nbytes:
+            count = self.file.readinto(view)
+            if not count:
+                raise ValueError(f"{self.ids.filename}: the id file ends before token {stop}")
+            view = view[count:]
+        return self.buffer, start
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()

@@ -19,13 +19,13 @@ the tokenizer and the vocabulary options.
 
 Encoding never holds the corpus in memory.  The text is cut into tasks (its
 files, and byte ranges of large plain files) that :mod:`lmkit.corpus.shards`
-tokenizes, in ``workers`` processes, into scratch shards of *local* type ids
+tokenizes, in ``workers`` processes or as Ray tasks, into scratch shards of *local* type ids
 with their counts.  The counts are merged by token string, the vocabulary is
 chosen from them, and a last numpy pass maps each shard's type ids to
 vocabulary ids while concatenating the shards, in corpus order, into the one
 ``ids.npy``.  So trainers, the cache and memory-mapped reading see the same
-single array whatever the number of workers, and the vocabulary and ids are
-the same bit for bit (concatenation costs one sequential write, which the
+single array whatever the number of workers or where they ran, and the
+vocabulary and ids are the same bit for bit (concatenation costs one sequential write, which the
 id mapping needs anyway).
 """
 from __future__ import annotations
@@ -150,7 +150,7 @@ class EncodedCorpus:
 def encode_corpus(source, tokenizer: Tokenizer | TokenizerConfig | None = None, *, min_count: int = 1,
                   max_size: int | None = None, unk: str | None = None, eos: str | None = None,
                   max_sentence_length: int = 10_000, errors: str = "strict", encoding: str = "utf-8",
-                  cache_dir: str | os.PathLike | None = None, workers: int = 1,
+                  cache_dir: str | os.PathLike | None = None, workers: int = 1, cluster: str | None = None,
                   verbose: bool = True) -> EncodedCorpus:
     """Tokenize ``source``, choose a vocabulary, and encode it (or reuse the cached result).
 
@@ -161,11 +161,16 @@ def encode_corpus(source, tokenizer: Tokenizer | TokenizerConfig | None = None, 
     ``encoding``: how bytes become text (:class:`lmkit.corpus.readers.FileSource`).
     ``workers``: processes that tokenize files (and byte ranges of large plain
     files) in parallel (:mod:`lmkit.corpus.shards`); the result, and so the
-    cache entry, is the same for every value.
+    cache entry, is the same for every value.  ``cluster``: run those tasks
+    on Ray instead (``"local"``, ``"auto"`` or a cluster address, as
+    :func:`lmkit.cluster.connect` reads it; a local Ray gets ``workers`` CPUs,
+    all cores for 1); same result again.  On a cluster of several machines
+    the files of ``source`` and ``cache_dir`` must be on a filesystem that
+    every node shares.  Ray is joined only when the corpus is not cached.
     """
     text = resolve(source, errors=errors, encoding=encoding, verbose=verbose)
     tokenizer = _as_tokenizer(tokenizer)
-    _check_common(max_sentence_length, workers)
+    _check_common(max_sentence_length, workers, cluster)
     options = {"min_count": min_count, "max_size": max_size, "unk": unk, "eos": eos}
     Vocab.build({"x": max(min_count, 1)}, **options)  # validate the options before any work
     key = _cache_key(text.fingerprint(), tokenizer.to_json(), options, max_sentence_length)
@@ -175,7 +180,7 @@ def encode_corpus(source, tokenizer: Tokenizer | TokenizerConfig | None = None, 
             log.info("training the %s subword model on %s", tokenizer.config.subword, text.name)
             tokenizer.train(batches(text.line_blocks(), verbose, f"train {tokenizer.config.subword}"))
         clock = _Clock()
-        pieces = shards.tokenize(text, tokenizer, folder / SCRATCH, workers, verbose)
+        pieces = shards.tokenize(text, tokenizer, folder / SCRATCH, workers, verbose, cluster=cluster)
         clock.lap("tokenize")
         merged = _Merged(pieces)
         clock.lap("merge")
@@ -199,23 +204,23 @@ def encode_corpus(source, tokenizer: Tokenizer | TokenizerConfig | None = None, 
 def encode_with_vocab(source, vocab: Vocab, tokenizer: Tokenizer | TokenizerConfig | None = None, *,
                       max_sentence_length: int = 10_000, errors: str = "strict", encoding: str = "utf-8",
                       cache_dir: str | os.PathLike | None = None, workers: int = 1,
-                      verbose: bool = True) -> EncodedCorpus:
+                      cluster: str | None = None, verbose: bool = True) -> EncodedCorpus:
     """Encode ``source`` with a fixed vocabulary (e.g. a test split with the training one).
 
     Tokens outside ``vocab`` become ``vocab.unk``, or are dropped when it has
-    none.  ``workers``: as in :func:`encode_corpus`.
+    none.  ``workers`` and ``cluster``: as in :func:`encode_corpus`.
     """
     text = resolve(source, errors=errors, encoding=encoding, verbose=verbose)
     tokenizer = _as_tokenizer(tokenizer)
     if tokenizer.needs_training:
         raise ValueError("encode_with_vocab needs a trained subword tokenizer (the one the vocabulary came from)")
-    _check_common(max_sentence_length, workers)
+    _check_common(max_sentence_length, workers, cluster)
     vocab_digest = hashlib.sha256(json.dumps(vocab.to_dict(), ensure_ascii=False).encode()).hexdigest()
     key = _cache_key(text.fingerprint(), tokenizer.to_json(), {"vocab": vocab_digest}, max_sentence_length)
 
     def build(folder: Path) -> None:
         clock = _Clock()
-        merged = _Merged(shards.tokenize(text, tokenizer, folder / SCRATCH, workers, verbose))
+        merged = _Merged(shards.tokenize(text, tokenizer, folder / SCRATCH, workers, verbose, cluster=cluster))
         clock.lap("tokenize")
         total = int(merged.counts.sum())
         if total == 0:
@@ -252,11 +257,13 @@ def _check_id_range(ids: np.ndarray, vocab_size: int) -> None:
 
 # ----------------------------------------------------------------------------- internals
 
-def _check_common(max_sentence_length: int, workers: int) -> None:
+def _check_common(max_sentence_length: int, workers: int, cluster: str | None) -> None:
     if max_sentence_length < 1:
         raise ValueError(f"max_sentence_length must be >= 1, got {max_sentence_length}")
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    if cluster is not None and (not isinstance(cluster, str) or not cluster.strip()):
+        raise ValueError(f"cluster must be 'local', 'auto' or a Ray address, got {cluster!r}")
 
 
 def _as_tokenizer(tokenizer) -> Tokenizer:

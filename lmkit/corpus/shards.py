@@ -25,10 +25,16 @@ trip through Rust objects.  Python's ``str.split`` and the Rust
 splits there, Rust does not); a block that holds one of those is split with a
 regular expression of Rust's whitespace set instead.
 
-Processes are started with ``spawn`` (no fork of a process whose Rust and
-numba thread pools are running) and get only paths, numbers and the
-tokenizer's JSON; each sets ``TOKENIZERS_PARALLELISM=false`` so K processes
-use K cores, not K times the Rust thread pool.
+The tasks run here (one worker), in local processes, or as Ray tasks
+(``cluster``: see :mod:`lmkit.cluster`).  Local processes are started with
+``spawn`` (no fork of a process whose Rust and numba thread pools are
+running); processes and Ray tasks get only paths, numbers and the
+tokenizer's JSON, and return a :class:`Shard` (a path and two counts), so the
+three executors produce the same files and the same result.  Each sets
+``TOKENIZERS_PARALLELISM=false`` so K processes use K cores, not K times the
+Rust thread pool.  A Ray task reads its file and writes its shard by path: on
+a cluster of several machines the corpus and the scratch folder (under the
+cache folder) must be on a filesystem every node shares.
 """
 from __future__ import annotations
 
@@ -121,17 +127,25 @@ def plan(text, workers: int, shard_bytes: int | None = None) -> list[Task] | Non
 
 
 def tokenize(text, tokenizer: Tokenizer, folder: Path, workers: int = 1, verbose: bool = True,
-             fast: bool = True) -> list[Shard]:
+             fast: bool = True, cluster: str | None = None) -> list[Shard]:
     """Write the shards of ``text`` into ``folder``; return them in corpus order.
 
     ``workers`` > 1 runs the tasks in that many spawned processes; 1 runs
-    them here.  ``fast=False`` forces the HuggingFace pipeline even where the
-    whitespace fast path applies (the tests compare the two).
+    them here.  ``cluster`` ("local", "auto" or a Ray address) runs them as
+    Ray tasks of one CPU each instead, planned for the cluster's CPUs; a
+    local Ray started here gets ``workers`` CPUs (1: all cores).  A source
+    that is not files is read here in every case.  ``fast=False`` forces the
+    HuggingFace pipeline even where the whitespace fast path applies (the
+    tests compare the two).
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     folder.mkdir(parents=True, exist_ok=True)
     document = tokenizer.to_json()
+    if cluster is not None and isinstance(text, FileSource):
+        cpus = _ray_cpus(cluster, workers)
+        tasks = plan(text, cpus)
+        return _run_ray(tasks, document, (text.errors, text.encoding, text.max_invalid), folder, fast, verbose)
     tasks = plan(text, workers)
     if tasks is None:
         return [tokenize_blocks(lambda: text.line_blocks(), tokenizer, folder / "0", fast, verbose, text.name)]
@@ -160,6 +174,63 @@ def _run_pool(tasks: list[Task], document: str, options: tuple, folder: Path, fa
                 shards.append(future.result())
                 bar.update(1)
     return shards
+
+
+def _ray_cpus(cluster: str, workers: int) -> int:
+    """Join ``cluster`` (a local one gets ``workers`` CPUs, or all cores for 1); return the CPUs it has."""
+    from lmkit.cluster import connect
+
+    connect(cluster, workers if workers > 1 else None)
+    import ray
+
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def _run_ray(tasks: list[Task], document: str, options: tuple, folder: Path, fast: bool,
+             verbose: bool) -> list[Shard]:
+    """Run the tasks as Ray tasks of one CPU each (Ray already joined); the shards in task order.
+
+    A task's exception is raised here as itself (the ``RayTaskError`` wrapper
+    and its remote traceback dropped), so callers see the same errors as
+    with local processes.
+    """
+    import ray
+    from tqdm.auto import tqdm
+
+    remote = ray.remote(num_cpus=1)(_ray_task)
+    pending = {remote.remote(task, document, options, str(folder / str(k)), fast): k
+               for k, task in enumerate(tasks)}
+    shards: list[Shard | None] = [None] * len(tasks)
+    try:
+        with tqdm(total=len(tasks), desc="encode shards (ray)", unit=" shards", disable=not verbose,
+                  leave=False) as bar:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                shards[pending.pop(done[0])] = ray.get(done[0])
+                bar.update(1)
+    except ray.exceptions.RayTaskError as error:
+        for ref in pending:
+            ray.cancel(ref)
+        cause = error.cause
+        if isinstance(cause, BaseException):
+            raise cause from None
+        raise
+    return shards
+
+
+def _ray_task(task: Task, document: str, options: tuple, prefix: str, fast: bool) -> Shard:
+    """:func:`run_task` on a Ray worker, which may be another machine: a missing file or scratch folder
+    there is an error that says the cluster needs a shared filesystem."""
+    import socket
+
+    _init_worker()
+    for needed in (Path(task.path), Path(prefix).parent):
+        if not needed.exists():
+            raise FileNotFoundError(
+                f"{needed}: not found on the Ray node {socket.gethostname()}: on a cluster of several machines "
+                f"the corpus and the cache folder must be on a filesystem every node mounts at the same path "
+                f"(or use cluster='local')")
+    return run_task(task, document, options, prefix, fast, False)
 
 
 def _init_worker() -> None:

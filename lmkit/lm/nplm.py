@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from lmkit.lm.config import NPLMConfig  # noqa: F401  (lmkit.lm.nplm.NPLMConfig stays where users import it)
-from lmkit.lm.threads import blas_threads, run_parts, single_threaded_blas
+from lmkit.threads import blas_threads, run_parts, single_threaded_blas
 from lmkit.nn.activations import get_activation, recommended_init
 from lmkit.nn.batchnorm import BatchNorm
 from lmkit.nn.dropout import Dropout
@@ -222,7 +222,7 @@ class NPLM:
         ``W`` threads split the output layer -- by rows of the batch for the
         logits, softmax and ``dz = dL/dlogits O``, then by rows of ``O`` for
         ``dL/dO`` and ``dL/db`` -- so no idle BLAS pool spins beside the
-        softmax (see :mod:`lmkit.lm.threads`).
+        softmax (see :mod:`lmkit.threads`).
         """
         workers = self._output_workers()
         with single_threaded_blas() if workers > 1 else contextlib.nullcontext():
@@ -244,7 +244,7 @@ class NPLM:
 
     def _output_workers(self) -> int:
         """Threads that split the output layer: BLAS's count for float32 (which then runs single-threaded,
-        see :mod:`lmkit.lm.threads`), 1 for float64 models (gradient checks)."""
+        see :mod:`lmkit.threads`), 1 for float64 models (gradient checks)."""
         return max(blas_threads(), 1) if self.dtype == np.float32 else 1
 
     def _forward_backward(self, contexts: np.ndarray, targets: np.ndarray, workers: int, sample=None) -> float:

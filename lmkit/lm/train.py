@@ -66,7 +66,7 @@ The loop itself (:func:`fit`) only sequences the phases of :class:`_Training`
 user's own.
 
 Threads: ``config.threads`` sets OpenBLAS's count, which is also how many row
-threads split the output layer (:func:`lmkit.lm.threads.set_threads`); 0
+threads split the output layer (:func:`lmkit.threads.set_threads`); 0
 leaves it at its default (all cores).
 """
 from __future__ import annotations
@@ -83,7 +83,7 @@ import numpy as np
 from lmkit.lm.checkpoint import Progress, load_checkpoint, save_checkpoint, under
 from lmkit.lm.examples import build_examples, count_examples
 from lmkit.lm.sampled import CandidateSampler
-from lmkit.lm.threads import set_threads
+from lmkit.threads import set_threads
 from lmkit.nn.averaging import WeightAverage
 from lmkit.nn.clip import clip_grad_norm
 from lmkit.nn.optim import make_optimizer

@@ -264,7 +264,7 @@ def fit(model: Sequential, x, y, *, loss: str = "auto", optimizer: str | Optimiz
               "network": model.spec()}
     run = Run(trainer="mlp", model=model, config=config, epochs=int(epochs), probe=SequentialProbe(model))
     model.history = []
-    from lmkit.lm.threads import blas_threads_inside
+    from lmkit.threads import blas_threads_inside
 
     with blas_threads_inside(blas_threads):
         _train(model, x, y, kind, int(epochs), int(batch_size), valid, clip_norm, schedule, augment, shuffle,

@@ -44,12 +44,12 @@ import numpy as np
 
 from lmkit._extras import require
 from lmkit.cluster import WorkerFailedError, connect
-from lmkit.corpus.chunks import sentence_ranges, split_sentences
+from lmkit.corpus.chunks import TokenReader, sentence_ranges, split_sentences
 from lmkit.training.callbacks import Callbacks, Run
 from lmkit.word2vec import kernels
 from lmkit.word2vec.kernels import ROW_WIDTH, STATS_EFFECTIVE, STATS_EXAMPLES, STATS_LOSS, STATS_RAW
 from lmkit.word2vec.training import (CHUNK_TOKENS, Arrays, EpochStats, Objective, Pass, Schedule, Steps,
-                                     TokenReader, TrainingDivergedError, Worker, compile_kernel, private_array,
+                                     TrainingDivergedError, Worker, compile_kernel, private_array,
                                      scheduled_rate, train_chunks)
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from lmkit.corpus.chunks import sentence_ranges
+from lmkit.corpus.chunks import TokenReader, sentence_ranges
 from lmkit.training.callbacks import Callbacks, Run
 from lmkit.word2vec import kernels
 from lmkit.word2vec.kernels import ROW_WIDTH, STATS_EFFECTIVE, STATS_EXAMPLES, STATS_LOSS, STATS_RAW
@@ -86,41 +86,6 @@ class EpochStats:
     @property
     def words_per_second(self) -> float:
         return self.words / max(self.seconds, 1e-9)
-
-
-class TokenReader:
-    """Gives a worker the ids of a chunk: a view of an in-memory array, or, for a
-    memory-mapped corpus (``np.memmap``), the chunk read from the file into the
-    worker's own buffer, so that memory stays O(chunk) however large the
-    corpus (as gensim streaming its text), instead of keeping every page of
-    the mapping resident."""
-
-    def __init__(self, ids: np.ndarray, capacity: int):
-        self.file = None
-        if (isinstance(ids, np.memmap) and ids.filename is not None and ids.dtype == np.int32
-                and ids.ndim == 1 and ids.flags.c_contiguous):
-            self.ids = ids
-            self.file = open(ids.filename, "rb", buffering=0)  # one handle per worker: its own position
-            self.buffer = np.zeros(max(capacity, 1), dtype=np.int32)
-        else:
-            self.ids = np.ascontiguousarray(ids, dtype=np.int32)
-
-    def read(self, start: int, stop: int) -> tuple[np.ndarray, int]:
-        """``(ids, base)``: ``ids[t - base]`` is token ``t`` for ``start <= t < stop``."""
-        if self.file is None:
-            return self.ids, 0
-        view = memoryview(self.buffer[:stop - start]).cast("B")
-        self.file.seek(self.ids.offset + 4 * start)
-        while view.nbytes:
-            count = self.file.readinto(view)
-            if not count:
-                raise ValueError(f"{self.ids.filename}: the id file ends before token {stop}")
-            view = view[count:]
-        return self.buffer, start
-
-    def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
 
 
 class Worker:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmkit._jit import jit_exact
+from lmkit.corpus.chunks import TokenReader
 
 
 @dataclass(frozen=True)
@@ -132,19 +133,27 @@ def first_positions(ids: np.ndarray, n_words: int, chunk: int = 1 << 22) -> np.n
     """``int64[n_words]``: the position of each word's first occurrence in ``ids`` (int32[n_tokens]).
 
     Words that never occur get ``n_tokens + id`` (after every word that does,
-    in id order).  Reads ``ids`` (an array or memmap) in chunks and stops as
-    soon as every word has been seen.
+    in id order).  Reads ``ids`` (an array or memmap) in chunks through one
+    buffer (:class:`lmkit.corpus.chunks.TokenReader`: slicing a memmap would
+    leave every page read resident, ~4 bytes a token) and stops as soon as
+    every word has been seen.
     """
     first = np.full(n_words, -1, dtype=np.int64)
     n_tokens = int(ids.shape[0])
     missing = n_words
-    for start in range(0, n_tokens, chunk):
-        part = np.ascontiguousarray(ids[start:start + chunk], dtype=np.int32)
-        if part.size and (int(part.min()) < 0 or int(part.max()) >= n_words):
-            raise ValueError(f"ids must be in [0, {n_words}), got values in [{part.min()}, {part.max()}]")
-        missing = _first_seen(part, start, first, missing)
-        if missing == 0:
-            break
+    reader = TokenReader(ids, min(chunk, n_tokens))
+    try:
+        for start in range(0, n_tokens, chunk):
+            stop = min(start + chunk, n_tokens)
+            held, base = reader.read(start, stop)
+            part = held[start - base:stop - base]
+            if int(part.min()) < 0 or int(part.max()) >= n_words:
+                raise ValueError(f"ids must be in [0, {n_words}), got values in [{part.min()}, {part.max()}]")
+            missing = _first_seen(part, start, first, missing)
+            if missing == 0:
+                break
+    finally:
+        reader.close()
     unseen = first < 0
     first[unseen] = n_tokens + np.flatnonzero(unseen)
     return first

@@ -146,3 +146,107 @@ def test_cli_encode_takes_workers(tmp_path, capsys):
     assert "tokens" in capsys.readouterr().out
     single = encode_corpus(source, min_count=2, cache_dir=tmp_path / "one", verbose=False)
     assert Vocab.load(tmp_path / "v.tsv") == single.vocab
+
+
+# ----------------------------------------------------------------------------- the tasks as Ray tasks
+
+@pytest.fixture(scope="module")
+def ray_2cpus(need_module):
+    """A local Ray instance of 2 CPUs for this module (encode_corpus's cluster="local" then joins it)."""
+    ray = need_module("ray")
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 2**20, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def assert_same_encoding(a, b):
+    assert a.vocab == b.vocab
+    assert np.array_equal(np.asarray(a.ids), np.asarray(b.ids))
+    assert np.array_equal(a.offsets, b.offsets)
+    assert a.meta["sha256"] == b.meta["sha256"] and a.meta["n_dropped"] == b.meta["n_dropped"]
+
+
+@pytest.mark.parametrize("layout", ["files", "one file in byte ranges"])
+def test_ray_tasks_give_the_encoding_of_local_processes_and_of_one_process(tmp_path, monkeypatch, ray_2cpus,
+                                                                           layout):
+    source = write_corpus(tmp_path / "text")
+    if layout != "files":  # the three files as one plain file, which only byte ranges can share out
+        lines = [line for name in ("a.txt", "b.txt") for line in (source / name).read_text().splitlines()]
+        with gzip.open(source / "c.txt.gz", "rt") as handle:
+            lines += handle.read().splitlines()
+        source = tmp_path / "one.txt"
+        source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    options = dict(min_count=3, max_size=800, unk="<unk>", max_sentence_length=9, verbose=False)
+    single = encode_corpus(source, cache_dir=tmp_path / "one", **options)
+    planned = []
+    real_plan = shards_module.plan
+    monkeypatch.setattr(shards_module, "plan", lambda text, workers: planned.append(
+        real_plan(text, workers, shard_bytes=40_000)) or planned[-1])
+    local = encode_corpus(source, cache_dir=tmp_path / "local", workers=2, **options)
+
+    def not_here(*args):
+        raise AssertionError("a task ran in the driver or in a local process")
+
+    monkeypatch.setattr(shards_module, "run_task", not_here)  # Ray workers import the real module
+    monkeypatch.setattr(shards_module, "_run_pool", not_here)
+    on_ray = encode_corpus(source, cache_dir=tmp_path / "ray", workers=2, cluster="local", **options)
+    assert len(planned) == 2 and planned[0] == planned[1]  # planned for the 2 CPUs Ray has
+    assert len(planned[1]) >= 4 and sum(task.start > 0 for task in planned[1]) >= 2  # ranges ran as tasks
+    assert_same_encoding(local, single)
+    assert_same_encoding(on_ray, single)
+    assert on_ray.directory.name == single.directory.name  # where it ran is not part of the cache key
+
+
+def test_ray_tasks_run_on_ray_workers_and_return_shards_in_task_order(tmp_path, ray_2cpus):
+    source = write_corpus(tmp_path / "text")
+    tasks = [shards_module.Task(str(source / name)) for name in ("c.txt.gz", "a.txt", "b.txt")]
+    document = Tokenizer().to_json()
+    options = ("strict", "utf-8", 0.01)
+    (tmp_path / "scratch").mkdir()
+    pieces = shards_module._run_ray(tasks, document, options, tmp_path / "scratch", True, False)
+    here = [shards_module.run_task(task, document, options, str(tmp_path / f"here{k}"), True, False)
+            for k, task in enumerate(tasks)]
+    assert [shard.prefix for shard in pieces] == [tmp_path / "scratch" / str(k) for k in range(3)]
+    for there, local in zip(pieces, here):
+        assert (there.n_lines, there.n_tokens) == (local.n_lines, local.n_tokens)
+        assert shard_lines(there) == shard_lines(local)
+
+
+def test_a_file_missing_on_a_ray_node_says_the_cluster_needs_a_shared_filesystem(tmp_path, ray_2cpus):
+    (tmp_path / "scratch").mkdir()
+    gone = shards_module.Task(str(tmp_path / "only-on-the-driver.txt"))
+    with pytest.raises(FileNotFoundError, match=r"only-on-the-driver.txt: not found on the Ray node .*"
+                                                r"filesystem every node mounts at the same path"):
+        shards_module._run_ray([gone], Tokenizer().to_json(), ("strict", "utf-8", 0.01), tmp_path / "scratch",
+                               True, False)
+
+
+def test_an_error_in_a_ray_task_is_raised_as_itself(tmp_path, ray_2cpus):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"good line\n" * 100 + b"bad \xff byte\n")
+    with pytest.raises(ValueError, match=r"bad.txt.*byte offset 1004") as raised:
+        encode_corpus(path, cache_dir=tmp_path / "c", cluster="local", verbose=False)
+    assert type(raised.value) is not ray_2cpus.exceptions.RayTaskError  # no remote traceback in the message
+
+
+def test_cli_encode_takes_cluster(tmp_path, capsys, ray_2cpus):
+    from lmkit.cli import main
+
+    source = write_corpus(tmp_path / "text")
+    assert main(["data", "encode", str(source), "--cluster", "local", "--min-count", "2", "--quiet",
+                 "--vocab-out", str(tmp_path / "v.tsv")]) == 0
+    assert "tokens" in capsys.readouterr().out
+    single = encode_corpus(source, min_count=2, cache_dir=tmp_path / "one", verbose=False)
+    assert Vocab.load(tmp_path / "v.tsv") == single.vocab
+
+
+def test_cluster_must_be_a_nonempty_string(tmp_path, capsys):
+    from lmkit.cli import main
+
+    path = tmp_path / "c.txt"
+    path.write_text("a b\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="cluster must be 'local', 'auto' or a Ray address, got ''"):
+        encode_corpus(path, cache_dir=tmp_path / "c", cluster="", verbose=False)
+    with pytest.raises(SystemExit):
+        main(["data", "encode", str(path), "--cluster", " "])
+    assert "--cluster: must be 'local', 'auto' or a Ray address" in capsys.readouterr().err

@@ -136,7 +136,7 @@ def test_zero_output_weights_give_perplexity_v():
 
 
 def test_blas_thread_control_round_trips():
-    from lmkit.lm.threads import blas_threads, set_blas_threads, single_threaded_blas
+    from lmkit.threads import blas_threads, set_blas_threads, single_threaded_blas
 
     before = blas_threads()
     assert before >= 1, "numpy's OpenBLAS was not found"

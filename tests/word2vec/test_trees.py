@@ -117,13 +117,17 @@ def test_first_occurrence_ties_give_the_c_tools_tree(seed):
     assert _tree_of(build_huffman(counts), tokens) != expected        # ties by id: another tree
 
 
-def test_first_positions():
+def test_first_positions(tmp_path):
     rng = np.random.default_rng(5)
     ids = rng.integers(0, 40, 500).astype(np.int32)
     ids[ids == 7] = 8                                                  # word 7 never occurs
     expected = [ids.tolist().index(w) if w in ids else 500 + w for w in range(42)]
     for chunk in (1, 3, 64, 1 << 22):
         assert first_positions(ids, 42, chunk=chunk).tolist() == expected
+    np.save(tmp_path / "ids.npy", ids)                # a memmap is read through a buffer, chunk by chunk
+    mapped = np.load(tmp_path / "ids.npy", mmap_mode="r")
+    for chunk in (3, 64, 1 << 22):
+        assert first_positions(mapped, 42, chunk=chunk).tolist() == expected
     assert first_positions(np.zeros(0, np.int32), 2).tolist() == [0, 1]
     with pytest.raises(ValueError, match=r"\[0, 30\)"):
         first_positions(ids, 30)

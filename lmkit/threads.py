@@ -1,4 +1,8 @@
-"""The threads of the neural language model: OpenBLAS's pool and lmkit's own row threads.
+"""Thread counts of the dense models: OpenBLAS's pool and lmkit's own row threads.
+
+Used by the neural language model (:mod:`lmkit.lm.nplm`) and the layer
+library's ``fit`` (:mod:`lmkit.training.supervised`), so it lives beside
+neither.
 
 The dense products run in OpenBLAS (the one numpy loaded), the softmax in a
 compiled kernel.  OpenBLAS's threads busy-wait a while after each product,
