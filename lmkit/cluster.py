@@ -27,6 +27,7 @@ tasks to that checkout's code.
 from __future__ import annotations
 
 import logging
+import re
 
 from lmkit._extras import require
 
@@ -34,6 +35,19 @@ log = logging.getLogger(__name__)
 
 LOCAL = "local"
 AUTO = "auto"
+ADDRESS = re.compile(r"^(ray://)?[A-Za-z0-9][A-Za-z0-9.\-]*:\d{1,5}$")
+
+
+class WorkerFailedError(RuntimeError):
+    """A Ray worker died (or hung) more often than its restarts allow; the message names it, in one line."""
+
+
+def check_cluster(cluster: str) -> None:
+    """Refuse a ``cluster`` that is neither a mode nor a ``HOST:PORT`` address (a config's check, before any
+    work is done; :func:`connect` itself accepts any address Ray does)."""
+    if not isinstance(cluster, str) or not (cluster in (LOCAL, AUTO) or ADDRESS.match(cluster)):
+        raise ValueError(f"cluster must be 'auto', 'local' or a Ray address HOST:PORT (or ray://HOST:PORT), "
+                         f"got {cluster!r}")
 
 
 def connect(cluster: str, num_cpus: int | None) -> None:

@@ -135,7 +135,7 @@ def _run_gensim(spec: dict, arch: str, loss: str) -> dict:
     out = {"seconds": seconds, "words": in_vocabulary * spec["epochs"], "effective_words": int(effective),
            "gensim_raw_words": int(raw)}
     if spec.get("evaluate"):
-        out.update(_quality(KeyedVectors(list(model.wv.index_to_key), np.asarray(model.wv.vectors))))
+        out.update(quality_scores(KeyedVectors(list(model.wv.index_to_key), np.asarray(model.wv.vectors))))
     return out
 
 
@@ -152,11 +152,11 @@ def _run_lmkit(spec: dict, arch: str, loss: str) -> dict:
     out = {"seconds": seconds, "words": sum(h.words for h in model.history),
            "effective_words": sum(h.effective_words for h in model.history)}
     if spec.get("evaluate"):
-        out.update(_quality(model.wv))
+        out.update(quality_scores(model.wv))
     return out
 
 
-def _quality(kv) -> dict:
+def quality_scores(kv) -> dict:
     from lmkit.corpus.datasets import find_dataset_file
     from lmkit.evaluate import evaluate_word_analogies, evaluate_word_pairs
 

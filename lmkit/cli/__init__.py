@@ -12,6 +12,7 @@ import sys
 
 from lmkit import __version__
 from lmkit._extras import MissingExtra
+from lmkit.cluster import WorkerFailedError
 from lmkit.cli import data as data_commands
 from lmkit.cli import lm as lm_commands
 from lmkit.cli import vectors as vectors_commands
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(message)s")
     try:
         return int(args.handler(args) or 0)
-    except (ValueError, FileNotFoundError, MissingExtra) as error:
+    except (ValueError, FileNotFoundError, MissingExtra, WorkerFailedError) as error:
         print(f"lmkit: error: {cli_message(str(error), getattr(args, '_parser', None))}", file=sys.stderr)
         return 2
     except OSError as error:  # a write that failed (full disk, permission): one line naming the file

@@ -40,8 +40,12 @@ def add_tokenizer_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_options(parser.add_argument_group("tokenization"), TokenizerConfig)
 
 
-def add_input_arguments(parser: argparse.ArgumentParser) -> None:
-    """How corpus files become text, and whether dataset names may be fetched: every command that reads text."""
+def add_input_arguments(parser: argparse.ArgumentParser, ray_trainer: bool = False) -> None:
+    """How corpus files become text, and whether dataset names may be fetched: every command that reads text.
+
+    The encoding processes are ``--encode-workers``, also spelt ``--workers``, and ``--cluster`` says where
+    they run, except for a trainer on Ray (``ray_trainer``: word2vec), whose config has both flags:
+    ``--workers`` its replicas, ``--cluster`` where encoding and training run."""
     from lmkit.corpus.readers import MAX_INVALID
 
     group = parser.add_argument_group("input text")
@@ -53,21 +57,25 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-invalid", type=float, default=MAX_INVALID, metavar="FRACTION",
                        help=f"with replace/ignore: stop when more than this fraction of a file's bytes are "
                             f"invalid or NUL, i.e. not text (default {MAX_INVALID}; 1: read anything)")
-    group.add_argument("--workers", type=_at_least_one, default=1, metavar="K", dest="encode_workers",
+    group.add_argument("--encode-workers", *(() if ray_trainer else ("--workers",)), type=_at_least_one,
+                       default=1, metavar="K", dest="encode_workers",
                        help="processes that read and tokenize the corpus: its files, and byte ranges of large "
                             "plain files, in parallel (default 1; the encoding is the same for every K)")
-    group.add_argument("--cluster", type=_cluster, default=None, metavar="WHERE",
-                       help="tokenize on Ray instead of local processes: 'local' (a Ray instance on this machine, "
-                            "with --workers CPUs, all cores by default), 'auto' (the cluster this machine belongs "
-                            "to, else local) or a cluster address; several machines need the corpus and the cache "
-                            "on a shared filesystem (pip install 'lmkit[ray]'; the encoding is the same)")
+    if not ray_trainer:
+        group.add_argument("--cluster", type=_cluster, default=None, metavar="WHERE",
+                           help="tokenize on Ray instead of local processes: 'local' (a Ray instance on this "
+                                "machine, with --workers CPUs, all cores by default), 'auto' (the cluster this "
+                                "machine belongs to, else local) or a cluster address; several machines need the "
+                                "corpus and the cache on a shared filesystem (pip install 'lmkit[ray]'; the "
+                                "encoding is the same)")
     group.add_argument("--no-download", action="store_true",
                        help="never fetch a dataset named but missing (default: fetch it on first use; "
                             "also LMKIT_NO_DOWNLOAD=1)")
 
 
 def _at_least_one(value: str) -> int:
-    """argparse type: an integer >= 1 (``--workers``; its dest is not ``workers``, the trainers' thread count)."""
+    """argparse type: an integer >= 1 (``--encode-workers``; its dest is not ``workers``, the trainers' thread
+    count)."""
     try:
         number = int(value)
     except ValueError:
@@ -86,8 +94,9 @@ def _cluster(value: str) -> str:
 
 def encoding_options(args: argparse.Namespace) -> dict:
     """Where the corpus is tokenized (``--workers``, ``--cluster``), as keyword arguments of
-    :func:`lmkit.corpus.encoded.encode_corpus` and ``encode_with_vocab``."""
-    return {"workers": args.encode_workers, "cluster": args.cluster}
+    :func:`lmkit.corpus.encoded.encode_corpus` and ``encode_with_vocab``; a Ray trainer's ``--cluster`` is
+    its config's (absent from ``args`` when not typed)."""
+    return {"workers": args.encode_workers, "cluster": getattr(args, "cluster", None)}
 
 
 def corpus_source(args: argparse.Namespace, spec):

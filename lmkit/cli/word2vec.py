@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 
 from lmkit.cli.configfile import add_config_argument, read_config
-from lmkit.cli.data import (add_input_arguments, add_tokenizer_arguments, corpus_source, encoding_options,
-                             tokenizer_config)
+from lmkit.cli.data import add_input_arguments, add_tokenizer_arguments, corpus_source, tokenizer_config
 from lmkit.cli.options import add_config_options, field_names, typed_values
 from lmkit.cli.watch import add_monitor_arguments, monitor_options
 from lmkit.word2vec.config import Word2VecConfig
@@ -42,7 +41,7 @@ def _add_arguments(parser: argparse.ArgumentParser, architecture: str) -> None:
     add_config_argument(options)
     add_monitor_arguments(parser, "corpus chunks (~65k words)")
     add_tokenizer_arguments(parser)
-    add_input_arguments(parser)
+    add_input_arguments(parser, ray_trainer=True)  # --workers: the Ray replicas; --cluster: the config's
 
 
 def word2vec_config(args: argparse.Namespace) -> Word2VecConfig:
@@ -70,13 +69,19 @@ def _train(args: argparse.Namespace) -> int:
     config = word2vec_config(args)
     check_output(args.output, "--output")
     check_output(args.save_model, "--save-model")
+    if config.distributed:
+        from lmkit._extras import require
+
+        require("ray", "ray", f"--cluster {config.cluster or 'auto'} --workers {config.replicas}")
     monitoring = monitor_options(args)
     started = time.perf_counter()
     corpus = encode_corpus(corpus_source(args, args.input), config.tokenizer, min_count=config.min_count,
                            max_size=config.max_vocab_size, max_sentence_length=config.max_sentence_length,
-                           **encoding_options(args), verbose=not args.quiet)
+                           workers=args.encode_workers, cluster=config.cluster,  # one --cluster: encode and train
+                           verbose=not args.quiet)
     _check_sizes(config, len(corpus.vocab))
-    model = Word2Vec(config).fit(corpus, verbose=not args.quiet, **monitoring)
+    rescue = args.save_model or f"{args.output}.rescued.npz"  # where a failed Ray run leaves its last average
+    model = Word2Vec(config).fit(corpus, verbose=not args.quiet, rescue_path=rescue, **monitoring)
     seconds = time.perf_counter() - started
     written = model.save_vectors(args.output, binary=args.binary)
     if args.save_model:
@@ -87,6 +92,11 @@ def _train(args: argparse.Namespace) -> int:
         print(f"{args.architecture}-{config.loss}: vocabulary {len(model.vocab)}, {len(model.history)} epochs, "
               f"final loss {model.losses[-1]:.4f}, {trained / max(train_seconds, 1e-9):,.0f} words/s "
               f"({seconds:.1f} s in all)")
+        if config.distributed:
+            print(f"Ray: {config.replicas} worker(s) x {config.workers} thread(s), "
+                  f"{sum(e.syncs for e in model.history)} syncs moved "
+                  f"{sum(e.sync_bytes for e in model.history) / 1e6:,.1f} MB in "
+                  f"{sum(e.sync_seconds for e in model.history):.2f} s")
         print(f"vectors: {written}" + (f"\nmodel: {args.save_model}" if args.save_model else ""))
     return 0
 
@@ -98,6 +108,8 @@ def _check_sizes(config, n_words: int) -> None:
     if config.loss != "hs" and config.negative >= n_words:
         raise ValueError(f"--negative {config.negative}: the vocabulary has {n_words} words, so at most "
                          f"{n_words - 1} negatives per word make sense (5-20 is usual)")
-    check_fits(word2vec_bytes(config, n_words),
+    copies = config.replicas + 1 if config.cluster in (None, "local") and config.distributed else 1
+    check_fits(copies * word2vec_bytes(config, n_words),
                f"--size {config.vector_size} with {n_words} words (--window {config.window}, "
-               f"--threads {config.workers})")
+               f"--threads {config.workers}" + (f", {copies} copies: --workers {config.replicas} and the driver's)"
+                                                if copies > 1 else ")"))

@@ -34,6 +34,24 @@ def sentence_ranges(offsets: np.ndarray, max_items: int, per_sentence: int = 0) 
     return ranges
 
 
+def split_sentences(offsets: np.ndarray, parts: int) -> list[tuple[int, int]]:
+    """``parts`` consecutive sentence ranges ``[first, end)`` of about equal tokens, covering every sentence.
+
+    ``offsets: int64[n_sentences + 1]`` as in :func:`sentence_ranges`.  Range
+    ``k`` ends at the first sentence boundary at or after ``k + 1`` parts of
+    the tokens, so the ranges differ by at most one sentence's tokens from an
+    even split (a range is empty when a single sentence outweighs a whole part).
+    Data-parallel trainers give each replica one such share.
+    """
+    if parts < 1:
+        raise ValueError(f"parts must be >= 1, got {parts}")
+    offsets = np.asarray(offsets, dtype=np.int64)
+    n = len(offsets) - 1
+    targets = offsets[0] + (offsets[-1] - offsets[0]) * np.arange(1, parts, dtype=np.int64) // parts
+    cuts = [0, *np.searchsorted(offsets, targets, side="left").clip(0, n).tolist(), n]
+    return [(int(cuts[k]), int(cuts[k + 1])) for k in range(parts)]
+
+
 class TokenReader:
     """Gives a worker the ids of a chunk: a view of an in-memory array, or, for a
     memory-mapped corpus (``np.memmap``), the chunk read from the file into the

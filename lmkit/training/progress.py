@@ -12,7 +12,8 @@ class ProgressBar(Callback):
     ``per_epoch=True``: one bar per epoch of ``total`` units, its postfix the
     running mean loss (and perplexity, ``show_ppl``) every ``postfix_every``
     steps; ``False``: one bar over the whole run, ``total`` being every
-    epoch's units together, its postfix the last epoch's loss.
+    epoch's units together, its postfix the last epoch's loss (and its sync cost, when
+    the record has one: data-parallel training).
     """
 
     every = 1
@@ -52,7 +53,11 @@ class ProgressBar(Callback):
         if self.per_epoch:
             self.bar.close()
         else:
-            self.bar.set_postfix(epoch=record["epoch"], loss=f"{record['train_loss']:.4f}")
+            postfix = {"epoch": record["epoch"], "loss": f"{record['train_loss']:.4f}"}
+            if "syncs" in record:
+                megabytes = record["sync_bytes"] / 1e6
+                postfix["sync"] = f"{record['syncs']}x {megabytes:.1f} MB {record['sync_seconds']:.1f} s"
+            self.bar.set_postfix(**postfix)
 
     def on_train_end(self, run: Run) -> None:
         if self.bar is not None:

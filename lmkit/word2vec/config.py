@@ -12,6 +12,7 @@ import numbers
 from dataclasses import asdict, dataclass
 
 from lmkit._config import config_from_dict, option
+from lmkit.cluster import check_cluster
 from lmkit.corpus.tokenizer_config import TokenizerConfig
 
 ARCHITECTURES = ("skipgram", "cbow")
@@ -47,6 +48,17 @@ class Word2VecConfig:
     min_alpha: float = option(1e-4, "learning rate reached, linearly, after the last word of the last epoch")
     epochs: int = option(5, "passes over the corpus (-iter in the C tool)", flag=("--epochs", "--iter"))
     workers: int = option(1, "training threads (Hogwild); 1 is bit-reproducible", flag="--threads")
+    replicas: int = option(1, "data-parallel model replicas, each a Ray actor with --threads threads and its own "
+                              "share of the sentences, averaged every --sync-words words; > 1 trains on Ray",
+                           flag="--workers")
+    cluster: str | None = option(None, "train on Ray (docs/distributed.md): local starts Ray here, auto joins the "
+                                       "running cluster (else starts one), HOST:PORT joins that one; none: in this "
+                                       "process (auto when --workers > 1)", flag="--cluster")
+    sync_words: int = option(1_000_000, "words each Ray worker trains between two averagings of the replicas: "
+                                        "fewer average more often (closer to one process), at more sync cost",
+                             flag="--sync-words")
+    max_restarts: int = option(3, "times Ray workers may die and be restarted from the last averaged weights "
+                                  "before the run stops (saving that model)", flag="--max-restarts")
     seed: int = option(1, "seeds the initial vectors and every worker's random numbers")
     update: str = option("batched", "batched: negatives shared per window (skip-gram, Ji et al. 2016) or per "
                                     "group of 4 targets (CBOW), faster at gensim's quality (BENCHMARKS.md); "
@@ -61,7 +73,8 @@ class Word2VecConfig:
         _choice("architecture", self.architecture, ARCHITECTURES)
         _choice("loss", self.loss, LOSSES)
         _choice("update", self.update, UPDATES)
-        for name in ("vector_size", "window", "min_count", "epochs", "workers", "max_sentence_length"):
+        for name in ("vector_size", "window", "min_count", "epochs", "workers", "max_sentence_length", "replicas",
+                     "sync_words"):
             value = getattr(self, name)
             if not _is_int(value) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
@@ -86,8 +99,17 @@ class Word2VecConfig:
         if self.window > self.max_sentence_length:  # scratch is float32[2 window, d] per worker, for nothing
             raise ValueError(f"window must be <= max_sentence_length={self.max_sentence_length} (no context "
                              f"is farther than a sentence's length), got {self.window!r}")
+        if not _is_int(self.max_restarts) or self.max_restarts < 0:
+            raise ValueError(f"max_restarts must be an integer >= 0, got {self.max_restarts!r}")
+        if self.cluster is not None:
+            check_cluster(self.cluster)
         if not _is_int(self.seed):
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
+
+    @property
+    def distributed(self) -> bool:
+        """Whether training runs on Ray (:mod:`lmkit.word2vec.distributed`): a cluster is named, or replicas > 1."""
+        return self.cluster is not None or self.replicas > 1
 
     @property
     def learning_rate(self) -> float:

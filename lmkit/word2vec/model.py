@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Iterable
@@ -81,7 +82,7 @@ class Word2Vec:
 
     def fit(self, corpus, *, verbose: bool = True, callbacks: Iterable = (), log_dir=None,
             monitor_every: int = 1, cache_dir: str | os.PathLike | None = None,
-            errors: str = "strict") -> "Word2Vec":
+            errors: str = "strict", rescue_path: str | os.PathLike | None = None) -> "Word2Vec":
         """Build the vocabulary from ``corpus`` (on first use) and train ``config.epochs`` epochs.
 
         ``corpus``: a path, glob, list of paths, dataset name (``"brown:train"``)
@@ -89,17 +90,17 @@ class Word2Vec:
         already trained (e.g. loaded) keeps its vocabulary and continues
         training.  ``cache_dir``: where encoded corpora are cached; ``errors``:
         "strict" or "replace" for invalid UTF-8.  ``callbacks``, ``log_dir``,
-        ``monitor_every``: see :meth:`train`.  Returns ``self``.
+        ``monitor_every``, ``rescue_path``: see :meth:`train`.  Returns ``self``.
         """
         encoded = self._encode(corpus, verbose=verbose, cache_dir=cache_dir, errors=errors)
         if self.vocab is None:
             self._build(encoded.vocab, encoded.tokenizer, encoded.ids)
         return self.train(encoded, verbose=verbose, callbacks=callbacks, log_dir=log_dir,
-                          monitor_every=monitor_every)
+                          monitor_every=monitor_every, rescue_path=rescue_path)
 
     def train(self, corpus, *, epochs: int | None = None, verbose: bool = True, callbacks: Iterable = (),
               log_dir=None, monitor_every: int = 1, cache_dir: str | os.PathLike | None = None,
-              errors: str = "strict") -> "Word2Vec":
+              errors: str = "strict", rescue_path: str | os.PathLike | None = None) -> "Word2Vec":
         """Continue training a built model for ``epochs`` (default ``config.epochs``).
 
         The learning rate decays from ``alpha`` to ``min_alpha`` over this
@@ -109,6 +110,14 @@ class Word2Vec:
         counts from 1 over the model's lifetime; ``record["train_loss"]``,
         ``"words_per_s"``, ...).  ``log_dir``: also log the run there with a
         :class:`lmkit.training.monitor.Monitor` (every ``monitor_every`` chunks).
+
+        On Ray (``config.distributed``: ``cluster`` set or ``replicas > 1``,
+        :mod:`lmkit.word2vec.distributed`) each replica's round is a step and
+        the epoch records add the sync cost.  Should the workers die more often
+        than ``max_restarts``, the model keeps the last averaged weights, is saved
+        to ``rescue_path`` (default ``$LMKIT_CACHE/rescued/word2vec-<time>.npz``)
+        and :class:`~lmkit.word2vec.distributed.WorkerFailedError` names the
+        worker and that file.
         """
         from lmkit.training.callbacks import Callbacks, Run
         from lmkit.training.monitor import Monitor
@@ -121,17 +130,7 @@ class Word2Vec:
             raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
         encoded = self._encode(corpus, verbose=verbose, cache_dir=cache_dir, errors=errors)
         c = self.config
-        negative = c.negative if c.loss != "hs" else 0
-        group = 1
-        if c.architecture == "cbow" and c.update == "batched" and negative > 0:
-            # a group's targets are distinct and leave at least one word to draw as a negative
-            group = max(1, min(kernels.CBOW_GROUP, int((self._counts(self.vocab) > 0).sum()) - 1))
-        objective = Objective(cbow=c.architecture == "cbow", cbow_mean=c.cbow_mean, negative=negative,
-                              window=c.window, batched=c.update == "batched", group=group)
-        schedule = Schedule(alpha=c.learning_rate, min_alpha=c.min_alpha,
-                            total_words=float(epochs) * max(encoded.n_tokens, 1))
-        states = [seed_state(c.seed, stream=worker + 1024 * self.train_calls) for worker in range(c.workers)]
-        self.train_calls += 1
+        objective, schedule, states = self._plan(encoded, epochs)
         items: list = []
         if verbose:
             items.append(ProgressBar(epochs * encoded.n_tokens, unit=" words", per_epoch=False, desc="word2vec"))
@@ -144,13 +143,75 @@ class Word2Vec:
                   info={"corpus": getattr(encoded, "fingerprint", None), "seed": c.seed,
                         "vocab_size": len(self.vocab), "words_per_epoch": int(encoded.n_tokens)})
         try:
-            self.history += train_epochs(self._arrays(), encoded.ids, np.asarray(encoded.offsets), objective,
-                                         schedule, epochs, states, run=run, callbacks=Callbacks(items))
+            if c.distributed:
+                self._train_on_ray(encoded, objective, schedule, epochs, states, run, Callbacks(items), rescue_path)
+            else:
+                self.history += train_epochs(self._arrays(), encoded.ids, np.asarray(encoded.offsets), objective,
+                                             schedule, epochs, states, run=run, callbacks=Callbacks(items))
         finally:
             self.steps = run.step
         if self._wv is not None:
             self._wv.clear_cache()
         return self
+
+    def _plan(self, encoded, epochs: int) -> tuple[Objective, Schedule, list[np.uint64]]:
+        """What this training call trains (objective), its learning-rate schedule over ``epochs`` passes
+        of ``encoded``, and the RNG states of its threads (replica k's: streams k x workers + t)."""
+        c = self.config
+        negative = c.negative if c.loss != "hs" else 0
+        group = 1
+        if c.architecture == "cbow" and c.update == "batched" and negative > 0:
+            # a group's targets are distinct and leave at least one word to draw as a negative
+            group = max(1, min(kernels.CBOW_GROUP, int((self._counts(self.vocab) > 0).sum()) - 1))
+        objective = Objective(cbow=c.architecture == "cbow", cbow_mean=c.cbow_mean, negative=negative,
+                              window=c.window, batched=c.update == "batched", group=group)
+        schedule = Schedule(alpha=c.learning_rate, min_alpha=c.min_alpha,
+                            total_words=float(epochs) * max(encoded.n_tokens, 1))
+        states = [seed_state(c.seed, stream=worker + 1024 * self.train_calls)
+                  for worker in range(c.replicas * c.workers)]
+        self.train_calls += 1
+        return objective, schedule, states
+
+    def replica_trainer(self, corpus, *, epochs: int | None = None, cache_dir: str | os.PathLike | None = None,
+                        **options):
+        """The Ray driver of :meth:`train`, to run step by step: a
+        :class:`lmkit.word2vec.distributed.ReplicaTrainer` over ``corpus`` (built
+        model: :meth:`fit` first, or load) whose syncs write this model's weights.
+        ``options``: the trainer's ``timeout_s``.  Call its ``close()`` when done."""
+        from lmkit.word2vec.distributed import ReplicaTrainer
+
+        if self.vocab is None:
+            raise ValueError("the model has no vocabulary yet: call fit(corpus) first")
+        c = self.config
+        encoded = self._encode(corpus, verbose=False, cache_dir=cache_dir, errors="strict")
+        objective, schedule, states = self._plan(encoded, c.epochs if epochs is None else epochs)
+        return ReplicaTrainer(self._arrays(), encoded.ids, np.asarray(encoded.offsets), objective, schedule, states,
+                              replicas=c.replicas, threads=c.workers, sync_words=c.sync_words,
+                              cluster=c.cluster or "auto", max_restarts=c.max_restarts, **options)
+
+    def _train_on_ray(self, encoded, objective: Objective, schedule: Schedule, epochs: int, states, run,
+                      callbacks, rescue_path) -> None:
+        """Train on Ray (:func:`lmkit.word2vec.distributed.train_distributed`); on a :class:`WorkerFailedError`
+        save the last averaged model and name the file in the error."""
+        from lmkit.cluster import WorkerFailedError
+        from lmkit.word2vec.distributed import train_distributed
+
+        c = self.config
+        try:
+            train_distributed(self._arrays(), encoded.ids, np.asarray(encoded.offsets), objective, schedule, epochs,
+                              states, run=run, callbacks=callbacks, history=self.history, replicas=c.replicas,
+                              threads=c.workers, sync_words=c.sync_words, cluster=c.cluster or "auto",
+                              max_restarts=c.max_restarts)
+        except WorkerFailedError as error:
+            if rescue_path is None:
+                from lmkit.corpus.encoded import default_cache_dir
+
+                rescue_path = default_cache_dir() / "rescued" / f"word2vec-{time.strftime('%Y%m%d-%H%M%S')}.npz"
+                Path(rescue_path).parent.mkdir(parents=True, exist_ok=True)
+            self.steps = run.step
+            written = self.save(rescue_path)
+            raise WorkerFailedError(f"{error}; the last averaged model ({len(self.history)} epoch(s) done) is saved "
+                                    f"in {written}") from None
 
     def _encode(self, corpus, *, verbose: bool, cache_dir, errors: str):
         """An EncodedCorpus for ``corpus``, with this model's vocabulary once it has one."""

@@ -21,7 +21,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -71,12 +71,17 @@ class Schedule:
 
 @dataclass(frozen=True)
 class EpochStats:
-    """What one epoch did: mean loss per example, raw and effective (kept after subsampling) words, time."""
+    """What one epoch did: mean loss per example, raw and effective (kept after subsampling) words, time;
+    and, on Ray (:mod:`lmkit.word2vec.distributed`), what averaging the replicas cost: how many times,
+    the bytes of weights moved (to and from every worker) and the seconds spent (0 in one process)."""
 
     loss: float
     words: int
     effective_words: int
     seconds: float
+    syncs: int = 0
+    sync_bytes: int = 0
+    sync_seconds: float = 0.0
 
     @property
     def words_per_second(self) -> float:
@@ -125,6 +130,22 @@ class Worker:
                                 progress, stats, self.index, self.scratch, (0,) * arrays.weights.syn0.shape[1])
 
 
+class Pass(NamedTuple):
+    """What every chunk of a pass over the corpus shares: the weights and tables, one token reader per
+    worker, the sentence offsets (int64[n_sentences + 1]), the objective and schedule, the shared
+    ``progress`` (int64[rows, ROW_WIDTH]: the schedule reads the sum of every row) and ``stats``
+    (float64[workers, ROW_WIDTH]) arrays, and the epoch's index (for error messages)."""
+
+    arrays: Arrays
+    readers: list[TokenReader]
+    offsets: np.ndarray
+    objective: Objective
+    schedule: Schedule
+    progress: np.ndarray
+    stats: np.ndarray
+    epoch: int
+
+
 def private_array(shape, dtype) -> np.ndarray:
     """A zeroed array whose bytes share no 64-byte cache line with any other allocation."""
     dtype = np.dtype(dtype)
@@ -164,19 +185,16 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
     readers = [TokenReader(ids, capacity) for _ in workers]
     progress = private_array((n_workers, ROW_WIDTH), np.int64)  # one cache line per worker
     history: list[EpochStats] = []
-    _compile(workers[0], arrays, offsets, objective, schedule, progress)
+    compile_kernel(workers[0], arrays, offsets, objective, schedule, progress)
     callbacks.train_begin(run)
     try:
         for epoch in range(epochs):
             callbacks.epoch_begin(run, run.epoch + 1)
             stats = private_array((n_workers, ROW_WIDTH), np.float64)
             started = time.perf_counter()
-            args = (arrays, readers, offsets, objective, schedule, progress, stats, epoch)
-            steps = _Steps(run, callbacks, schedule, progress)
-            if n_workers == 1:
-                _run_serial(workers[0], chunks, args, steps)
-            else:
-                _run_threads(workers, chunks, args, steps)
+            job = Pass(arrays, readers, offsets, objective, schedule, progress, stats, epoch)
+            steps = Steps(run, callbacks, schedule, lambda: float(progress[:, kernels.PROGRESS_WORDS].sum()))
+            train_chunks(workers, chunks, job, steps.chunk_done)
             loss = float(stats[:, STATS_LOSS].sum() / max(stats[:, STATS_EXAMPLES].sum(), 1.0))
             if not _finite(*arrays.weights):
                 raise _diverged(epoch, progress)
@@ -201,7 +219,7 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
     return history
 
 
-def _compile(worker: Worker, arrays: Arrays, offsets: np.ndarray, objective: Objective, schedule: Schedule,
+def compile_kernel(worker: Worker, arrays: Arrays, offsets: np.ndarray, objective: Objective, schedule: Schedule,
              progress: np.ndarray) -> None:
     """Compile (or load from numba's cache) the kernel for these argument types before training starts,
     so that no epoch's time or words/s includes it: one call on an empty range of sentences.  A call
@@ -219,17 +237,18 @@ def _compile(worker: Worker, arrays: Arrays, offsets: np.ndarray, objective: Obj
         log.info("kernel compiled in %.1f s", time.perf_counter() - started)
 
 
-class _Steps:
-    """Turns finished chunks into step records for the callbacks (always in the calling thread)."""
+class Steps:
+    """Turns finished chunks into step records for the callbacks (always in the calling thread).
 
-    def __init__(self, run: Run, callbacks: Callbacks, schedule: Schedule, progress: np.ndarray):
-        self.run, self.callbacks, self.schedule, self.progress = run, callbacks, schedule, progress
+    ``words_done()``: the raw words every worker has trained so far in this run, which sets the
+    learning rate of the shared schedule (the module docstring)."""
+
+    def __init__(self, run: Run, callbacks: Callbacks, schedule: Schedule, words_done: Callable[[], float]):
+        self.run, self.callbacks, self.schedule, self.words_done = run, callbacks, schedule, words_done
 
     def lr(self) -> float:
         """The learning rate the kernels use now (the shared linear schedule, see the module docstring)."""
-        s = self.schedule
-        done = float(self.progress[:, kernels.PROGRESS_WORDS].sum())
-        return max(s.alpha - (s.alpha - s.min_alpha) * done / s.total_words, s.min_alpha)
+        return scheduled_rate(self.schedule, self.words_done())
 
     def chunk_done(self, loss: float, examples: float, words: int) -> None:
         run = self.run
@@ -240,6 +259,12 @@ class _Steps:
                       "lr": self.lr(), "words": words, "count": words}
             for callback in due:
                 callback.on_step(run, record)
+
+
+def scheduled_rate(schedule: Schedule, words_done: float) -> float:
+    """The rate after ``words_done`` raw words: linear from ``alpha`` to ``min_alpha`` (as the kernel's)."""
+    s = schedule
+    return max(s.alpha - (s.alpha - s.min_alpha) * words_done / s.total_words, s.min_alpha)
 
 
 def _diverged(epoch: int, progress: np.ndarray) -> TrainingDivergedError:
@@ -254,29 +279,39 @@ def _check_chunk(stats: np.ndarray, worker: int, epoch: int, progress: np.ndarra
         raise _diverged(epoch, progress)
 
 
-def _run_chunk(worker: Worker, reader: TokenReader, first: int, end: int, args) -> tuple[float, float, int]:
+def train_chunks(workers: list[Worker], chunks: list[tuple[int, int]], job: Pass,
+                 chunk_done: Callable[[float, float, int], None]) -> None:
+    """Train the sentence ranges ``chunks`` with ``workers``: one in the calling thread, more as Hogwild
+    threads pulling chunks in turn.  ``chunk_done(loss, examples, words)`` hears of every finished
+    chunk, in the calling thread.  Raises :class:`TrainingDivergedError` on a NaN or infinite loss."""
+    if len(workers) == 1:
+        _run_serial(workers[0], chunks, job, chunk_done)
+    else:
+        _run_threads(workers, chunks, job, chunk_done)
+
+
+def _run_chunk(worker: Worker, reader: TokenReader, first: int, end: int, job: Pass) -> tuple[float, float, int]:
     """Train one chunk; returns its summed loss, its examples and its raw words (this worker's stats row
     before and after: no other thread writes it)."""
-    arrays, _, offsets, objective, schedule, progress, stats, _ = args
-    row = stats[worker.index]
+    row = job.stats[worker.index]
     loss0, examples0, words0 = row[STATS_LOSS], row[STATS_EXAMPLES], row[STATS_RAW]
-    ids, base = reader.read(int(offsets[first]), int(offsets[end]))
-    worker.run(arrays, ids, offsets, first, end, objective, schedule, progress, stats, id_base=base)
+    ids, base = reader.read(int(job.offsets[first]), int(job.offsets[end]))
+    worker.run(job.arrays, ids, job.offsets, first, end, job.objective, job.schedule, job.progress, job.stats,
+               id_base=base)
     return float(row[STATS_LOSS] - loss0), float(row[STATS_EXAMPLES] - examples0), int(row[STATS_RAW] - words0)
 
 
-def _run_serial(worker: Worker, chunks, args, steps: _Steps) -> None:
-    _, readers, _, _, _, progress, stats, epoch = args
+def _run_serial(worker: Worker, chunks, job: Pass, chunk_done) -> None:
     for first, end in chunks:
-        done = _run_chunk(worker, readers[0], first, end, args)
-        _check_chunk(stats, 0, epoch, progress)
-        steps.chunk_done(*done)
+        done = _run_chunk(worker, job.readers[worker.index], first, end, job)
+        _check_chunk(job.stats, worker.index, job.epoch, job.progress)
+        chunk_done(*done)
 
 
-def _run_threads(workers: list[Worker], chunks, args, steps: _Steps) -> None:
+def _run_threads(workers: list[Worker], chunks, job: Pass, chunk_done) -> None:
     """Workers pull chunks from a shared iterator and queue what each chunk did; the calling thread
     hands those to the callbacks while it waits."""
-    _, readers, _, _, _, progress, stats, epoch = args
+    readers, progress, stats, epoch = job.readers, job.progress, job.stats, job.epoch
     pending = iter(chunks)
     lock = threading.Lock()
     failures: list[BaseException] = []
@@ -289,7 +324,7 @@ def _run_threads(workers: list[Worker], chunks, args, steps: _Steps) -> None:
                     chunk = next(pending, None)
                 if chunk is None:
                     return
-                done = _run_chunk(worker, readers[worker.index], chunk[0], chunk[1], args)
+                done = _run_chunk(worker, readers[worker.index], chunk[0], chunk[1], job)
                 _check_chunk(stats, worker.index, epoch, progress)
                 finished.put(done)
         except BaseException as error:  # noqa: BLE001 - re-raised in the calling thread
@@ -297,7 +332,7 @@ def _run_threads(workers: list[Worker], chunks, args, steps: _Steps) -> None:
 
     def drain() -> None:
         while not finished.empty():
-            steps.chunk_done(*finished.get())
+            chunk_done(*finished.get())
 
     threads = [threading.Thread(target=loop, args=(w,), name=f"word2vec-{w.index}", daemon=True) for w in workers]
     for thread in threads:

@@ -9,26 +9,12 @@ import pytest
 from lmkit.corpus.tokenizer import Tokenizer, sidecar_path
 from lmkit.word2vec.model import Word2Vec, Word2VecConfig
 from lmkit.word2vec.training import TrainingDivergedError
+from planted import separation, topic_corpus
 
 NO_JIT = os.environ.get("NUMBA_DISABLE_JIT") == "1"
 slow_without_jit = pytest.mark.skipif(NO_JIT, reason="trains 24k tokens: ~10 s per case interpreted, ~90 s for all")
 
-ANIMALS = ["cat", "dog", "mouse", "horse", "cow", "sheep"]
-VEHICLES = ["car", "bus", "train", "plane", "boat", "truck"]
-FILLERS = ["the", "a", "and", "of"]
 SMALL = dict(vector_size=16, window=3, min_count=1, sample=0.0, epochs=3, negative=3, verbose=None)
-
-
-def _topic_corpus(path, n_sentences: int, seed: int = 0):
-    """Sentences drawn from one topic each (plus filler words): topic words should cluster."""
-    rng = np.random.default_rng(seed)
-    lines = []
-    for s in range(n_sentences):
-        topic = ANIMALS if s % 2 == 0 else VEHICLES
-        words = [topic[i] if rng.random() < 0.75 else FILLERS[i % 4] for i in rng.integers(0, 6, 8)]
-        lines.append(" ".join(words))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def _model(**options) -> Word2Vec:
@@ -37,22 +23,14 @@ def _model(**options) -> Word2Vec:
     return Word2Vec(**settings)
 
 
-def _separation(model: Word2Vec) -> float:
-    """Mean within-topic cosine minus mean across-topic cosine."""
-    kv = model.wv
-    within = [kv.similarity(a, b) for group in (ANIMALS, VEHICLES) for a in group for b in group if a < b]
-    across = [kv.similarity(a, b) for a in ANIMALS for b in VEHICLES]
-    return float(np.mean(within) - np.mean(across))
-
-
 @pytest.fixture(scope="module")
 def topics(tmp_path_factory):
-    return _topic_corpus(tmp_path_factory.mktemp("w2v") / "topics.txt", 600)
+    return topic_corpus(tmp_path_factory.mktemp("w2v") / "topics.txt", 600)
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    return _topic_corpus(tmp_path_factory.mktemp("w2v") / "tiny.txt", 25, seed=1)
+    return topic_corpus(tmp_path_factory.mktemp("w2v") / "tiny.txt", 25, seed=1)
 
 
 # ----------------------------------------------------------------------------- options
@@ -135,7 +113,7 @@ def test_two_word_vocabulary_trains_batched_cbow(tmp_path):
 ])
 def test_every_combination_learns_the_topics(topics, options):
     model = _model(epochs=5, **options).fit(topics, verbose=False)
-    assert _separation(model) > 0.3, options
+    assert separation(model) > 0.3, options
     assert len(model.losses) == 5 and model.losses[-1] < model.losses[0]
     assert all(np.isfinite(model.losses))
 
@@ -167,7 +145,7 @@ def test_memory_mapped_corpus_is_streamed_with_identical_results(tiny):
 @slow_without_jit
 def test_two_workers_finish_and_learn(topics):
     model = _model(workers=2, epochs=5).fit(topics, verbose=False)
-    assert _separation(model) > 0.3
+    assert separation(model) > 0.3
     history = model.history
     assert sum(h.words for h in history) == 5 * sum(1 for _ in topics.read_text().split())
 
