@@ -26,7 +26,7 @@ include the parent's, as Linux keeps it across exec).  Each run is repeated
 * Whole command (``--only command``): wall-clock seconds of ``lmkit train
   ...`` as a user runs it (fresh ``LMKIT_CACHE``, so the corpus is read and
   encoded; numba's cache warm; ``--threads`` threads and as many encoding
-  processes, ``--workers``) against a Python process running gensim's
+  processes, ``--encode-workers``) against a Python process running gensim's
   ``Word2Vec(corpus_file=...)`` and ``save_word2vec_format``, both from
   start to the saved binary vectors, 1 and 5 epochs (``--command-epochs``).
 * Start-up: in a fresh lmkit process (numba cache warm), the seconds from
@@ -220,7 +220,7 @@ def lmkit_command(combo: str, path: Path, output: Path, threads: int, epochs: in
             "--output", str(output), "--binary", "--quiet", "--loss", loss, "--size", str(SETTINGS["vector_size"]),
             "--window", str(SETTINGS["window"]), "--min-count", str(SETTINGS["min_count"]),
             "--sample", str(SETTINGS["sample"]), "--negative", str(SETTINGS["negative"]), "--alpha", str(ALPHA[arch]),
-            "--epochs", str(epochs), "--threads", str(threads), "--workers", str(threads)]
+            "--epochs", str(epochs), "--threads", str(threads), "--encode-workers", str(threads)]
 
 
 def command_section(args) -> list[dict]:
