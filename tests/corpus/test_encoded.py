@@ -187,3 +187,18 @@ def test_out_of_range_ids_are_an_error_naming_the_entry(tmp_path):
     with pytest.raises(ValueError, match=rf"{re.escape(str(folder))}: .*id 100000000 at token 3, outside the "
                                          rf"vocabulary of \d+ words"):
         EncodedCorpus(folder)
+
+
+def test_opening_and_counting_read_ids_through_a_buffer_not_the_memory_map(tmp_path, monkeypatch):
+    from conftest import mapped_bytes
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(500)]
+    lines = [" ".join(rng.choice(words, 20)) for _ in range(10_000)]  # 200k tokens: 800 kB of ids
+    folder = encode(write(tmp_path, "\n".join(lines) + "\n"), tmp_path).directory
+    monkeypatch.setattr(encoded_module, "VERIFY_CHUNK_BYTES", 1 << 16)  # many chunks, each read into one buffer
+    corpus = EncodedCorpus(folder)  # checks every id
+    counts = corpus.counts()
+    assert np.array_equal(counts, np.bincount(np.load(folder / "ids.npy"), minlength=len(corpus.vocab)))
+    assert (folder / "ids.npy").stat().st_size > 800_000
+    assert mapped_bytes(folder / "ids.npy") <= 64 * 1024  # was the whole file: every page of the map resident
