@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lmkit.corpus.chunks import sentence_ranges
+from lmkit.corpus.chunks import longest_sentence, sentence_ranges
 
 
 def _greedy(lengths, max_items, per_sentence):
@@ -34,3 +34,11 @@ def test_empty_corpus_and_bad_size():
     assert sentence_ranges(np.array([0]), 5) == []
     with pytest.raises(ValueError, match="max_items"):
         sentence_ranges(np.array([0, 3]), 0)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 1 << 22])
+def test_longest_sentence_in_steps_equals_the_whole_diff(step):
+    offsets = np.concatenate([[10], 10 + np.cumsum([3, 1, 4, 1, 5, 9, 2, 6, 0, 0, 7])])
+    assert longest_sentence(offsets, step) == int(np.diff(offsets).max()) == 9
+    assert longest_sentence(offsets[-3:], step) == 7  # the last step holds the longest
+    assert longest_sentence(np.array([0]), step) == 0
