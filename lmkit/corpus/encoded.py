@@ -252,11 +252,13 @@ def encode_with_vocab(source, vocab: Vocab, tokenizer: Tokenizer | TokenizerConf
 
 
 def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes, read in VERIFY_CHUNK_BYTES pieces."""
+    """The sha256 of a file's bytes, read in VERIFY_CHUNK_BYTES pieces into one buffer (``read()`` would
+    allocate each piece while the last one is still alive: two pieces at the peak)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(VERIFY_CHUNK_BYTES):
-            digest.update(chunk)
+    view = memoryview(bytearray(VERIFY_CHUNK_BYTES))
+    with open(path, "rb", buffering=0) as handle:
+        while count := handle.readinto(view):
+            digest.update(view[:count])
     return digest.hexdigest()
 
 

@@ -238,3 +238,15 @@ def test_streamed_files_equal_an_in_memory_encoding_over_several_shards(tmp_path
         expected = io.BytesIO()
         np.save(expected, array, allow_pickle=False)
         assert (corpus.directory / name).read_bytes() == expected.getvalue(), name
+
+
+@pytest.mark.parametrize("size", [0, 1, 1000, 1024, 5000])
+def test_file_sha256_in_pieces_equals_hashlib_on_the_whole_file(tmp_path, monkeypatch, size):
+    import hashlib
+
+    from lmkit.corpus.encoded import file_sha256
+
+    monkeypatch.setattr(encoded_module, "VERIFY_CHUNK_BYTES", 1024)
+    data = np.random.default_rng(size).bytes(size)
+    (tmp_path / "f").write_bytes(data)
+    assert file_sha256(tmp_path / "f") == hashlib.sha256(data).hexdigest()
