@@ -28,7 +28,7 @@ corpus, and the cache folder at its largest during the phase and at the end.
 
 Usage: python scripts/bench_scale.py --workdir /tmp/scale [--sizes 10M,100M,1B] [--ray] [--ray-train]
        [--phases encode,train] [--keep-cache]   (phases apart: each run stays short)
-The workdir needs ~2.7 bytes a token for the corpus and ~8 bytes a token while encoding; never the repo.
+The workdir needs ~2.7 bytes a token for the corpus and ~10 bytes a token while encoding; never the repo.
 """
 from __future__ import annotations
 

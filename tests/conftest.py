@@ -81,3 +81,23 @@ def _load_script(name: str):
 def load_script():
     """The function ``load_script(name)``: ``scripts/<name>.py`` as a module, to call its functions."""
     return _load_script
+
+
+def mapped_bytes(path: Path) -> int:
+    """Resident bytes of this process's memory maps of ``path`` (Linux ``/proc/self/smaps``; skips elsewhere).
+
+    The kernel counts a mapped page here only once this process has touched it, so this sees any code that
+    reads a memory-mapped corpus through its map instead of bounded file reads, however it reads it
+    (slicing, ``np.bincount``, a numba kernel): the pages that make VmHWM grow with the corpus.
+    """
+    smaps = Path("/proc/self/smaps")
+    if not smaps.is_file():
+        pytest.skip("needs Linux /proc/self/smaps")
+    target, current, total = str(Path(path).resolve()), None, 0
+    for line in smaps.read_text().splitlines():
+        fields = line.split()
+        if fields and not fields[0].endswith(":"):  # a mapping's header line: address perms offset dev inode [path]
+            current = fields[5] if len(fields) >= 6 else None
+        elif fields and fields[0] == "Rss:" and current == target:
+            total += int(fields[1]) * 1024
+    return total

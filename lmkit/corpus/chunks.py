@@ -23,8 +23,9 @@ def sentence_ranges(offsets: np.ndarray, max_items: int, per_sentence: int = 0) 
         raise ValueError(f"max_items must be >= 1, got {max_items}")
     offsets = np.asarray(offsets, dtype=np.int64)
     n = len(offsets) - 1
-    # cumulative[s] = items before sentence s
-    cumulative = offsets - offsets[0] + per_sentence * np.arange(n + 1, dtype=np.int64)
+    # cumulative[s] = items before sentence s, up to a constant (searches below are relative to cumulative[first]);
+    # without per-sentence items the offsets themselves: no int64 copy of a corpus's sentences
+    cumulative = offsets + per_sentence * np.arange(n + 1, dtype=np.int64) if per_sentence else offsets
     ranges, first = [], 0
     while first < n:
         end = int(np.searchsorted(cumulative, cumulative[first] + max_items, side="right")) - 1
@@ -50,6 +51,15 @@ def split_sentences(offsets: np.ndarray, parts: int) -> list[tuple[int, int]]:
     targets = offsets[0] + (offsets[-1] - offsets[0]) * np.arange(1, parts, dtype=np.int64) // parts
     cuts = [0, *np.searchsorted(offsets, targets, side="left").clip(0, n).tolist(), n]
     return [(int(cuts[k]), int(cuts[k + 1])) for k in range(parts)]
+
+
+def longest_sentence(offsets: np.ndarray, step: int = 1 << 22) -> int:
+    """The largest ``offsets[s + 1] - offsets[s]`` (0 for no sentence), ``step`` sentences at a time:
+    ``np.diff`` of a large corpus's offsets would be another int64 array as large as them."""
+    longest = 0
+    for start in range(0, len(offsets) - 1, step):
+        longest = max(longest, int(np.diff(offsets[start:start + step + 1]).max()))
+    return longest
 
 
 class TokenReader:

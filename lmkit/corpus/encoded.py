@@ -21,12 +21,22 @@ Encoding never holds the corpus in memory.  The text is cut into tasks (its
 files, and byte ranges of large plain files) that :mod:`lmkit.corpus.shards`
 tokenizes, in ``workers`` processes or as Ray tasks, into scratch shards of *local* type ids
 with their counts.  The counts are merged by token string, the vocabulary is
-chosen from them, and a last numpy pass maps each shard's type ids to
-vocabulary ids while concatenating the shards, in corpus order, into the one
-``ids.npy``.  So trainers, the cache and memory-mapped reading see the same
+chosen from them, and two numpy passes, one shard at a time, write
+``offsets.npy`` (sentence ends, from the tokens each line keeps) and then map
+each shard's type ids to vocabulary ids while concatenating the shards, in
+corpus order, into the one ``ids.npy``.  So trainers, the cache and memory-mapped reading see the same
 single array whatever the number of workers or where they ran, and the
 vocabulary and ids are the same bit for bit (concatenation costs one sequential write, which the
 id mapping needs anyway).
+
+Memory is set by the vocabulary, not by the corpus: the driver holds the
+merged types and counts (per type) and one shard's line lengths and
+local-to-global mapping at a time (the mappings wait on disk beside the
+shards), and reads type ids and ids through one bounded buffer
+(:class:`lmkit.corpus.chunks.TokenReader`), never through a whole memory map,
+whose pages would stay resident, 4 bytes a token.  ``offsets.npy`` is written
+as it is computed; only an opened corpus holds it whole
+(``EncodedCorpus.offsets``, 8 bytes a sentence, which trainers index at random).
 """
 from __future__ import annotations
 
@@ -44,6 +54,7 @@ from typing import Iterator
 import numpy as np
 from lmkit.corpus import shards
 from lmkit.corpus.byte_types import TypeTable
+from lmkit.corpus.chunks import TokenReader
 from lmkit.corpus.datasets import resolve
 from lmkit.corpus.shards import batches
 from lmkit.corpus.tokenizer import OOV_SENTINEL, Tokenizer, TokenizerConfig
@@ -54,7 +65,7 @@ log = logging.getLogger(__name__)
 
 CACHE_FORMAT = "lmkit-encoded"
 CACHE_VERSION = 2                # 2: meta.json records n_dropped and each file's sha256
-REMAP_CHUNK_TOKENS = 1 << 24     # tokens per numpy chunk when mapping type ids to vocabulary ids
+REMAP_CHUNK_TOKENS = 1 << 22     # tokens per numpy chunk of an encoding pass: a 16 MiB buffer, ~70 MiB of temporaries
 VERIFY_CHUNK_BYTES = 1 << 26     # 64 MiB read at a time when checking a cache file: bounded memory
 CACHE_FILES = ("ids.npy", "offsets.npy", "vocab.tsv", "tokenizer.json")
 SCRATCH = "shards"               # the per-task type-id files, under the build folder, removed when done
@@ -100,7 +111,7 @@ class EncodedCorpus:
             if (self.offsets.dtype != np.int64 or self.offsets.shape != (meta["n_sentences"] + 1,)
                     or self.offsets[0] != 0 or self.offsets[-1] != meta["n_tokens"]):
                 raise ValueError("offsets.npy does not match the token and sentence counts")
-            if np.any(np.diff(self.offsets) < 0):
+            if not np.all(self.offsets[1:] >= self.offsets[:-1]):  # a bool per sentence, no int64 copy
                 raise ValueError("offsets.npy is not non-decreasing")
             self.vocab = Vocab.load(self.directory / "vocab.tsv")
             _check_id_range(self.ids, len(self.vocab))
@@ -144,8 +155,14 @@ class EncodedCorpus:
             yield self.sentence(index)
 
     def counts(self) -> np.ndarray:
-        """How often each vocabulary id occurs in ``ids``: int64[V] (special symbols count 0 unless present)."""
-        return np.bincount(self.ids, minlength=len(self.vocab)).astype(np.int64)
+        """How often each vocabulary id occurs in ``ids``: int64[V] (special symbols count 0 unless present).
+
+        Reads ``ids`` through one buffer of VERIFY_CHUNK_BYTES, not the memory map (see :func:`_id_chunks`).
+        """
+        counts = np.zeros(len(self.vocab), dtype=np.int64)
+        for _, chunk in _id_chunks(self.ids):
+            counts += np.bincount(chunk, minlength=len(self.vocab))
+        return counts
 
 
 def encode_corpus(source, tokenizer: Tokenizer | TokenizerConfig | None = None, *, min_count: int = 1,
@@ -191,11 +208,11 @@ def encode_corpus(source, tokenizer: Tokenizer | TokenizerConfig | None = None, 
         provisional = Vocab.build(counts, **options)
         kept = _type_lookup(merged.types, provisional, candidates) >= 0
         clock.lap("vocabulary")
-        sentence_lengths = merged.kept_lengths(kept, max_sentence_length)
-        vocab = Vocab.build(counts, **options, n_sentences=int(sentence_lengths.shape[0]))
+        n_sentences, n_tokens = _write_offsets(folder / "offsets.npy", merged, kept, max_sentence_length)
+        vocab = Vocab.build(counts, **options, n_sentences=n_sentences)
         lookup = _type_lookup(merged.types, vocab, candidates)
         clock.lap("vocabulary")
-        _finish(folder, text.name, merged, lookup, sentence_lengths, vocab, tokenizer, clock)
+        _finish(folder, text.name, merged, lookup, n_sentences, n_tokens, vocab, tokenizer, clock)
 
     return _cached(Path(cache_dir) if cache_dir is not None else default_cache_dir(), text.name, key, build)
 
@@ -225,28 +242,44 @@ def encode_with_vocab(source, vocab: Vocab, tokenizer: Tokenizer | TokenizerConf
         if total == 0:
             raise ValueError(f"{text.name}: the corpus is empty (no tokens in {merged.n_lines} lines)")
         lookup = _type_lookup(merged.types, vocab)
-        sentence_lengths = merged.kept_lengths(lookup >= 0, max_sentence_length)
-        if sentence_lengths.shape[0] == 0:
+        n_sentences, n_tokens = _write_offsets(folder / "offsets.npy", merged, lookup >= 0, max_sentence_length)
+        if n_sentences == 0:
             raise ValueError(f"{text.name}: all {total} tokens are outside the vocabulary, which has no unk symbol")
-        _finish(folder, text.name, merged, lookup, sentence_lengths, vocab, tokenizer, clock)
+        _finish(folder, text.name, merged, lookup, n_sentences, n_tokens, vocab, tokenizer, clock)
 
     return _cached(Path(cache_dir) if cache_dir is not None else default_cache_dir(), text.name, key, build)
 
 
 def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes, read in VERIFY_CHUNK_BYTES pieces."""
+    """The sha256 of a file's bytes, read in VERIFY_CHUNK_BYTES pieces into one buffer (``read()`` would
+    allocate each piece while the last one is still alive: two pieces at the peak)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(VERIFY_CHUNK_BYTES):
-            digest.update(chunk)
+    view = memoryview(bytearray(VERIFY_CHUNK_BYTES))
+    with open(path, "rb", buffering=0) as handle:
+        while count := handle.readinto(view):
+            digest.update(view[:count])
     return digest.hexdigest()
+
+
+def _id_chunks(ids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, ids[start:start + n])`` pieces of VERIFY_CHUNK_BYTES, read from the file through one buffer
+    (:class:`TokenReader`) when ``ids`` is a memmap: slicing the map would leave every page read resident
+    in this process (VmRSS / VmHWM grow by 4 bytes a token), while a file read only passes through the page
+    cache.  Each piece is valid until the next one."""
+    n_tokens, step = int(ids.shape[0]), VERIFY_CHUNK_BYTES // 4
+    reader = TokenReader(ids, min(step, n_tokens))
+    try:
+        for start in range(0, n_tokens, step):
+            stop = min(start + step, n_tokens)
+            held, base = reader.read(start, stop)
+            yield start, held[start - base:stop - base]
+    finally:
+        reader.close()
 
 
 def _check_id_range(ids: np.ndarray, vocab_size: int) -> None:
     """ValueError unless every id is in [0, vocab_size): trainers index weight rows with them unchecked."""
-    step = VERIFY_CHUNK_BYTES // 4
-    for start in range(0, ids.shape[0], step):
-        chunk = ids[start:start + step]
+    for start, chunk in _id_chunks(ids):
         low, high = int(chunk.min()), int(chunk.max())
         if low < 0 or high >= vocab_size:
             bad = int(np.flatnonzero((chunk < 0) | (chunk >= vocab_size))[0])
@@ -322,24 +355,31 @@ class _Merged:
     """The shards of one corpus with their local types merged by token string.
 
     ``types`` (list[str], first-seen order over the shards) and ``counts``
-    (int64[n_types]) are corpus-wide; ``local_to_global[k]`` (int64[n_types_k])
-    maps shard k's local type ids to indices of ``types``.
+    (int64[n_types]) are corpus-wide.  Shard k's local-to-global mapping
+    (int32[n_types_k]: its local type ids to indices of ``types``) is saved
+    beside the shard and read back by :meth:`mapping` when that shard's turn
+    comes: kept for all shards at once they would grow with the corpus
+    (shards x local types).
     """
 
     def __init__(self, pieces: list[shards.Shard]):
         self.shards = pieces
         table = TypeTable()
-        self.local_to_global = [table.add_lines(shard.types_utf8(), shard.counts()) for shard in pieces]
+        for shard in pieces:
+            mapping = table.add_lines(shard.types_utf8(), shard.counts()).astype(np.int32)
+            np.save(_mapping_path(shard), mapping, allow_pickle=False)
         self.types = table.types()
         self.counts = table.counts()
         self.n_lines = sum(shard.n_lines for shard in pieces)
         self.n_raw_tokens = sum(shard.n_tokens for shard in pieces)
 
-    def kept_lengths(self, kept: np.ndarray, max_sentence_length: int) -> np.ndarray:
-        """Sentence lengths over all shards (:func:`_kept_lengths` of each, in order): int64[n_sentences]."""
-        parts = [_kept_lengths(shard.raw(), shard.lengths(), kept[mapping], max_sentence_length)
-                 for shard, mapping in zip(self.shards, self.local_to_global)]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    def mapping(self, shard: shards.Shard) -> np.ndarray:
+        """int32[n_types_k]: ``shard``'s local type ids to indices of ``types``."""
+        return np.load(_mapping_path(shard), allow_pickle=False)
+
+
+def _mapping_path(shard: shards.Shard) -> Path:
+    return shard.prefix.with_name(shard.prefix.name + ".global.npy")
 
 
 def _line_chunks(lengths: np.ndarray) -> Iterator[tuple[int, int, int, int]]:
@@ -353,15 +393,27 @@ def _line_chunks(lengths: np.ndarray) -> Iterator[tuple[int, int, int, int]]:
         line = stop
 
 
-def _kept_lengths(raw: np.ndarray, lengths: np.ndarray, kept: np.ndarray, max_sentence_length: int) -> np.ndarray:
-    """Sentence lengths after dropping unkept types, empty lines and cutting long lines: int64[n_sentences].
+def _raw_chunks(shard: shards.Shard, lengths: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``(first_line, end_line, raw)``: the type ids (int32) of whole lines of a shard, about
+    REMAP_CHUNK_TOKENS at a time (:func:`_line_chunks` of ``lengths``: int64[n_lines_k]), read from its
+    file into one buffer (see :func:`_id_chunks`).  Each is valid until the next."""
+    chunks = list(_line_chunks(lengths))
+    reader = TokenReader(shard.raw(), max((stop - start for _, _, start, stop in chunks), default=1))
+    try:
+        for first, end, start, stop in chunks:
+            held, base = reader.read(start, stop)
+            yield first, end, held[start - base:stop - base]
+    finally:
+        reader.close()
 
-    ``raw``: int32[n_tokens] type ids, ``lengths``: int64[n_lines] tokens per
-    line, ``kept``: bool[n_types].
-    """
+
+def _kept_lengths(shard: shards.Shard, kept: np.ndarray, max_sentence_length: int) -> np.ndarray:
+    """A shard's sentence lengths after dropping unkept types, empty lines and cutting long lines:
+    int64[n_sentences_k].  ``kept``: bool[n_types_k], by local type id."""
+    lengths = shard.lengths()
     per_line = np.empty_like(lengths)
-    for first, end, start, stop in _line_chunks(lengths):
-        running = np.concatenate(([0], np.cumsum(kept[raw[start:stop]], dtype=np.int64)))
+    for first, end, raw in _raw_chunks(shard, lengths):
+        running = np.concatenate(([0], np.cumsum(kept[raw], dtype=np.int64)))
         line_ends = np.cumsum(lengths[first:end])
         line_starts = line_ends - lengths[first:end]
         per_line[first:end] = running[line_ends] - running[line_starts]
@@ -402,6 +454,34 @@ def _vocabulary_counts(types: list[str], counts: np.ndarray, min_count: int, unk
     return result, chosen
 
 
+def _write_offsets(path: Path, merged: _Merged, kept: np.ndarray, max_sentence_length: int) -> tuple[int, int]:
+    """Write ``offsets.npy`` (int64[n_sentences + 1], see the module docstring) one shard at a time;
+    return ``(n_sentences, n_tokens)``.  ``kept``: bool[n_types], the corpus-wide types that stay.
+
+    The header is written first for 0 sentences and rewritten at the end: numpy pads a 1-D header
+    to the same length whatever the count, so the file is the one ``np.save`` writes.
+    """
+    with open(path, "wb") as handle:
+        _write_npy_header(handle, np.int64, 0)
+        header_bytes = handle.tell()
+        handle.write(np.zeros(1, dtype=np.int64).tobytes())
+        n_sentences = n_tokens = 0
+        for shard in merged.shards:
+            lengths = _kept_lengths(shard, kept[merged.mapping(shard)], max_sentence_length)
+            ends = np.cumsum(lengths) + n_tokens
+            handle.write(ends.tobytes())
+            n_sentences += int(lengths.shape[0])
+            n_tokens = int(ends[-1]) if ends.shape[0] else n_tokens
+        handle.seek(0)
+        _write_npy_header(handle, np.int64, n_sentences + 1)
+        if handle.tell() != header_bytes:
+            raise RuntimeError(f"internal error: the .npy header of {n_sentences + 1} items has {handle.tell()} bytes, "
+                               f"not {header_bytes}")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return n_sentences, n_tokens
+
+
 def _type_lookup(type_tokens: list[str], vocab: Vocab, candidates: np.ndarray | None = None) -> np.ndarray:
     """int32[n_types]: the vocabulary id of each type id (unk_id, or -1 to drop).
 
@@ -417,37 +497,31 @@ def _type_lookup(type_tokens: list[str], vocab: Vocab, candidates: np.ndarray | 
     return lookup
 
 
-def _finish(folder: Path, name: str, merged: _Merged, lookup: np.ndarray, sentence_lengths: np.ndarray,
+def _finish(folder: Path, name: str, merged: _Merged, lookup: np.ndarray, n_sentences: int, n_tokens: int,
             vocab: Vocab, tokenizer: Tokenizer, clock: "_Clock") -> None:
     """Map every shard's type ids to vocabulary ids (``lookup``: int32[n_types], -1 drops) into one ids.npy,
-    in shard order; write offsets, vocab, tokenizer and meta.json."""
-    n_tokens = int(sentence_lengths.sum())
+    in shard order, one buffer at a time; write vocab, tokenizer and meta.json (offsets.npy is there)."""
     with open(folder / "ids.npy", "wb") as handle:
         _write_npy_header(handle, np.int32, n_tokens)
         written = 0
-        for shard, mapping in zip(merged.shards, merged.local_to_global):
-            raw, shard_lookup = shard.raw(), lookup[mapping]
-            for _, _, start, stop in _line_chunks(shard.lengths()):
-                ids = shard_lookup[raw[start:stop]]
+        for shard in merged.shards:
+            shard_lookup = lookup[merged.mapping(shard)]
+            for _, _, raw in _raw_chunks(shard, shard.lengths()):
+                ids = shard_lookup[raw]
                 ids = ids[ids >= 0]
                 handle.write(ids.tobytes())
                 written += ids.shape[0]
-            del raw
         handle.flush()
         os.fsync(handle.fileno())
     if written != n_tokens:
         raise RuntimeError(f"internal error: wrote {written} ids, expected {n_tokens}")
     shutil.rmtree(folder / SCRATCH)
     clock.lap("write ids")
-    offsets = np.zeros(sentence_lengths.shape[0] + 1, dtype=np.int64)
-    np.cumsum(sentence_lengths, out=offsets[1:])
-    np.save(folder / "offsets.npy", offsets, allow_pickle=False)
     vocab.save(folder / "vocab.tsv")
     tokenizer.save(folder / "tokenizer.json")
     file_bytes = {f: (folder / f).stat().st_size for f in CACHE_FILES}
     meta = {"format": CACHE_FORMAT, "format_version": CACHE_VERSION, "source": name, "n_tokens": n_tokens,
-            "n_dropped": merged.n_raw_tokens - n_tokens,
-            "n_sentences": int(sentence_lengths.shape[0]), "n_lines": merged.n_lines,
+            "n_dropped": merged.n_raw_tokens - n_tokens, "n_sentences": n_sentences, "n_lines": merged.n_lines,
             "vocab_size": len(vocab), "file_bytes": file_bytes,
             "sha256": {f: file_sha256(folder / f) for f in CACHE_FILES}}
     clock.lap("write ids")

@@ -25,7 +25,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from lmkit.corpus.chunks import TokenReader, sentence_ranges
+from lmkit.corpus.chunks import TokenReader, longest_sentence, sentence_ranges
 from lmkit.training.callbacks import Callbacks, Run
 from lmkit.word2vec import kernels
 from lmkit.word2vec.kernels import ROW_WIDTH, STATS_EFFECTIVE, STATS_EXAMPLES, STATS_LOSS, STATS_RAW
@@ -177,8 +177,7 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
     epoch's time.
     """
     n_workers = len(states)
-    lengths = np.diff(offsets)
-    max_sentence = int(lengths.max()) if lengths.shape[0] else 1
+    max_sentence = max(longest_sentence(offsets), 1)
     workers = [Worker(k, state, arrays, objective, max_sentence) for k, state in enumerate(states)]
     chunks = sentence_ranges(offsets, chunk_tokens)
     capacity = max((int(offsets[end] - offsets[first]) for first, end in chunks), default=1)

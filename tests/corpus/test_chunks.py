@@ -3,7 +3,7 @@ split_sentences: K shares of about equal tokens."""
 import numpy as np
 import pytest
 
-from lmkit.corpus.chunks import sentence_ranges, split_sentences
+from lmkit.corpus.chunks import longest_sentence, sentence_ranges, split_sentences
 
 
 def _greedy(lengths, max_items, per_sentence):
@@ -51,3 +51,11 @@ def test_shares_cover_the_corpus_and_end_at_the_first_boundary_past_each_cut(par
         assert end == next(s for s in range(len(lengths) + 1) if starts[s] >= cut)
     with pytest.raises(ValueError, match="parts"):
         split_sentences(offsets, 0)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 1 << 22])
+def test_longest_sentence_in_steps_equals_the_whole_diff(step):
+    offsets = np.concatenate([[10], 10 + np.cumsum([3, 1, 4, 1, 5, 9, 2, 6, 0, 0, 7])])
+    assert longest_sentence(offsets, step) == int(np.diff(offsets).max()) == 9
+    assert longest_sentence(offsets[-3:], step) == 7  # the last step holds the longest
+    assert longest_sentence(np.array([0]), step) == 0

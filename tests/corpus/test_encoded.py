@@ -211,3 +211,66 @@ def test_out_of_range_ids_are_an_error_naming_the_entry(tmp_path):
     with pytest.raises(ValueError, match=rf"{re.escape(str(folder))}: .*id 100000000 at token 3, outside the "
                                          rf"vocabulary of \d+ words"):
         EncodedCorpus(folder)
+
+
+def test_opening_and_counting_read_ids_through_a_buffer_not_the_memory_map(tmp_path, monkeypatch):
+    from conftest import mapped_bytes
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(500)]
+    lines = [" ".join(rng.choice(words, 20)) for _ in range(10_000)]  # 200k tokens: 800 kB of ids
+    folder = encode(write(tmp_path, "\n".join(lines) + "\n"), tmp_path).directory
+    monkeypatch.setattr(encoded_module, "VERIFY_CHUNK_BYTES", 1 << 16)  # many chunks, each read into one buffer
+    corpus = EncodedCorpus(folder)  # checks every id
+    counts = corpus.counts()
+    assert np.array_equal(counts, np.bincount(np.load(folder / "ids.npy"), minlength=len(corpus.vocab)))
+    assert (folder / "ids.npy").stat().st_size > 800_000
+    assert mapped_bytes(folder / "ids.npy") <= 64 * 1024  # was the whole file: every page of the map resident
+
+
+@pytest.mark.parametrize("options", [{"min_count": 2}, {"min_count": 2, "unk": "<unk>", "eos": "</s>"}])
+def test_streamed_files_equal_an_in_memory_encoding_over_several_shards(tmp_path, monkeypatch, options):
+    """ids.npy and offsets.npy, written one shard and one chunk at a time, are byte for byte the np.save
+    of arrays built in memory from the text: across 3 shards (files), blank lines, lines that min_count
+    empties, lines cut at max_sentence_length, chunks (REMAP_CHUNK_TOKENS=7) that split the shards."""
+    import io
+
+    rng = np.random.default_rng(1)
+    words = [f"w{i}" for i in range(30)] + ["rare"]
+    texts = []
+    for _ in range(3):
+        lines = []
+        for _ in range(40):
+            kind = rng.integers(0, 5)
+            lines.append("" if kind == 0 else "rare" if kind == 1 else " ".join(rng.choice(words, rng.integers(1, 25))))
+        texts.append("\n".join(lines) + "\n")
+    paths = [write(tmp_path, text, f"part{k}.txt") for k, text in enumerate(texts)]
+    monkeypatch.setattr(encoded_module, "REMAP_CHUNK_TOKENS", 7)
+    corpus = encode([str(path) for path in paths], tmp_path, max_sentence_length=6, **options)
+
+    lines = [line.split() for text in texts for line in text.splitlines()]
+    counts = Counter(word for line in lines for word in line)
+    sentences = [line for line in lines if any(counts[w] >= 2 for w in line) or options.get("unk")]
+    pieces = [line[i:i + 6] for line in ([w for w in s if counts[w] >= 2 or options.get("unk")] for s in sentences)
+              for i in range(0, len(line), 6)]
+    vocab = Vocab.build(counts, **options, n_sentences=len(pieces))
+    assert corpus.vocab == vocab
+    ids = np.array([vocab.token_to_id.get(w, vocab.unk_id) for piece in pieces for w in piece], dtype=np.int32)
+    offsets = np.concatenate([[0], np.cumsum([len(piece) for piece in pieces])]).astype(np.int64)
+    assert len(pieces) > 60 and max(map(len, lines)) > 6 and corpus.meta["n_lines"] == 120
+    for name, array in (("ids.npy", ids), ("offsets.npy", offsets)):
+        expected = io.BytesIO()
+        np.save(expected, array, allow_pickle=False)
+        assert (corpus.directory / name).read_bytes() == expected.getvalue(), name
+
+
+@pytest.mark.parametrize("size", [0, 1, 1000, 1024, 5000])
+def test_file_sha256_in_pieces_equals_hashlib_on_the_whole_file(tmp_path, monkeypatch, size):
+    import hashlib
+
+    from lmkit.corpus.encoded import file_sha256
+
+    monkeypatch.setattr(encoded_module, "VERIFY_CHUNK_BYTES", 1024)
+    data = np.random.default_rng(size).bytes(size)
+    (tmp_path / "f").write_bytes(data)
+    assert file_sha256(tmp_path / "f") == hashlib.sha256(data).hexdigest()

@@ -319,3 +319,18 @@ def test_private_arrays_own_their_cache_lines():
         end_of_last_line = -(-(a.ctypes.data + a.nbytes) // CACHE_LINE) * CACHE_LINE
         assert first_line % CACHE_LINE == 0                        # starts a line
         assert base.ctypes.data <= first_line and end_of_last_line <= base.ctypes.data + base.nbytes
+
+
+def test_fit_reads_the_memory_mapped_ids_only_through_buffers(tmp_path):
+    """Training, the Huffman tree's tie order and the corpus checks read ``ids.npy`` by file reads
+    (TokenReader): its map stays unread, so resident memory is the model's, not the corpus's."""
+    from conftest import mapped_bytes
+
+    from lmkit.corpus.encoded import EncodedCorpus, encode_corpus
+
+    folder = encode_corpus(topic_corpus(tmp_path / "topics.txt", 25_000), min_count=1, cache_dir=tmp_path / "cache",
+                           verbose=False).directory
+    corpus = EncodedCorpus(folder)
+    model = _model(loss="both", epochs=1, workers=2).fit(corpus, verbose=False)
+    assert model.history[-1].words == corpus.n_tokens == 200_000
+    assert mapped_bytes(folder / "ids.npy") <= 64 * 1024  # of 800 kB
