@@ -55,6 +55,16 @@ def need_module():
 
 
 @pytest.fixture(scope="session")
+def ray_local(need_module):
+    """One local Ray instance of 2 CPUs for every Ray test of the session (starting Ray takes seconds);
+    lmkit's ``cluster="local"`` and ``"auto"`` then join it."""
+    ray = need_module("ray")
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=300 * 2**20, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder of reference data (``$LMKIT_DATA``)."""
     folder = Path(os.environ.get("LMKIT_DATA", _SHARED))

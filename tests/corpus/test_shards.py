@@ -150,15 +150,6 @@ def test_cli_encode_takes_workers(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------- the tasks as Ray tasks
 
-@pytest.fixture(scope="module")
-def ray_2cpus(need_module):
-    """A local Ray instance of 2 CPUs for this module (encode_corpus's cluster="local" then joins it)."""
-    ray = need_module("ray")
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 2**20, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 def assert_same_encoding(a, b):
     assert a.vocab == b.vocab
     assert np.array_equal(np.asarray(a.ids), np.asarray(b.ids))
@@ -167,7 +158,7 @@ def assert_same_encoding(a, b):
 
 
 @pytest.mark.parametrize("layout", ["files", "one file in byte ranges"])
-def test_ray_tasks_give_the_encoding_of_local_processes_and_of_one_process(tmp_path, monkeypatch, ray_2cpus,
+def test_ray_tasks_give_the_encoding_of_local_processes_and_of_one_process(tmp_path, monkeypatch, ray_local,
                                                                            layout):
     source = write_corpus(tmp_path / "text")
     if layout != "files":  # the three files as one plain file, which only byte ranges can share out
@@ -197,7 +188,7 @@ def test_ray_tasks_give_the_encoding_of_local_processes_and_of_one_process(tmp_p
     assert on_ray.directory.name == single.directory.name  # where it ran is not part of the cache key
 
 
-def test_ray_tasks_run_on_ray_workers_and_return_shards_in_task_order(tmp_path, ray_2cpus):
+def test_ray_tasks_run_on_ray_workers_and_return_shards_in_task_order(tmp_path, ray_local):
     source = write_corpus(tmp_path / "text")
     tasks = [shards_module.Task(str(source / name)) for name in ("c.txt.gz", "a.txt", "b.txt")]
     document = Tokenizer().to_json()
@@ -212,7 +203,7 @@ def test_ray_tasks_run_on_ray_workers_and_return_shards_in_task_order(tmp_path, 
         assert shard_lines(there) == shard_lines(local)
 
 
-def test_a_file_missing_on_a_ray_node_says_the_cluster_needs_a_shared_filesystem(tmp_path, ray_2cpus):
+def test_a_file_missing_on_a_ray_node_says_the_cluster_needs_a_shared_filesystem(tmp_path, ray_local):
     (tmp_path / "scratch").mkdir()
     gone = shards_module.Task(str(tmp_path / "only-on-the-driver.txt"))
     with pytest.raises(FileNotFoundError, match=r"only-on-the-driver.txt: not found on the Ray node .*"
@@ -221,15 +212,15 @@ def test_a_file_missing_on_a_ray_node_says_the_cluster_needs_a_shared_filesystem
                                True, False)
 
 
-def test_an_error_in_a_ray_task_is_raised_as_itself(tmp_path, ray_2cpus):
+def test_an_error_in_a_ray_task_is_raised_as_itself(tmp_path, ray_local):
     path = tmp_path / "bad.txt"
     path.write_bytes(b"good line\n" * 100 + b"bad \xff byte\n")
     with pytest.raises(ValueError, match=r"bad.txt.*byte offset 1004") as raised:
         encode_corpus(path, cache_dir=tmp_path / "c", cluster="local", verbose=False)
-    assert type(raised.value) is not ray_2cpus.exceptions.RayTaskError  # no remote traceback in the message
+    assert type(raised.value) is not ray_local.exceptions.RayTaskError  # no remote traceback in the message
 
 
-def test_cli_encode_takes_cluster(tmp_path, capsys, ray_2cpus):
+def test_cli_encode_takes_cluster(tmp_path, capsys, ray_local):
     from lmkit.cli import main
 
     source = write_corpus(tmp_path / "text")

@@ -23,14 +23,6 @@ SMALL = dict(vector_size=16, window=3, min_count=1, sample=0.0, negative=3, epoc
 
 
 @pytest.fixture(scope="module")
-def ray_cluster(need_module):
-    ray = need_module("ray")
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=300 * 1024 ** 2, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def topics(tmp_path_factory):
     return topic_corpus(tmp_path_factory.mktemp("w2v-ray") / "topics.txt", 600)
 
@@ -58,7 +50,7 @@ def _kill_first_replica_once(ray):
     return Kill()
 
 
-def test_two_replicas_learn_the_topics(ray_cluster, topics):
+def test_two_replicas_learn_the_topics(ray_local, topics):
     model = _ray_model(epochs=5).fit(topics, verbose=False)
     assert separation(model) > 0.3
     epoch = model.history[-1]
@@ -69,19 +61,19 @@ def test_two_replicas_learn_the_topics(ray_cluster, topics):
     assert epoch.sync_seconds > 0
 
 
-def test_one_replica_is_the_single_process_model(ray_cluster, topics):
+def test_one_replica_is_the_single_process_model(ray_local, topics):
     alone = Word2Vec(**SMALL, seed=3).fit(topics, verbose=False)
     on_ray = Word2Vec(**SMALL, seed=3, cluster="local", replicas=1, sync_words=700).fit(topics, verbose=False)
     np.testing.assert_array_equal(on_ray.syn0, alone.syn0)
     np.testing.assert_array_equal(on_ray.syn1neg, alone.syn1neg)
 
 
-def test_a_fixed_seed_gives_the_same_model_twice(ray_cluster, topics):
+def test_a_fixed_seed_gives_the_same_model_twice(ray_local, topics):
     first, second = (_ray_model(seed=5).fit(topics, verbose=False) for _ in range(2))
     np.testing.assert_array_equal(first.syn0, second.syn0)
 
 
-def test_after_a_sync_every_replica_is_the_mean_of_the_replicas_before(ray_cluster, topics):
+def test_after_a_sync_every_replica_is_the_mean_of_the_replicas_before(ray_local, topics):
     model = _ray_model(loss="both").fit(topics, verbose=False)   # syn1 (HS) is averaged too
     trainer = model.replica_trainer(topics, epochs=1)
     try:
@@ -100,7 +92,7 @@ def test_after_a_sync_every_replica_is_the_mean_of_the_replicas_before(ray_clust
         trainer.close()
 
 
-def test_the_learning_rate_follows_the_words_of_all_replicas(ray_cluster, topics):
+def test_the_learning_rate_follows_the_words_of_all_replicas(ray_local, topics):
     model = _ray_model(alpha=0.04, min_alpha=0.001).fit(topics, verbose=False)
     epochs = 2
     trainer = model.replica_trainer(topics, epochs=epochs)
@@ -124,9 +116,9 @@ def test_the_learning_rate_follows_the_words_of_all_replicas(ray_cluster, topics
     assert expected[-1] < 0.6 * 0.04
 
 
-def test_a_killed_worker_is_restarted_and_the_run_completes(ray_cluster, topics, caplog):
+def test_a_killed_worker_is_restarted_and_the_run_completes(ray_local, topics, caplog):
     clean = _ray_model(seed=7).fit(topics, verbose=False)
-    kill = _kill_first_replica_once(ray_cluster)
+    kill = _kill_first_replica_once(ray_local)
     model = _ray_model(seed=7, max_restarts=1).fit(topics, verbose=False, callbacks=[kill])
     assert len(kill.killed) == 1 and "restarting it from the last averaged weights" in caplog.text
     assert len(model.history) == 3
@@ -134,8 +126,8 @@ def test_a_killed_worker_is_restarted_and_the_run_completes(ray_cluster, topics,
     np.testing.assert_array_equal(model.syn0, clean.syn0)
 
 
-def test_too_many_deaths_stop_with_one_line_and_the_last_average_saved(ray_cluster, topics, tmp_path):
-    kill = _kill_first_replica_once(ray_cluster)
+def test_too_many_deaths_stop_with_one_line_and_the_last_average_saved(ray_local, topics, tmp_path):
+    kill = _kill_first_replica_once(ray_local)
     model = _ray_model(max_restarts=0)
     rescue = tmp_path / "rescued.npz"
     with pytest.raises(RuntimeError) as caught:
@@ -147,7 +139,7 @@ def test_too_many_deaths_stop_with_one_line_and_the_last_average_saved(ray_clust
     np.testing.assert_array_equal(saved.syn0, model.syn0)  # the model in memory: the last average too
 
 
-def test_a_replica_s_divergence_is_the_trainer_s_error_not_ray_s(ray_cluster, topics):
+def test_a_replica_s_divergence_is_the_trainer_s_error_not_ray_s(ray_local, topics):
     from lmkit.word2vec.training import TrainingDivergedError
 
     with pytest.raises(TrainingDivergedError, match="lower alpha"):
@@ -168,7 +160,7 @@ def test_bad_flags_are_one_line_errors_before_any_work(tmp_path, capsys, flags, 
     assert code == 2 and err.count("\n") == 0 and named in err and "absent.txt" not in err, err
 
 
-def test_more_workers_than_cpus_is_a_one_line_error_naming_the_flags(ray_cluster, topics, tmp_path, capsys):
+def test_more_workers_than_cpus_is_a_one_line_error_naming_the_flags(ray_local, topics, tmp_path, capsys):
     code = main(["train", "skipgram", "--input", str(topics), "--output", str(tmp_path / "v.txt"), "--min-count", "1",
                  "--workers", "2", "--threads", "2", "--quiet"])
     err = capsys.readouterr().err.strip()
