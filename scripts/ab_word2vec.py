@@ -29,9 +29,8 @@ import sys
 import time
 from pathlib import Path
 
-COMBOS = ("sg-ns", "sg-hs", "cbow-ns", "cbow-hs")
-SETTINGS = dict(vector_size=100, window=5, negative=5, sample=1e-3, min_count=5)
-ALPHA = {"sg": 0.025, "cbow": 0.05}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_word2vec import ALPHA, COMBOS, SETTINGS, brown_text  # noqa: E402  (the benchmark's settings and corpus)
 
 
 def train(combo: str, path: str, epochs: int) -> dict:
@@ -85,9 +84,6 @@ def main() -> None:
             parser.error(f"{flag} {checkout}: not an lmkit checkout (no lmkit/__init__.py)")
     if len(os.sched_getaffinity(0)) < 2:
         parser.error("needs 2 cores: the two sides run at the same time, one core each")
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_word2vec import brown_text
-
     path = brown_text(None, args.repeat)
     for checkout in (args.a, args.b):          # encode and compile once per side, outside the rounds
         result(start(checkout, 0, args.combos[0], path, 1))
