@@ -205,13 +205,15 @@ def encode_corpus(source, tokenizer: Tokenizer | TokenizerConfig | None = None, 
         if merged.counts.sum() == 0:
             raise ValueError(f"{text.name}: the corpus is empty (no tokens in {merged.n_lines} lines)")
         counts, candidates = _vocabulary_counts(merged.types, merged.counts, min_count, unk, eos)
-        provisional = Vocab.build(counts, **options)
-        kept = _type_lookup(merged.types, provisional, candidates) >= 0
-        clock.lap("vocabulary")
-        n_sentences, n_tokens = _write_offsets(folder / "offsets.npy", merged, kept, max_sentence_length)
-        vocab = Vocab.build(counts, **options, n_sentences=n_sentences)
+        vocab = Vocab.build(counts, **options)
         lookup = _type_lookup(merged.types, vocab, candidates)
         clock.lap("vocabulary")
+        n_sentences, n_tokens = _write_offsets(folder / "offsets.npy", merged, lookup >= 0, max_sentence_length)
+        clock.lap("offsets")
+        if eos is not None:  # eos is ranked by its count, the number of sentences, known only now
+            vocab = Vocab.build(counts, **options, n_sentences=n_sentences)
+            lookup = _type_lookup(merged.types, vocab, candidates)
+            clock.lap("vocabulary")
         _finish(folder, text.name, merged, lookup, n_sentences, n_tokens, vocab, tokenizer, clock)
 
     return _cached(Path(cache_dir) if cache_dir is not None else default_cache_dir(), text.name, key, build)
