@@ -59,7 +59,8 @@ def ray_local(need_module):
     """One local Ray instance of 2 CPUs for every Ray test of the session (starting Ray takes seconds);
     lmkit's ``cluster="local"`` and ``"auto"`` then join it."""
     ray = need_module("ray")
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=300 * 2**20, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=300 * 2**20,
+             log_to_driver=False)  # "local": a new instance, whatever RAY_ADDRESS or another cluster here says
     yield ray
     ray.shutdown()
 

@@ -17,6 +17,13 @@ The learning-rate schedule stays global: a replica's kernel reads the rate
 from the words in its ``progress`` rows, and a last *base* row holds, after
 each sync, the words every replica had done then minus its own, so the rate
 follows the total words of all replicas (exact at each sync, plus its own since).
+Each replica trains at K times the schedule's rate (the linear scaling rule of
+data-parallel SGD): averaging scales every replica's change by 1/K, so
+without it K replicas learn as one process at ``alpha / K`` (measured: 0.04-0.07
+less WordSim-353 Spearman on Brown, BENCHMARKS.md "word2vec on Ray").  Summing
+the changes instead keeps rare words' updates whole too, but overshoots the
+rows that every replica moves most of the way to the same place in a round
+(frequent words: their sum goes nearly twice as far), and measured worse.
 
 Rounds end at chunk boundaries fixed by token counts, never by timing, and
 each replica's threads start from ``seed`` streams ``k x threads + t``: with
@@ -37,6 +44,7 @@ import logging
 import os
 import time
 import uuid
+import dataclasses
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -192,7 +200,9 @@ class ReplicaTrainer:
         if cpus < replicas * threads:
             raise ValueError(f"replicas={replicas} x workers={threads} (threads each) needs {replicas * threads} "
                              f"CPUs; the Ray cluster has {cpus:g}")
-        self.arrays, self.schedule = arrays, schedule
+        self.arrays = arrays
+        self.replica_schedule = dataclasses.replace(schedule, alpha=schedule.alpha * replicas,
+                                                    min_alpha=schedule.min_alpha * replicas)  # K x the rate
         self.replicas, self.threads, self.sync_words = replicas, threads, sync_words
         self.max_restarts, self.timeout_s = max_restarts, timeout_s
         offsets = np.asarray(offsets, dtype=np.int64)
@@ -204,7 +214,7 @@ class ReplicaTrainer:
         shapes = [w.shape for w in arrays.weights]
         self._remote = ray.remote(Replica)
         self.name = f"{ACTOR_PREFIX}{uuid.uuid4().hex[:8]}"  # its actors' names: NAME-k (NAME-k-rN when restarted)
-        self._actor_args = [(corpus, offsets[first:end + 1], shapes, tables, objective, schedule,
+        self._actor_args = [(corpus, offsets[first:end + 1], shapes, tables, objective, self.replica_schedule,
                              np.array(states[k * threads:(k + 1) * threads], dtype=np.uint64), sync_words)
                             for k, (first, end) in enumerate(split_sentences(offsets, replicas))]
         self.restarts = 0

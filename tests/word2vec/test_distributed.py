@@ -9,8 +9,13 @@ each round reports, and the single-process trainer.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import time
 
 import numpy as np
 import pytest
@@ -104,7 +109,8 @@ def test_the_learning_rate_follows_the_words_of_all_replicas(ray_local, topics):
             while not trainer.epoch_done:
                 results = trainer.train_round()
                 for result in results.values():
-                    expected = 0.04 - (0.04 - 0.001) * words / total  # every replica's words, not its own
+                    # every replica's words, not its own; 2 replicas train at twice the rate (linear scaling)
+                    expected = 2 * (0.04 - (0.04 - 0.001) * words / total)
                     seen.append((result["lr_start"], expected))
                 words += sum(result["words"] for result in results.values())
                 trainer.sync()
@@ -113,7 +119,7 @@ def test_the_learning_rate_follows_the_words_of_all_replicas(ray_local, topics):
     assert words == total and len(seen) >= 8
     lrs, expected = np.array(seen).T
     np.testing.assert_allclose(lrs, expected, rtol=1e-9)
-    assert expected[-1] < 0.6 * 0.04
+    assert expected[-1] < 0.6 * 2 * 0.04
 
 
 def test_a_killed_worker_is_restarted_and_the_run_completes(ray_local, topics, caplog):
@@ -178,3 +184,60 @@ def test_without_ray_the_error_says_what_to_install(tmp_path, capsys, monkeypatc
     code = main(["train", "skipgram", "--input", str(topics), "--output", str(tmp_path / "v.txt"), "--workers", "2"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err == "lmkit: error: --cluster auto --workers 2 needs ray: pip install 'lmkit[ray]'"
+
+
+@pytest.fixture
+def ray_head(need_module):
+    """A second Ray cluster, started as a user would (``ray start --head``) in its own process group: the
+    address HOST:PORT of its GCS.  Stopped by signalling that group (``ray stop`` would stop every Ray of
+    the machine, the session's ``ray_local`` too); its own temp folder keeps its address file
+    (``ray_current_cluster``) away from /tmp/ray, where a later ``ray.init()`` would try to join it."""
+    need_module("ray")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    temp_dir = tempfile.mkdtemp(prefix="ray-head-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    output = tempfile.TemporaryFile("w+")  # not a pipe: nobody reads it while the head runs
+    head = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "ray"), "start", "--head", "--block",
+                             "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "2",
+                             "--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", temp_dir],
+                            stdout=subprocess.DEVNULL, stderr=output, text=True, start_new_session=True)
+    address = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the GCS answers on its port once the head is up
+            if head.poll() is not None:
+                output.seek(0)
+                pytest.fail(f"ray start --head exited {head.returncode}: {output.read()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("ray start --head: no GCS on its port after 60 s")
+                time.sleep(0.5)
+        yield address
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # `ray start --block` may linger after its children have gone
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait(timeout=30)
+        output.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_a_command_joins_a_running_cluster_by_address_and_trains_the_same_model(ray_head, ray_local, topics,
+                                                                                tmp_path):
+    flags = ["train", "skipgram", "--input", str(topics), "--min-count", "1", "--size", "16", "--window", "3",
+             "--negative", "3", "--sample", "0", "--epochs", "2", "--workers", "2", "--threads", "1",
+             "--sync-words", "1000", "--seed", "7"]
+    joined = subprocess.run([sys.executable, "-m", "lmkit", *flags, "--output", str(tmp_path / "joined.txt"),
+                             "--cluster", ray_head], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "RAY_ADDRESS": ""})
+    assert joined.returncode == 0, joined.stderr[-3000:]
+    assert f"joined the Ray cluster at {ray_head}" in joined.stderr
+    assert main([*flags, "--output", str(tmp_path / "here.txt"), "--cluster", "local", "--quiet"]) == 0
+    # one thread per replica and a fixed seed: the cluster reached by address trains the same model bit for bit
+    assert (tmp_path / "joined.txt").read_text() == (tmp_path / "here.txt").read_text()
