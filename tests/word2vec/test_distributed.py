@@ -132,6 +132,27 @@ def test_a_killed_worker_is_restarted_and_the_run_completes(ray_local, topics, c
     np.testing.assert_array_equal(model.syn0, clean.syn0)
 
 
+def test_a_hung_worker_is_restarted_after_the_timeout_and_its_round_is_the_same(ray_local, topics, caplog):
+    def first_round(hang: bool, **options):
+        model = _ray_model(seed=9).fit(topics, verbose=False)  # a fresh model: the same weights and RNG plan
+        trainer = model.replica_trainer(topics, epochs=1, **options)
+        try:
+            trainer.begin_epoch(0)
+            if hang:  # replica 0 stops answering, as a process stuck in I/O or a deadlock would
+                os.kill(trainer.pids[0], signal.SIGSTOP)
+            trainer.train_round()
+            return trainer.replica_weights(), trainer.restarts
+        finally:
+            trainer.close()
+
+    clean, no_restarts = first_round(hang=False)
+    hung, restarts = first_round(hang=True, timeout_s=15.0)
+    assert (no_restarts, restarts) == (0, 1) and "did not answer in 15 s: restarting it" in caplog.text
+    for k in (0, 1):  # the stopped replica's round was trained again by its replacement, from the same state
+        for mine, reference in zip(hung[k], clean[k]):
+            np.testing.assert_array_equal(mine, reference)
+
+
 def test_too_many_deaths_stop_with_one_line_and_the_last_average_saved(ray_local, topics, tmp_path):
     kill = _kill_first_replica_once(ray_local)
     model = _ray_model(max_restarts=0)
