@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 
-from bench_word2vec import SETTINGS, brown_text, quality_scores
+from bench_word2vec import SETTINGS, brown_text, interleaved_runs, quality_scores, words_per_second
 
 OBJECT_STORE_BYTES = 500 * 1024 ** 2  # a few syncs' weights (2 x V x d x 4 ~ 10 MB for Brown) fit many times
 
@@ -45,7 +45,7 @@ def run(spec: dict) -> dict:
     if spec.get("replicas"):
         import ray
 
-        ray.init(num_cpus=spec["replicas"] * spec["threads"], include_dashboard=False,
+        ray.init(address="local", num_cpus=spec["replicas"] * spec["threads"], include_dashboard=False,
                  object_store_memory=OBJECT_STORE_BYTES, log_to_driver=False)
         options.update(replicas=spec["replicas"], cluster="local", sync_words=spec["sync_words"])
     started = time.perf_counter()
@@ -74,11 +74,8 @@ def speed_section(args) -> list[dict]:
     base = dict(file=str(path), epochs=1, seed=1, sync_words=args.sync_words[0])
     specs = {"1 process x 2 threads": {**base, "replicas": 0, "threads": 2},
              "2 Ray workers x 1 thread": {**base, "replicas": 2, "threads": 1}}
-    runs = {name: [] for name in specs}
-    for _ in range(args.repeats):  # interleaved, so load spikes hit both alike
-        for name, spec in specs.items():
-            runs[name].append(spawn(spec))
-    rate = lambda r: r["words"] / r["seconds"]  # noqa: E731
+    runs = interleaved_runs(specs, args.repeats, spawn)
+    rate = words_per_second
     best = {name: max(found, key=rate) for name, found in runs.items()}
     single = rate(best["1 process x 2 threads"])
     print(f"\n## Speed: {path.name}, SG-NS, 1 epoch, {SETTINGS}, --sync-words {base['sync_words']}, "
@@ -126,8 +123,8 @@ def main() -> None:
     parser.add_argument("--sync-words", nargs="+", type=int, default=[1_000_000, 100_000, 10_000_000],
                         help="--sync-words values (speed: the first; quality: each)")
     parser.add_argument("--ray-alpha", nargs="*", type=float, default=[],
-                        help="quality: also the Ray runs at these learning rates (averaging K replicas scales each "
-                             "one's update by 1/K)")
+                        help="quality: also the Ray runs at these learning rates (--alpha: the single-process "
+                             "rate; each replica trains at K times it)")
     parser.add_argument("--json", help="also write every run's numbers to this JSON file")
     args = parser.parse_args()
     if args.run:

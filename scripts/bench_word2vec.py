@@ -187,6 +187,20 @@ def spawn(spec: dict) -> dict:
     return json.loads(process.stdout.strip().splitlines()[-1])
 
 
+def interleaved_runs(specs: dict[str, dict], repeats: int, run=spawn) -> dict[str, list[dict]]:
+    """``{name: [result of run(spec) for each repeat]}``: every spec run ``repeats`` times, taking turns, so
+    that the machine's load spikes hit all alike (``run``: a fresh interpreter per call)."""
+    runs = {name: [] for name in specs}
+    for _ in range(repeats):
+        for name, spec in specs.items():
+            runs[name].append(run(spec))
+    return runs
+
+
+def words_per_second(result: dict) -> float:
+    return result["words"] / result["seconds"]
+
+
 # ----------------------------------------------------------------------------- tables
 
 
@@ -273,11 +287,8 @@ def speed_section(args) -> list[dict]:
             specs = {"gensim": {**base, "trainer": "gensim"}, "exact": {**base, "trainer": "lmkit", "update": "exact"}}
             if combo != "cbow-hs":
                 specs["batched"] = {**base, "trainer": "lmkit", "update": "batched"}
-            runs = {name: [] for name in specs}
-            for _ in range(args.repeats):                     # interleaved, so load spikes hit all alike
-                for name, spec in specs.items():
-                    runs[name].append(spawn(spec))
-            rate = lambda r: r["words"] / r["seconds"]  # noqa: E731
+            runs = interleaved_runs(specs, args.repeats)
+            rate = words_per_second
             best = {name: max(found, key=rate) for name, found in runs.items()}
             for name, found in runs.items():
                 best[name]["all_words_per_second"] = [rate(r) for r in found]

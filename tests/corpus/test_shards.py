@@ -137,11 +137,14 @@ def test_workers_must_be_a_positive_integer(tmp_path):
         encode_corpus(path, cache_dir=tmp_path / "c", workers=0, verbose=False)
 
 
-def test_cli_encode_takes_workers(tmp_path, capsys):
+@pytest.mark.parametrize("flags", [["--workers", "2"], ["--cluster", "local"]])
+def test_cli_encode_takes_workers_or_a_cluster(tmp_path, capsys, request, flags):
     from lmkit.cli import main
 
+    if "--cluster" in flags:
+        request.getfixturevalue("ray_local")  # the session's local Ray (skips without the extra)
     source = write_corpus(tmp_path / "text")
-    assert main(["data", "encode", str(source), "--workers", "2", "--min-count", "2", "--quiet",
+    assert main(["data", "encode", str(source), *flags, "--min-count", "2", "--quiet",
                  "--vocab-out", str(tmp_path / "v.tsv")]) == 0
     assert "tokens" in capsys.readouterr().out
     single = encode_corpus(source, min_count=2, cache_dir=tmp_path / "one", verbose=False)
@@ -218,17 +221,6 @@ def test_an_error_in_a_ray_task_is_raised_as_itself(tmp_path, ray_local):
     with pytest.raises(ValueError, match=r"bad.txt.*byte offset 1004") as raised:
         encode_corpus(path, cache_dir=tmp_path / "c", cluster="local", verbose=False)
     assert type(raised.value) is not ray_local.exceptions.RayTaskError  # no remote traceback in the message
-
-
-def test_cli_encode_takes_cluster(tmp_path, capsys, ray_local):
-    from lmkit.cli import main
-
-    source = write_corpus(tmp_path / "text")
-    assert main(["data", "encode", str(source), "--cluster", "local", "--min-count", "2", "--quiet",
-                 "--vocab-out", str(tmp_path / "v.tsv")]) == 0
-    assert "tokens" in capsys.readouterr().out
-    single = encode_corpus(source, min_count=2, cache_dir=tmp_path / "one", verbose=False)
-    assert Vocab.load(tmp_path / "v.tsv") == single.vocab
 
 
 def test_cluster_must_be_a_nonempty_string(tmp_path, capsys):
