@@ -277,9 +277,12 @@ class ReplicaTrainer:
             if len(parts) > 1:
                 average /= np.float32(len(parts))
             moved += sum(part.nbytes for part in parts) + self.replicas * average.nbytes
-        for k in self.trained:
-            self.saved[k] = (fetched[k][1], fetched[k][2])
+        for k in self.trained:  # copies: a view would pin the replica's whole object (its weights) in the store
+            self.saved[k] = (np.array(fetched[k][1]), int(fetched[k][2]))
         self.words_done += self.round_words
+        # Free the replicas' weights and the last average in the object store before the new average goes
+        # in: at V = 1M, d = 100 each copy is 0.8 GB of shared memory (BENCHMARKS.md, "A billion tokens").
+        fetched = parts = self.average = None
         self.average = self.ray.put(tuple(self.arrays.weights))
         self.calls = [[] for _ in range(self.replicas)]
         self._gather({k: ("set_weights", (self.average, self.words_done)) for k in range(self.replicas)},
@@ -324,9 +327,22 @@ class ReplicaTrainer:
                 pending[self._restart(k, f"died ({type(error).__name__}: {reason})", calls[k])] = k
                 deadline = max(deadline, time.monotonic() + self.timeout_s)
             except ray.exceptions.RayTaskError as error:  # the replica's own error (e.g. divergence): re-raise it
+                self._drain(list(pending))
                 cause = getattr(error, "cause", None)
                 raise cause if isinstance(cause, Exception) else error from None
         return results
+
+    def _drain(self, refs: list) -> None:
+        """Wait (up to ``timeout_s``) for the other replicas' calls and read their results or errors, so
+        that Ray does not print an "Unhandled error" for each of them later (they diverge together)."""
+        if not refs:
+            return
+        ready, _ = self.ray.wait(refs, num_returns=len(refs), timeout=self.timeout_s)
+        for ref in ready:
+            try:
+                self.ray.get(ref)
+            except Exception:  # noqa: BLE001 -- the first replica's error is the one raised
+                pass
 
     def _new_actor(self, k: int):
         name = f"{self.name}-{k}" + (f"-r{self.restarts}" if self.restarts else "")
