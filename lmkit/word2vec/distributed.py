@@ -40,11 +40,11 @@ Ray is an optional extra (``pip install 'lmkit[ray]'``), imported inside functio
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
 import uuid
-import dataclasses
 from dataclasses import dataclass
 from typing import NamedTuple
 
