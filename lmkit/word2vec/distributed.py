@@ -52,7 +52,7 @@ import numpy as np
 
 from lmkit._extras import require
 from lmkit.cluster import WorkerFailedError, connect
-from lmkit.corpus.chunks import TokenReader, sentence_ranges, split_sentences
+from lmkit.corpus.chunks import TokenReader, longest_sentence, sentence_ranges, split_sentences
 from lmkit.training.callbacks import Callbacks, Run
 from lmkit.word2vec import kernels
 from lmkit.word2vec.kernels import ROW_WIDTH, STATS_EFFECTIVE, STATS_EXAMPLES, STATS_LOSS, STATS_RAW
@@ -115,8 +115,7 @@ class Replica:
         self.objective, self.schedule, self.sync_words = objective, schedule, int(sync_words)
         weights = kernels.Weights(*(np.zeros(shape, np.float32) for shape in shapes))
         self.arrays = Arrays(weights, tables)
-        lengths = np.diff(self.offsets)
-        max_sentence = int(lengths.max()) if lengths.shape[0] else 1
+        max_sentence = max(longest_sentence(self.offsets), 1)
         self.threads = len(states)
         self.workers = [Worker(t, np.uint64(s), self.arrays, objective, max_sentence) for t, s in enumerate(states)]
         self.rounds = [[(first + a, first + b) for a, b in sentence_ranges(self.offsets[first:end + 1], CHUNK_TOKENS)]
@@ -201,8 +200,8 @@ class ReplicaTrainer:
             raise ValueError(f"replicas={replicas} x workers={threads} (threads each) needs {replicas * threads} "
                              f"CPUs; the Ray cluster has {cpus:g}")
         self.arrays = arrays
-        self.replica_schedule = dataclasses.replace(schedule, alpha=schedule.alpha * replicas,
-                                                    min_alpha=schedule.min_alpha * replicas)  # K x the rate
+        replica_schedule = dataclasses.replace(schedule, alpha=schedule.alpha * replicas,
+                                               min_alpha=schedule.min_alpha * replicas)  # K x the rate
         self.replicas, self.threads, self.sync_words = replicas, threads, sync_words
         self.max_restarts, self.timeout_s = max_restarts, timeout_s
         offsets = np.asarray(offsets, dtype=np.int64)
@@ -214,7 +213,7 @@ class ReplicaTrainer:
         shapes = [w.shape for w in arrays.weights]
         self._remote = ray.remote(Replica)
         self.name = f"{ACTOR_PREFIX}{uuid.uuid4().hex[:8]}"  # its actors' names: NAME-k (NAME-k-rN when restarted)
-        self._actor_args = [(corpus, offsets[first:end + 1], shapes, tables, objective, self.replica_schedule,
+        self._actor_args = [(corpus, offsets[first:end + 1], shapes, tables, objective, replica_schedule,
                              np.array(states[k * threads:(k + 1) * threads], dtype=np.uint64), sync_words)
                             for k, (first, end) in enumerate(split_sentences(offsets, replicas))]
         self.restarts = 0

@@ -186,8 +186,13 @@ class Word2Vec:
         encoded = self._encode(corpus, verbose=False, cache_dir=cache_dir, errors="strict")
         objective, schedule, states = self._plan(encoded, c.epochs if epochs is None else epochs)
         return ReplicaTrainer(self._arrays(), encoded.ids, np.asarray(encoded.offsets), objective, schedule, states,
-                              replicas=c.replicas, threads=c.workers, sync_words=c.sync_words,
-                              cluster=c.cluster or "auto", max_restarts=c.max_restarts, **options)
+                              **self._ray_options(), **options)
+
+    def _ray_options(self) -> dict:
+        """The config's data-parallel options as :class:`~lmkit.word2vec.distributed.ReplicaTrainer` takes them."""
+        c = self.config
+        return {"replicas": c.replicas, "threads": c.workers, "sync_words": c.sync_words,
+                "cluster": c.cluster or "auto", "max_restarts": c.max_restarts}
 
     def _train_on_ray(self, encoded, objective: Objective, schedule: Schedule, epochs: int, states, run,
                       callbacks, rescue_path) -> None:
@@ -196,12 +201,9 @@ class Word2Vec:
         from lmkit.cluster import WorkerFailedError
         from lmkit.word2vec.distributed import train_distributed
 
-        c = self.config
         try:
             train_distributed(self._arrays(), encoded.ids, np.asarray(encoded.offsets), objective, schedule, epochs,
-                              states, run=run, callbacks=callbacks, history=self.history, replicas=c.replicas,
-                              threads=c.workers, sync_words=c.sync_words, cluster=c.cluster or "auto",
-                              max_restarts=c.max_restarts)
+                              states, run=run, callbacks=callbacks, history=self.history, **self._ray_options())
         except WorkerFailedError as error:
             if rescue_path is None:
                 from lmkit.corpus.encoded import default_cache_dir

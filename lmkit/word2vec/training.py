@@ -219,7 +219,7 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
 
 
 def compile_kernel(worker: Worker, arrays: Arrays, offsets: np.ndarray, objective: Objective, schedule: Schedule,
-             progress: np.ndarray) -> None:
+                   progress: np.ndarray) -> None:
     """Compile (or load from numba's cache) the kernel for these argument types before training starts,
     so that no epoch's time or words/s includes it: one call on an empty range of sentences.  A call
     that takes over a second is compiling: one line says so while it does, one when it is done."""
