@@ -42,6 +42,13 @@ SIMD registers with no remainder loops (one compiled specialization per
 vector size, cached on disk like the rest).  Measured: +25% words/s for
 d = 100 over a run-time ``d``.
 
+Every row loop reads and writes through 1-d row views (``out_row =
+out[row]``), never as ``out[row, k]``: written on the 2-d arrays, a loop
+that writes one matrix while reading another (``syn0[c, k] += grad[g, k]``)
+was left scalar by LLVM's vectorizer; on the views it gets vector code
+behind a run-time overlap check.  Same results bit for bit; measured on
+Brown x10, 1 thread: CBOW-NS 1.04M -> 1.89M words/s, CBOW-HS 0.94M -> 1.42M.
+
 Draw order of the worker's RNG (the tests replay it): per sentence, one draw
 for each token whose keep probability is below 1 (subsampling); then per kept
 position ``i``, one draw for the reduced window ``b`` in ``[0, window)``; then
@@ -197,26 +204,27 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n
     d = len(dims)
     loss = 0.0
     for j in range(n_out):
-        row = out_rows[j]
+        out_row = out[out_rows[j]]
         label = labels[j]
         for i in range(n_hidden):
-            h = hidden_rows[first + i]
+            hidden_row = hidden[hidden_rows[first + i]]
             f = np.float32(0.0)
             for k in range(d):
-                f += hidden[h, k] * out[row, k]
+                f += hidden_row[k] * out_row[k]
             s, nll_value = logistic(f, label, sigmoid, nll)
             loss += nll_value
             g = (label - s) * alpha
             gains[i] = g
             if g != 0.0:                     # saturated on the right side: nothing to add
+                grad_row = grad[first + i]
                 for k in range(d):
-                    grad[first + i, k] += g * out[row, k]
+                    grad_row[k] += g * out_row[k]
         for i in range(n_hidden):
             g = gains[i]
             if g != 0.0:
-                h = hidden_rows[first + i]
+                hidden_row = hidden[hidden_rows[first + i]]
                 for k in range(d):
-                    out[row, k] += g * hidden[h, k]
+                    out_row[k] += g * hidden_row[k]
     return loss
 
 
@@ -301,16 +309,18 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
     contexts, sizes, targets = scratch.group_contexts, scratch.group_sizes, scratch.group_targets
     neu1, grad, hidden_rows = scratch.neu1, scratch.grad, scratch.hidden_rows
     for g in range(n_group):
+        hidden_row = neu1[g]
         for k in range(d):
-            neu1[g, k] = 0.0
+            hidden_row[k] = 0.0
             grad[g, k] = 0.0
         for c in range(sizes[g]):
+            context_row = syn0[contexts[g, c]]
             for k in range(d):
-                neu1[g, k] += syn0[contexts[g, c], k]
+                hidden_row[k] += context_row[k]
         if cbow_mean:
             inverse = np.float32(1.0) / np.float32(sizes[g])
             for k in range(d):
-                neu1[g, k] *= inverse
+                hidden_row[k] *= inverse
     loss = 0.0
     for g in range(n_group):
         target = targets[g]
@@ -332,9 +342,11 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
         loss += logistic_rows(neu1, hidden_rows, 0, n_group, syn1neg, scratch.out_rows, scratch.labels, negative,
                               alpha, grad, scratch.gains, tables.sigmoid, tables.nll, dims)
     for g in range(n_group):
+        grad_row = grad[g]
         for c in range(sizes[g]):
+            context_row = syn0[contexts[g, c]]
             for k in range(d):
-                syn0[contexts[g, c], k] += grad[g, k]
+                context_row[k] += grad_row[k]
     return state, loss
 
 
@@ -418,15 +430,17 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
                 loss += value
                 examples += m
                 for c in range(m):
+                    context_row, grad_row = syn0[contexts[c]], grad[c]
                     for k in range(d):
-                        syn0[contexts[c], k] += grad[c, k]
+                        context_row[k] += grad_row[k]
             else:
                 for c in range(m):
                     state, value = update(syn0, contexts, c, 1, target, weights, tables, negative, alpha, state,
                                           scratch, dims)
                     loss += value
+                    context_row, grad_row = syn0[contexts[c]], grad[c]
                     for k in range(d):
-                        syn0[contexts[c], k] += grad[c, k]
+                        context_row[k] += grad_row[k]
                 examples += m
         if n_group > 0:                                   # the sentence's last group
             state, value = cbow_group(weights, tables, n_group, settings.cbow_mean, negative, alpha, state,
