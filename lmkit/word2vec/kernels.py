@@ -42,11 +42,11 @@ SIMD registers with no remainder loops (one compiled specialization per
 vector size, cached on disk like the rest).  Measured: +25% words/s for
 d = 100 over a run-time ``d``.
 
-Every row loop reads and writes through 1-d row views (``out_row =
-out[row]``), never as ``out[row, k]``: written on the 2-d arrays, a loop
-that writes one matrix while reading another (``syn0[c, k] += grad[g, k]``)
-was left scalar by LLVM's vectorizer; on the views it gets vector code
-behind a run-time overlap check.  Same results bit for bit; measured on
+Every loop that writes one matrix while reading another goes through 1-d
+row views (``out_row = out[row]``), not ``out[row, k]``: written on the 2-d
+arrays (``syn0[c, k] += grad[g, k]``) it was left scalar by LLVM's
+vectorizer; on the views it gets vector code behind a run-time overlap
+check (plain zero fills may stay 2-d).  Same results bit for bit; measured on
 Brown x10, 1 thread: CBOW-NS 1.04M -> 1.89M words/s, CBOW-HS 0.94M -> 1.42M.
 
 Draw order of the worker's RNG (the tests replay it): per sentence, one draw
