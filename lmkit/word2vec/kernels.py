@@ -43,11 +43,14 @@ vector size, cached on disk like the rest).  Measured: +25% words/s for
 d = 100 over a run-time ``d``.
 
 Every loop that writes one matrix while reading another goes through 1-d
-row views (``out_row = out[row]``), not ``out[row, k]``: written on the 2-d
-arrays (``syn0[c, k] += grad[g, k]``) it was left scalar by LLVM's
+row views (``out_row = row_view(out, row)``), not ``out[row, k]``: written on
+the 2-d arrays (``syn0[c, k] += grad[g, k]``) it was left scalar by LLVM's
 vectorizer; on the views it gets vector code behind a run-time overlap
-check (plain zero fills may stay 2-d).  Same results bit for bit; measured on
-Brown x10, 1 thread: CBOW-NS 1.04M -> 1.89M words/s, CBOW-HS 0.94M -> 1.42M.
+check (plain zero fills may stay 2-d).  Measured on Brown x10, 1 thread:
+CBOW-NS 1.04M -> 1.89M words/s, CBOW-HS 0.94M -> 1.42M.  The views come
+from :func:`~lmkit.word2vec.rows.row_view`, not ``out[row]``, which would
+take and drop a reference (two atomic calls) per view, several per
+(hidden row, output row) pair: +20-30% words/s in every mode.
 
 Draw order of the worker's RNG (the tests replay it): per sentence, one draw
 for each token whose keep probability is below 1 (subsampling); then per kept
@@ -65,6 +68,7 @@ import numpy as np
 
 from lmkit._jit import jit, jit_finite, jit_inline
 from lmkit.word2vec.prefetch import prefetch_row
+from lmkit.word2vec.rows import row_view
 from lmkit.word2vec.sampling import draw_alias, next_random, uniform_float, uniform_index
 
 MAX_EXP = 6.0          # sigma is saturated outside [-MAX_EXP, MAX_EXP], as in the C tool
@@ -204,10 +208,10 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n
     d = len(dims)
     loss = 0.0
     for j in range(n_out):
-        out_row = out[out_rows[j]]
+        out_row = row_view(out, out_rows[j])
         label = labels[j]
         for i in range(n_hidden):
-            hidden_row = hidden[hidden_rows[first + i]]
+            hidden_row = row_view(hidden, hidden_rows[first + i])
             f = np.float32(0.0)
             for k in range(d):
                 f += hidden_row[k] * out_row[k]
@@ -216,13 +220,13 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n
             g = (label - s) * alpha
             gains[i] = g
             if g != 0.0:                     # saturated on the right side: nothing to add
-                grad_row = grad[first + i]
+                grad_row = row_view(grad, first + i)
                 for k in range(d):
                     grad_row[k] += g * out_row[k]
         for i in range(n_hidden):
             g = gains[i]
             if g != 0.0:
-                hidden_row = hidden[hidden_rows[first + i]]
+                hidden_row = row_view(hidden, hidden_rows[first + i])
                 for k in range(d):
                     out_row[k] += g * hidden_row[k]
     return loss
@@ -309,12 +313,12 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
     contexts, sizes, targets = scratch.group_contexts, scratch.group_sizes, scratch.group_targets
     neu1, grad, hidden_rows = scratch.neu1, scratch.grad, scratch.hidden_rows
     for g in range(n_group):
-        hidden_row = neu1[g]
+        hidden_row = row_view(neu1, g)
         for k in range(d):
             hidden_row[k] = 0.0
             grad[g, k] = 0.0
         for c in range(sizes[g]):
-            context_row = syn0[contexts[g, c]]
+            context_row = row_view(syn0, contexts[g, c])
             for k in range(d):
                 hidden_row[k] += context_row[k]
         if cbow_mean:
@@ -342,9 +346,9 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
         loss += logistic_rows(neu1, hidden_rows, 0, n_group, syn1neg, scratch.out_rows, scratch.labels, negative,
                               alpha, grad, scratch.gains, tables.sigmoid, tables.nll, dims)
     for g in range(n_group):
-        grad_row = grad[g]
+        grad_row = row_view(grad, g)
         for c in range(sizes[g]):
-            context_row = syn0[contexts[g, c]]
+            context_row = row_view(syn0, contexts[g, c])
             for k in range(d):
                 context_row[k] += grad_row[k]
     return state, loss
@@ -430,7 +434,7 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
                 loss += value
                 examples += m
                 for c in range(m):
-                    context_row, grad_row = syn0[contexts[c]], grad[c]
+                    context_row, grad_row = row_view(syn0, contexts[c]), row_view(grad, c)
                     for k in range(d):
                         context_row[k] += grad_row[k]
             else:
@@ -438,7 +442,7 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
                     state, value = update(syn0, contexts, c, 1, target, weights, tables, negative, alpha, state,
                                           scratch, dims)
                     loss += value
-                    context_row, grad_row = syn0[contexts[c]], grad[c]
+                    context_row, grad_row = row_view(syn0, contexts[c]), row_view(grad, c)
                     for k in range(d):
                         context_row[k] += grad_row[k]
                 examples += m
