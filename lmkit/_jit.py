@@ -21,10 +21,18 @@ jit_exact = numba.njit(cache=True, nogil=True)
 # in numpy, instead of raising; the Python model's zero test before each
 # division keeps LLVM from vectorizing a loop that divides (the optimizers'
 # dense Adam step: 9.6 -> 1.7 ms on 1.8M floats).
-# ``jit`` inlined into every caller at numba's level: for the word2vec kernels' helpers that take the
-# typed records (Weights, Tables, Scratch): called once per target, they would otherwise receive every
-# array of every record as arguments on each call (measured: exact SG-HS 0.98x -> 0.62x gensim).
-jit_inline = numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+# ``jit`` without numba's runtime (NRT), for the word2vec kernels, which allocate no arrays: then
+# nothing is reference-counted.  With the runtime, every array a helper received and every row view
+# it made cost an atomic increment and decrement, each a call into the runtime, inside the hot loop,
+# and with two threads both cores write the same counters.  Measured on top of reference-free row
+# views (lmkit.word2vec.rows), 1 thread, paired runs: CBOW-HS +34%, SG-HS +7%, the NS modes +2-3%.
+# A kernel that tries to allocate does not compile, which keeps the rule checked.
+jit_kernel = numba.njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+# ``jit_kernel`` inlined into every caller at numba's level: for the word2vec kernels' helpers that
+# take the typed records (Weights, Tables, Scratch): called once per target, they would otherwise
+# receive every array of every record as arguments on each call (measured: exact SG-HS 0.98x -> 0.62x
+# gensim).
+jit_inline = numba.njit(cache=True, nogil=True, fastmath=True, inline="always", _nrt=False)
 jit_numpy_errors = numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 # Reassociation and contraction (vectorized reductions, FMA) without ``nnan``/
 # ``ninf``: for code that tests for NaN/inf, which full fastmath lets the
