@@ -106,7 +106,7 @@ class Worker:
             rng=private_array(1, np.uint64), sentence=private_array(max(max_sentence, 1), np.int32),
             contexts=private_array(2 * objective.window, np.int32), out_rows=private_array(width, np.int32),
             labels=private_array(width, np.float32), grad=private_array((rows, d), np.float32),
-            gains=private_array(rows, np.float32), group_contexts=private_array((group, 2 * objective.window), np.int32),
+            gains=private_array(2 * rows, np.float32), group_contexts=private_array((group, 2 * objective.window), np.int32),
             group_sizes=private_array(group, np.int32), group_targets=private_array(group, np.int32),
             hidden_rows=private_array(group, np.int32), neu1=private_array((group, d), np.float32))
         self.scratch.rng[0] = state

@@ -128,7 +128,7 @@ def test_negatives_never_hit_the_target():
     tables = kernels.Tables(np.zeros((4, 0), np.uint8), np.zeros((4, 0), np.int32), np.zeros(4, np.int32),
                             table.threshold, table.alias, np.ones(4, np.float32), sigmoid, nll)
     scratch = kernels.Scratch(np.zeros(1, np.uint64), np.zeros(1, np.int32), np.zeros(2, np.int32), out_rows,
-                              labels, np.zeros((1, 2), np.float32), np.zeros(1, np.float32),
+                              labels, np.zeros((1, 2), np.float32), np.zeros(2, np.float32),
                               np.zeros((1, 2), np.int32), np.zeros(1, np.int32), np.zeros(1, np.int32),
                               np.zeros(1, np.int32), np.zeros((1, 2), np.float32))
     state = seed_state(0)
@@ -172,6 +172,6 @@ def test_learning_rate_schedule():
 def test_kernels_that_take_arrays_compile_without_the_runtime():
     """No reference counting in the training loop (lmkit._jit.jit_kernel): a kernel moved back to ``jit``
     would still pass every other test, 30-60% slower."""
-    for kernel in (kernels.logistic_rows, kernels.hs_path, kernels.update, kernels.in_group, kernels.cbow_group,
+    for kernel in (kernels.add_hidden_terms, kernels.logistic_rows, kernels.hs_path, kernels.update, kernels.in_group, kernels.cbow_group,
                    kernels.train_sentences):
         assert kernel.targetoptions.get("_nrt") is False, kernel.py_func.__name__
