@@ -172,6 +172,6 @@ def test_learning_rate_schedule():
 def test_kernels_that_take_arrays_compile_without_the_runtime():
     """No reference counting in the training loop (lmkit._jit.jit_kernel): a kernel moved back to ``jit``
     would still pass every other test, 30-60% slower."""
-    for kernel in (kernels.add_hidden_terms, kernels.logistic_rows, kernels.hs_path, kernels.update, kernels.in_group, kernels.cbow_group,
-                   kernels.train_sentences):
+    for kernel in (kernels.add_hidden_terms, kernels.logistic_rows, kernels.hs_path, kernels.update,
+                   kernels.in_group, kernels.cbow_group, kernels.train_sentences):
         assert kernel.targetoptions.get("_nrt") is False, kernel.py_func.__name__
