@@ -175,4 +175,3 @@ def test_kernels_that_take_arrays_compile_without_the_runtime():
     for kernel in (kernels.add_hidden_terms, kernels.logistic_rows, kernels.hs_path, kernels.update,
                    kernels.in_group, kernels.cbow_group, kernels.train_sentences):
         assert kernel.targetoptions.get("_nrt") is False, kernel.py_func.__name__
-
