@@ -117,7 +117,8 @@ class Replica:
         self.arrays = Arrays(weights, tables)
         max_sentence = max(longest_sentence(self.offsets), 1)
         self.threads = len(states)
-        self.workers = [Worker(t, np.uint64(s), self.arrays, objective, max_sentence) for t, s in enumerate(states)]
+        self.workers = [Worker(t, np.uint64(s), self.arrays, objective, max_sentence, self.threads)
+                        for t, s in enumerate(states)]
         self.rounds = [[(first + a, first + b) for a, b in sentence_ranges(self.offsets[first:end + 1], CHUNK_TOKENS)]
                        for first, end in sentence_ranges(self.offsets, self.sync_words)]
         capacity = max((int(self.offsets[e] - self.offsets[f]) for chunks in self.rounds for f, e in chunks),

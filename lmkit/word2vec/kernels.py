@@ -88,6 +88,18 @@ ROW_WIDTH = 8
 # thread; deeper rows are the cold ones (measured: CBOW-HS +25% / +45% words/s with 1 / 2 threads).
 HS_PREFETCH_FROM = 4
 CBOW_GROUP = 4  # targets sharing one set of negatives in batched CBOW (BENCHMARKS.md: speed and quality)
+# With several workers, each keeps its own copy of the Huffman tree's top SHARED_TOP_ROWS inner nodes
+# (the rows with the highest ids: a node's parent always has a higher id than the node) and adds what
+# it learned to the shared rows every MERGE_EVERY sentences and at the end of a chunk
+# (merge_private_rows); in between it does not see the other workers' changes to those rows.  Every
+# path starts at these nodes, so both threads wrote them on every target and their cache lines went
+# back and forth between the cores.  Measured, SG-HS on Brown x10: 0.83M words/s with 1 thread, 0.82M
+# with 2 on shared rows, 1.66M with a whole private syn1 per thread; top 64 rows merged every
+# sentence 1.15M, 256 every 8: 1.48-1.52M, 128 every 8: 1.37M, 512 or 256 every 16: 1.31-1.33M.
+# Quality (Brown train, 5 epochs, 2 threads, 3 seeds): analogy 0.0246 -> 0.0267, WordSim 0.357 -> 0.344.
+# One worker keeps no copy.
+SHARED_TOP_ROWS = 256
+MERGE_EVERY = 8
 
 
 class Weights(NamedTuple):
@@ -140,6 +152,8 @@ class Scratch(NamedTuple):
     group_targets: np.ndarray  # int32[G]
     hidden_rows: np.ndarray    # int32[G], holds 0 .. G-1
     neu1: np.ndarray           # float32[G, d]: the group's hidden rows
+    top_rows: np.ndarray       # float32[K, d]: this worker's copy of syn1's last K rows (K = 0: none)
+    top_base: np.ndarray       # float32[K, d]: those rows as they were at the last merge
 
 
 def logistic_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -211,13 +225,22 @@ def add_hidden_terms(out_row, hidden, hidden_rows, first, n_hidden, gains, gains
                 out_row[k] += g * hidden_row[k]
 
 
+@jit_inline
+def output_row(out, private, row):
+    """Row ``row`` of ``out``, or for ``row < 0`` row ``-1 - row`` of the worker's ``private`` rows."""
+    if row >= 0:
+        return row_view(out, row)
+    return row_view(private, -1 - row)
+
+
 @jit_kernel
-def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n_out, alpha,
+def logistic_rows(hidden, hidden_rows, first, n_hidden, out, private, out_rows, labels, n_out, alpha,
                   grad, gains, sigmoid, nll, dims) -> float:
     """The binary-logistic update of ``n_hidden`` hidden rows against ``n_out`` output rows.
 
     hidden: float32[*, d], rows ``hidden_rows[first:first + n_hidden]`` (int32)
-    out: float32[*, d] (syn1 or syn1neg), rows ``out_rows[:n_out]`` with ``labels[:n_out]``
+    out: float32[*, d] (syn1 or syn1neg), rows ``out_rows[:n_out]`` with ``labels[:n_out]``; a row
+    ``r < 0`` is row ``-1 - r`` of ``private`` (float32[K, d], the worker's top rows of syn1)
     grad: float32[>= first + n_hidden, d]: ``grad[first + i]`` accumulates ``dL/dh`` (times -alpha)
     of hidden row ``i``
     gains: float32[>= 2 n_hidden] scratch; dims: tuple of d zeros (d = len(dims), see above).
@@ -246,10 +269,10 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, out_rows, labels, n
     loss = 0.0
     j = 0
     while j < n_out:
-        out_row = row_view(out, out_rows[j])
+        out_row = output_row(out, private, out_rows[j])
         label = labels[j]
         if n_hidden > 1 and j + 1 < n_out and out_rows[j + 1] != out_rows[j]:  # a pair (docstring)
-            out_row1 = row_view(out, out_rows[j + 1])
+            out_row1 = output_row(out, private, out_rows[j + 1])
             label1 = labels[j + 1]
             for i in range(n_hidden):
                 hidden_row = row_view(hidden, hidden_rows[first + i])
@@ -300,13 +323,16 @@ def hs_path(hidden, hidden_rows, first, n_hidden, target, syn1, alpha, tables, s
     prefetched first.  Then :func:`logistic_rows`; returns its loss.
     """
     length = tables.code_lengths[target]
+    top_first = syn1.shape[0] - scratch.top_rows.shape[0]
     for j in range(length):
-        scratch.out_rows[j] = tables.points[target, j]
+        node = tables.points[target, j]
+        scratch.out_rows[j] = node if node < top_first else -1 - (node - top_first)
         scratch.labels[j] = np.float32(1.0) - np.float32(tables.codes[target, j])
-        if j >= HS_PREFETCH_FROM:
-            prefetch_row(syn1, scratch.out_rows[j])
-    return logistic_rows(hidden, hidden_rows, np.int64(first), n_hidden, syn1, scratch.out_rows, scratch.labels,
-                         np.int64(length), alpha, scratch.grad, scratch.gains, tables.sigmoid, tables.nll, dims)
+        if j >= HS_PREFETCH_FROM and node < top_first:
+            prefetch_row(syn1, node)
+    return logistic_rows(hidden, hidden_rows, np.int64(first), n_hidden, syn1, scratch.top_rows, scratch.out_rows,
+                         scratch.labels, np.int64(length), alpha, scratch.grad, scratch.gains, tables.sigmoid,
+                         tables.nll, dims)
 
 
 @jit_inline
@@ -333,9 +359,9 @@ def update(hidden, hidden_rows, first, n_hidden, target, weights, tables, negati
             scratch.out_rows[j] = drawn
             scratch.labels[j] = 0.0
             prefetch_row(weights.syn1neg, drawn)   # all rows requested before the first is used
-        loss += logistic_rows(hidden, hidden_rows, np.int64(first), n_hidden, weights.syn1neg, scratch.out_rows,
-                              scratch.labels, negative + 1, alpha, scratch.grad, scratch.gains, tables.sigmoid,
-                              tables.nll, dims)
+        loss += logistic_rows(hidden, hidden_rows, np.int64(first), n_hidden, weights.syn1neg, scratch.top_rows,
+                              scratch.out_rows, scratch.labels, negative + 1, alpha, scratch.grad, scratch.gains,
+                              tables.sigmoid, tables.nll, dims)
     return state, loss
 
 
@@ -392,8 +418,9 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
         if negative > 0:
             scratch.out_rows[0] = target
             scratch.labels[0] = 1.0
-            loss += logistic_rows(neu1, hidden_rows, g, 1, syn1neg, scratch.out_rows, scratch.labels, np.int64(1),
-                                  alpha, grad, scratch.gains, tables.sigmoid, tables.nll, dims)
+            loss += logistic_rows(neu1, hidden_rows, g, 1, syn1neg, scratch.top_rows, scratch.out_rows,
+                                  scratch.labels, np.int64(1), alpha, grad, scratch.gains, tables.sigmoid, tables.nll,
+                                  dims)
     if negative > 0:
         for j in range(negative):
             drawn = targets[0]
@@ -402,8 +429,8 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
             scratch.out_rows[j] = drawn
             scratch.labels[j] = 0.0
             prefetch_row(syn1neg, drawn)
-        loss += logistic_rows(neu1, hidden_rows, np.int64(0), n_group, syn1neg, scratch.out_rows, scratch.labels,
-                              negative, alpha, grad, scratch.gains, tables.sigmoid, tables.nll, dims)
+        loss += logistic_rows(neu1, hidden_rows, np.int64(0), n_group, syn1neg, scratch.top_rows, scratch.out_rows,
+                              scratch.labels, negative, alpha, grad, scratch.gains, tables.sigmoid, tables.nll, dims)
     for g in range(n_group):
         grad_row = row_view(grad, g)
         for c in range(sizes[g]):
@@ -411,6 +438,24 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
             for k in range(d):
                 context_row[k] += grad_row[k]
     return state, loss
+
+
+@jit_kernel
+def merge_private_rows(shared, private, base, dims) -> None:
+    """Add the worker's private top rows' change since the last merge to the shared rows, then copy them back.
+
+    shared: float32[n, d] (syn1); private, base: float32[K, d] mirror ``shared[n - K:]``.  Afterwards
+    ``private`` and ``base`` hold the shared rows, so the worker sees the other workers' merges too.
+    """
+    d = len(dims)
+    first = shared.shape[0] - private.shape[0]
+    for t in range(private.shape[0]):
+        shared_row, private_row, base_row = row_view(shared, first + t), row_view(private, t), row_view(base, t)
+        for k in range(d):
+            shared_row[k] += private_row[k] - base_row[k]
+        for k in range(d):
+            private_row[k] = shared_row[k]
+            base_row[k] = shared_row[k]
 
 
 @jit_kernel
@@ -440,7 +485,10 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
     effective = 0
     raw = 0
     n_workers = progress.shape[0]
+    private_rows = scratch.top_rows.shape[0] > 0
     for s in range(first_sentence, end_sentence):
+        if private_rows and (s - first_sentence) % MERGE_EVERY == 0:   # see SHARED_TOP_ROWS
+            merge_private_rows(weights.syn1, scratch.top_rows, scratch.top_base, dims)
         start = offsets[s]
         end = offsets[s + 1]
         done = 0.0
@@ -515,6 +563,8 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
         progress[worker, PROGRESS_WORDS] += end - start
         if not is_finite(loss):  # diverged: stop here, so the driver can say where
             break
+    if private_rows:
+        merge_private_rows(weights.syn1, scratch.top_rows, scratch.top_base, dims)
     scratch.rng[0] = state
     stats[worker, STATS_LOSS] += loss
     stats[worker, STATS_EXAMPLES] += examples

@@ -94,11 +94,15 @@ class Worker:
     Every buffer sits on cache lines of its own (:func:`private_array`): two
     workers' small buffers allocated side by side would otherwise share a
     64-byte line, and each write by one thread would evict it from the other
-    core's cache (false sharing) on every update.
+    core's cache (false sharing) on every update.  With ``n_workers > 1`` and
+    hierarchical softmax it also keeps a copy of syn1's top rows
+    (:data:`~lmkit.word2vec.kernels.SHARED_TOP_ROWS`, :func:`private_top_rows`).
     """
 
-    def __init__(self, index: int, state: np.uint64, arrays: Arrays, objective: Objective, max_sentence: int):
+    def __init__(self, index: int, state: np.uint64, arrays: Arrays, objective: Objective, max_sentence: int,
+                 n_workers: int = 1):
         d = arrays.weights.syn0.shape[1]
+        top = private_top_rows(arrays, n_workers)
         width = max(arrays.tables.codes.shape[1], objective.negative + 1)
         group, rows = objective.group, max(2 * objective.window, objective.group)
         self.index = index
@@ -106,9 +110,11 @@ class Worker:
             rng=private_array(1, np.uint64), sentence=private_array(max(max_sentence, 1), np.int32),
             contexts=private_array(2 * objective.window, np.int32), out_rows=private_array(width, np.int32),
             labels=private_array(width, np.float32), grad=private_array((rows, d), np.float32),
-            gains=private_array(2 * rows, np.float32), group_contexts=private_array((group, 2 * objective.window), np.int32),
+            gains=private_array(2 * rows, np.float32),
+            group_contexts=private_array((group, 2 * objective.window), np.int32),
             group_sizes=private_array(group, np.int32), group_targets=private_array(group, np.int32),
-            hidden_rows=private_array(group, np.int32), neu1=private_array((group, d), np.float32))
+            hidden_rows=private_array(group, np.int32), neu1=private_array((group, d), np.float32),
+            top_rows=private_array((top, d), np.float32), top_base=private_array((top, d), np.float32))
         self.scratch.rng[0] = state
         self.scratch.hidden_rows[:] = np.arange(group)
 
@@ -128,6 +134,12 @@ class Worker:
             total_words=float(schedule.total_words))
         kernels.train_sentences(ids, id_base, offsets, first, end, arrays.weights, arrays.tables, settings,
                                 progress, stats, self.index, self.scratch, (0,) * arrays.weights.syn0.shape[1])
+
+
+def private_top_rows(arrays: Arrays, n_workers: int) -> int:
+    """How many of syn1's top rows each worker keeps a private copy of (kernels.SHARED_TOP_ROWS): none
+    with one worker, where the copy would only cost merges, or without hierarchical softmax."""
+    return min(kernels.SHARED_TOP_ROWS, arrays.weights.syn1.shape[0]) if n_workers > 1 else 0
 
 
 class Pass(NamedTuple):
@@ -178,7 +190,7 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
     """
     n_workers = len(states)
     max_sentence = max(longest_sentence(offsets), 1)
-    workers = [Worker(k, state, arrays, objective, max_sentence) for k, state in enumerate(states)]
+    workers = [Worker(k, state, arrays, objective, max_sentence, n_workers) for k, state in enumerate(states)]
     chunks = sentence_ranges(offsets, chunk_tokens)
     capacity = max((int(offsets[end] - offsets[first]) for first, end in chunks), default=1)
     readers = [TokenReader(ids, capacity) for _ in workers]

@@ -130,7 +130,8 @@ def test_negatives_never_hit_the_target():
     scratch = kernels.Scratch(np.zeros(1, np.uint64), np.zeros(1, np.int32), np.zeros(2, np.int32), out_rows,
                               labels, np.zeros((1, 2), np.float32), np.zeros(2, np.float32),
                               np.zeros((1, 2), np.int32), np.zeros(1, np.int32), np.zeros(1, np.int32),
-                              np.zeros(1, np.int32), np.zeros((1, 2), np.float32))
+                              np.zeros(1, np.int32), np.zeros((1, 2), np.float32),
+                              np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32))
     state = seed_state(0)
     for _ in range(50):
         state, _ = kernels.update(syn0, np.zeros(1, np.int32), 0, 1, 0, weights, tables, 20, np.float32(0.01),
@@ -172,6 +173,41 @@ def test_learning_rate_schedule():
 def test_kernels_that_take_arrays_compile_without_the_runtime():
     """No reference counting in the training loop (lmkit._jit.jit_kernel): a kernel moved back to ``jit``
     would still pass every other test, 30-60% slower."""
-    for kernel in (kernels.add_hidden_terms, kernels.logistic_rows, kernels.hs_path, kernels.update,
-                   kernels.in_group, kernels.cbow_group, kernels.train_sentences):
+    for kernel in (kernels.add_hidden_terms, kernels.output_row, kernels.merge_private_rows, kernels.logistic_rows,
+                   kernels.hs_path, kernels.update, kernels.in_group, kernels.cbow_group, kernels.train_sentences):
         assert kernel.targetoptions.get("_nrt") is False, kernel.py_func.__name__
+
+
+def test_merge_private_rows_adds_the_change_and_refreshes():
+    rng = np.random.default_rng(4)
+    shared = rng.standard_normal((6, D)).astype(np.float32)
+    base = shared[-3:] + rng.standard_normal((3, D)).astype(np.float32)   # shared moved since (another worker)
+    private = base + rng.standard_normal((3, D)).astype(np.float32)       # this worker's own change
+    expected = shared.copy()
+    expected[-3:] += private - base
+    kernels.merge_private_rows(shared, private, base, (0,) * D)
+    np.testing.assert_allclose(shared, expected, rtol=1e-6, atol=1e-6)
+    assert np.array_equal(private, shared[-3:]) and np.array_equal(base, shared[-3:])
+
+
+@pytest.mark.parametrize("cbow", [False, True])
+def test_private_top_rows_alone_equal_the_shared_rows(cbow):
+    """One worker given private copies of syn1's top rows (as with several workers) trains what it
+    trains on the shared rows, up to rounding: every top-row update lands in its copy and is merged
+    back every MERGE_EVERY sentences and at the chunk's end."""
+    results = []
+    for n_workers in (1, 2):
+        arrays = _setup(True, 0, False)
+        objective = Objective(cbow=cbow, cbow_mean=True, negative=0, window=3, batched=True, group=1)
+        ids = np.concatenate(SENTENCES).astype(np.int32)
+        offsets = np.concatenate([[0], np.cumsum([len(s) for s in SENTENCES])]).astype(np.int64)
+        worker = Worker(0, seed_state(7), arrays, objective, max(len(s) for s in SENTENCES), n_workers)
+        assert worker.scratch.top_rows.shape[0] == (0 if n_workers == 1 else min(kernels.SHARED_TOP_ROWS, V - 1))
+        progress = np.zeros((1, kernels.ROW_WIDTH), np.int64)
+        stats = np.zeros((1, kernels.ROW_WIDTH), np.float64)
+        worker.run(arrays, ids, offsets, 0, len(SENTENCES), objective, Schedule(0.05, 0.001, 100.0), progress,
+                   stats)
+        results.append(arrays.weights)
+    np.testing.assert_allclose(results[1].syn1, results[0].syn1, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(results[1].syn0, results[0].syn0, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(results[0].syn1, _setup(True, 0, False).weights.syn1)   # it trained
