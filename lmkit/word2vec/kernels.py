@@ -247,9 +247,9 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, private, out_rows, 
     Returns the summed negative log-likelihood.  The innermost call, once per window or target:
     it takes the arrays it uses one by one rather than the records, whose every array would be
     passed along on each call.  Callers pass ``first`` and ``n_out`` as int64 (``np.int64(...)``,
-    not a literal or an int32), so it is compiled twice (``n_hidden`` a literal 1 for CBOW, or an
-    int64) rather than once per call site's argument types, seven times: that halved the cold
-    compile (SG-NS 16.7 -> 9.6 s, CBOW-HS 21.7 -> 11.8 s).
+    not a literal or an int32), so a first run compiles it three times (counted: ``n_hidden`` a
+    literal 1 for CBOW, a literal 0 from one inlined site, or an int64) rather than seven: that
+    halved the cold compile (SG-NS 16.7 -> 9.6 s, CBOW-HS 21.7 -> 11.8 s).
 
     For each output row ``u`` in order: all ``f_i = h_i . u`` and ``grad_i += g_i u``
     with the old ``u``, then ``u += sum_i g_i h_i`` (:func:`add_hidden_terms`).
