@@ -247,9 +247,10 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, private, out_rows, 
     Returns the summed negative log-likelihood.  The innermost call, once per window or target:
     it takes the arrays it uses one by one rather than the records, whose every array would be
     passed along on each call.  Callers pass ``first`` and ``n_out`` as int64 (``np.int64(...)``,
-    not a literal or an int32), so a first run compiles it three times (counted: ``n_hidden`` a
-    literal 1 for CBOW, a literal 0 from one inlined site, or an int64) rather than seven: that
-    halved the cold compile (SG-NS 16.7 -> 9.6 s, CBOW-HS 21.7 -> 11.8 s).
+    not a literal or an int32), so a first run compiles it three times rather than seven (counted:
+    ``n_hidden`` typed a literal 1 for CBOW, an int64, or a literal 0 whose call site numba's
+    inlining hides, not traced): that halved the cold compile (SG-NS 16.7 -> 9.6 s, CBOW-HS
+    21.7 -> 11.8 s).
 
     For each output row ``u`` in order: all ``f_i = h_i . u`` and ``grad_i += g_i u``
     with the old ``u``, then ``u += sum_i g_i h_i`` (:func:`add_hidden_terms`).
@@ -320,7 +321,9 @@ def hs_path(hidden, hidden_rows, first, n_hidden, target, syn1, alpha, tables, s
 
     The path's inner nodes (rows of ``syn1``) go into ``scratch.out_rows`` with
     labels ``1 - code``; rows below the top ``HS_PREFETCH_FROM`` levels are
-    prefetched first.  Then :func:`logistic_rows`; returns its loss.
+    prefetched first.  A node among the worker's private top rows (``SHARED_TOP_ROWS``) is
+    written as ``-1 - t`` for its row ``t`` there, and not prefetched.  Then
+    :func:`logistic_rows`; returns its loss.
     """
     length = tables.code_lengths[target]
     top_first = syn1.shape[0] - scratch.top_rows.shape[0]
