@@ -31,7 +31,7 @@ from lmkit.io import load_model, save_model
 from lmkit.word2vec import kernels
 from lmkit.word2vec.config import ARCHITECTURES, LOSSES, UPDATES, Word2VecConfig  # noqa: F401  (importable here too)
 from lmkit.word2vec.sampling import seed_state, unigram_table
-from lmkit.word2vec.training import Arrays, EpochStats, Objective, Schedule, train_epochs
+from lmkit.word2vec.training import Arrays, EpochStats, Objective, Schedule, start_kernel_compile, train_epochs
 from lmkit.word2vec.trees import build_huffman, first_positions
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,8 @@ class Word2Vec:
         "strict" or "replace" for invalid UTF-8.  ``callbacks``, ``log_dir``,
         ``monitor_every``, ``rescue_path``: see :meth:`train`.  Returns ``self``.
         """
+        if not self.config.distributed:  # (Ray's workers load or compile the kernel in their own processes)
+            start_kernel_compile(self.config.vector_size)  # in a child, while the corpus is read, if not cached
         encoded = self._encode(corpus, verbose=verbose, cache_dir=cache_dir, errors=errors)
         if self.vocab is None:
             self._build(encoded.vocab, encoded.tokenizer, encoded.ids)

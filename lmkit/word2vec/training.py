@@ -25,6 +25,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from lmkit._cached_call import ChildCompile, call_from_cache, start_compile
 from lmkit.corpus.chunks import TokenReader, longest_sentence, sentence_ranges
 from lmkit.training.callbacks import Callbacks, Run
 from lmkit.word2vec import kernels
@@ -127,13 +128,20 @@ class Worker:
             objective: Objective, schedule: Schedule, progress: np.ndarray, stats: np.ndarray,
             id_base: int = 0) -> None:
         """Train on sentences ``[first, end)``; ``ids[t - id_base]`` is token t.  Releases the GIL."""
+        kernels.train_sentences(*self.kernel_arguments(arrays, ids, offsets, first, end, objective, schedule,
+                                                       progress, stats, id_base))
+
+    def kernel_arguments(self, arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, first: int, end: int,
+                         objective: Objective, schedule: Schedule, progress: np.ndarray, stats: np.ndarray,
+                         id_base: int = 0) -> tuple:
+        """The arguments of :func:`kernels.train_sentences` for :meth:`run`'s."""
         settings = kernels.Settings(
             cbow=bool(objective.cbow), cbow_mean=bool(objective.cbow_mean), negative=int(objective.negative),
             window=int(objective.window), batched=bool(objective.batched), group=int(objective.group),
             alpha0=np.float32(schedule.alpha), min_alpha=np.float32(schedule.min_alpha),
             total_words=float(schedule.total_words))
-        kernels.train_sentences(ids, id_base, offsets, first, end, arrays.weights, arrays.tables, settings,
-                                progress, stats, self.index, self.scratch, (0,) * arrays.weights.syn0.shape[1])
+        return (ids, id_base, offsets, first, end, arrays.weights, arrays.tables, settings, progress, stats,
+                self.index, self.scratch, (0,) * arrays.weights.syn0.shape[1])
 
 
 def private_top_rows(arrays: Arrays, n_workers: int) -> int:
@@ -230,20 +238,59 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
     return history
 
 
+# Children compiling the kernel for a vector size (start_kernel_compile), until training waits for them.
+_compiling: dict[int, ChildCompile] = {}
+
+
+def start_kernel_compile(vector_size: int) -> None:
+    """Load the kernel for ``vector_size`` from numba's cache, or start compiling it in a child process
+    (:mod:`lmkit._cached_call`) while this one reads the corpus; :func:`compile_kernel` waits for it."""
+    if vector_size not in _compiling:
+        started = start_compile(kernels.train_sentences, kernel_arguments_for(vector_size))
+        if started is not None:
+            _compiling[vector_size] = started
+
+
+def kernel_arguments_for(vector_size: int) -> tuple:
+    """Arguments of :func:`kernels.train_sentences` with the types of a training call for ``vector_size``
+    (those types depend on nothing else), and a range of no sentences: the call does nothing."""
+    d = vector_size
+    rows = np.zeros((1, d), np.float32)
+    arrays = Arrays(kernels.Weights(rows, rows.copy(), rows.copy()),
+                    kernels.Tables(codes=np.zeros((1, 1), np.uint8), points=np.zeros((1, 1), np.int32),
+                                   code_lengths=np.zeros(1, np.int32), threshold=np.zeros(1, np.int64),
+                                   alias=np.zeros(1, np.int32), keep=np.ones(1, np.float32),
+                                   sigmoid=np.zeros(1, np.float32), nll=np.zeros(1, np.float32)))
+    objective = Objective(cbow=False, cbow_mean=True, negative=1, window=1, batched=True)
+    progress = np.zeros((1, ROW_WIDTH), np.int64)
+    return Worker(0, np.uint64(1), arrays, objective, 1).kernel_arguments(
+        arrays, np.zeros(1, np.int32), np.zeros(1, np.int64), 0, 0, objective, Schedule(0.025, 1e-4, 1.0), progress,
+        np.zeros_like(progress, dtype=np.float64))
+
+
 def compile_kernel(worker: Worker, arrays: Arrays, offsets: np.ndarray, objective: Objective, schedule: Schedule,
                    progress: np.ndarray) -> None:
-    """Compile (or load from numba's cache) the kernel for these argument types before training starts,
-    so that no epoch's time or words/s includes it: one call on an empty range of sentences.  A call
-    that takes over a second is compiling: one line says so while it does, one when it is done."""
+    """Load the kernel for these argument types from numba's cache before training starts, so that no
+    epoch's time or words/s includes it: one call on an empty range of sentences.  If it is not cached,
+    a child process compiles it first, or one started by :func:`start_kernel_compile` is waited for
+    (:mod:`lmkit._cached_call`: then the first run executes the same machine code as every later one).
+    Waiting over a second: one line says so while it does, one when it is done."""
     notice = threading.Timer(1.0, log.info, ("compiling the word2vec kernel (first run with these settings only; "
                                              "cached for the next) ...",))
     notice.start()
     started = time.perf_counter()
     stats = np.zeros_like(progress, dtype=np.float64)
+    ids = np.zeros(1, np.int32)
     try:
-        worker.run(arrays, np.zeros(1, np.int32), offsets, 0, 0, objective, schedule, progress, stats)
+        where = call_from_cache(kernels.train_sentences,
+                                worker.kernel_arguments(arrays, ids, offsets, 0, 0, objective, schedule, progress,
+                                                        stats),
+                                lambda: worker.run(arrays, ids, offsets, 0, 0, objective, schedule, progress, stats),
+                                _compiling.pop(arrays.weights.syn0.shape[1], None))
     finally:
         notice.cancel()
+    if where == "here":
+        log.info("numba's cache could not be used: the kernel was compiled in this process")
     if time.perf_counter() - started > 1.0:
         log.info("kernel compiled in %.1f s", time.perf_counter() - started)
 
