@@ -18,7 +18,10 @@ validation, and with the best KN at one weight per frequency class of the
 context (counted on the training split; context length 1-3 chosen on
 validation) -- then prints validation and test perplexity beside the paper's
 Table 1, which it also prints in full with its source.  ``--evaluate-only``
-re-evaluates the model a finished run left in ``--workdir``.
+re-evaluates the model a finished run left in ``--workdir``; ``--ensemble-with
+DIR ...`` adds the NPLMs other runs left in those folders: each member alone,
+their ensemble (the linear mixture of :mod:`lmkit.lm.ensemble`, weights fitted
+by EM on validation) and the ensemble with the best Kneser-Ney model.
 
 Default recipe (n=5, h=200, m=60, no direct connections; chosen on
 brown:valid, never on test):
@@ -175,11 +178,14 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="no training: evaluate the model a finished run left in --workdir")
+    parser.add_argument("--ensemble-with", nargs="+", type=Path, default=[], metavar="DIR",
+                        help="also evaluate this run's NPLM in an ensemble with the NPLMs of these --workdir folders")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
 
     from lmkit.corpus.encoded import encode_corpus, encode_with_vocab
+    from lmkit.lm.ensemble import Ensemble
     from lmkit.lm.ngram import KneserNey
     from lmkit.lm.nplm import NPLM, NPLMConfig
     from lmkit.lm.perplexity import ContextFrequency, Mixture, perplexity
@@ -256,6 +262,25 @@ def main() -> None:
                  perplexity(mix, splits["test"]).perplexity, time.perf_counter() - t0, mix_row))
     print(f"weights by frequency class of the context (validation perplexity by context length: "
           + ", ".join(f"{n} words {v:.1f}" for v, n, _ in candidates) + f"): {mix.describe_weight()}")
+    if args.ensemble_with:
+        members, names = [nplm], [str(workdir)]
+        for folder in args.ensemble_with:
+            t0 = time.perf_counter()
+            members.append(NPLM.load(folder / "nplm.lmkit"))
+            names.append(str(folder))
+            c = members[-1].config
+            valid_ppl, test = evaluate(members[-1])
+            rows.append((f"NPLM of {folder.name}", f"h={c.hidden} m={c.features} seed {c.seed}", valid_ppl,
+                         test.perplexity, time.perf_counter() - t0, "MLP1" if c.direct else "MLP9"))
+        for label, models, model_names in ((f"ensemble of {len(members)} NPLMs", members, names),
+                                           (f"{len(members)} NPLMs + KN{best_order}", members + [kns[best_order]],
+                                            names + [f"KN{best_order}"])):
+            t0 = time.perf_counter()
+            ensemble = Ensemble.fit_weights(models, splits["valid"])
+            valid_mix, test_mix = evaluate(ensemble)
+            rows.append((label, "EM weights on valid", valid_mix, test_mix.perplexity, time.perf_counter() - t0,
+                         mix_row))
+            print(f"{label}: weights {ensemble.describe_weights(model_names)}")
 
     print(f"\nNPLM {shape}: {config}")
     if nplm.history:
