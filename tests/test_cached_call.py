@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import textwrap
 
@@ -9,6 +10,8 @@ import numpy as np
 import pytest
 
 from lmkit._cached_call import call_from_cache, run_if_cached
+
+pytestmark = pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="about numba's compiled code")
 
 TOY = textwrap.dedent("""
     import numba
@@ -22,8 +25,8 @@ TOY = textwrap.dedent("""
 
 @pytest.fixture
 def toy(tmp_path, monkeypatch):
-    """A module with one cached kernel, in a folder of its own: numba caches it in the folder's
-    __pycache__, empty at first."""
+    """A module of one cached kernel, under a name of its own: numba's cache (``NUMBA_CACHE_DIR`` or the
+    folder's __pycache__) holds nothing for it at first."""
     name = f"toy_kernels_{tmp_path.name}"
     (tmp_path / f"{name}.py").write_text(TOY)
     monkeypatch.syspath_prepend(str(tmp_path))
