@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable
 
 import numba
 from numba.core import event
@@ -53,12 +52,12 @@ class _NoCompiling(event.Listener):
         pass
 
 
-def run_if_cached(dispatcher, call: Callable[[], object]) -> bool:
-    """Run ``call()`` (which calls ``dispatcher``) unless that needs ``dispatcher`` compiled in this
-    process: True if it ran (its code was loaded, from this process or numba's cache), False if not."""
+def run_if_cached(dispatcher, args: tuple) -> bool:
+    """Call ``dispatcher(*args)`` unless that needs it compiled in this process: True if it ran (its
+    code was loaded, from this process or numba's cache), False if not."""
     with event.install_listener("numba:compile", _NoCompiling(dispatcher)):
         try:
-            call()
+            dispatcher(*args)
         except _NotCached:
             return False
     return True
@@ -113,29 +112,29 @@ def start_compile(dispatcher, args: tuple) -> ChildCompile | None:
     """Load ``dispatcher``'s code for the types of ``args`` from numba's cache, or start compiling it in a
     child process (returned; None if it was cached).  ``dispatcher(*args)`` must do no work: it is called
     to load the code."""
-    if numba.config.DISABLE_JIT or run_if_cached(dispatcher, lambda: dispatcher(*args)):
+    if numba.config.DISABLE_JIT or run_if_cached(dispatcher, args):
         return None
     return _child(dispatcher, args)
 
 
-def call_from_cache(dispatcher, args: tuple, call: Callable[[], object], started: ChildCompile | None = None) -> str:
-    """Run ``call()``, which calls ``dispatcher`` with the types of ``args``, on code loaded from numba's
-    cache: if it is not there, compile it in a child process first (module docstring), or wait for
-    ``started``, a child already compiling it (:func:`start_compile`).  Returns "loaded" (nothing
+def call_from_cache(dispatcher, args: tuple, started: ChildCompile | None = None) -> str:
+    """Call ``dispatcher(*args)`` on code loaded from numba's cache: if it is not there, compile it in a
+    child process first (module docstring), or wait for ``started``, a child already compiling it
+    (:func:`start_compile`).  Returns "loaded" (nothing
     compiled), "child" (compiled in a child, then loaded), "here" (the cache could not be used:
     compiled in this process, as numba would) or "interpreted" (``NUMBA_DISABLE_JIT``)."""
     if numba.config.DISABLE_JIT:
-        call()
+        dispatcher(*args)
         return "interpreted"
     if started is not None:
         started.wait()  # first, even if the code is there now: no child is left behind
-    if run_if_cached(dispatcher, call):
+    if run_if_cached(dispatcher, args):
         return "loaded" if started is None else "child"
     if started is None or started.signature != signature(dispatcher, args):
         child = _child(dispatcher, args)
-        if child is not None and child.wait() and run_if_cached(dispatcher, call):
+        if child is not None and child.wait() and run_if_cached(dispatcher, args):
             return "child"
-    call()
+    dispatcher(*args)
     return "here"
 
 

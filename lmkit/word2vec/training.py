@@ -285,7 +285,6 @@ def compile_kernel(worker: Worker, arrays: Arrays, offsets: np.ndarray, objectiv
         where = call_from_cache(kernels.train_sentences,
                                 worker.kernel_arguments(arrays, ids, offsets, 0, 0, objective, schedule, progress,
                                                         stats),
-                                lambda: worker.run(arrays, ids, offsets, 0, 0, objective, schedule, progress, stats),
                                 _compiling.pop(arrays.weights.syn0.shape[1], None))
     finally:
         notice.cancel()
