@@ -224,7 +224,7 @@ class NPLM:
         ``dL/dO`` and ``dL/db`` -- so no idle BLAS pool spins beside the
         softmax (see :mod:`lmkit.threads`).
         """
-        workers = self._output_workers()
+        workers = self.worker_threads()
         with single_threaded_blas() if workers > 1 else contextlib.nullcontext():
             return self._forward_backward(contexts, targets, workers)
 
@@ -242,9 +242,10 @@ class NPLM:
         """
         return self._forward_backward(contexts, positions, 1, (candidates, correction))
 
-    def _output_workers(self) -> int:
-        """Threads that split the output layer: BLAS's count for float32 (which then runs single-threaded,
-        see :mod:`lmkit.threads`), 1 for float64 models (gradient checks)."""
+    def worker_threads(self) -> int:
+        """Threads that split the output layer and the optimizer's dense steps: BLAS's count for float32
+        (which then runs single-threaded, see :mod:`lmkit.threads`), 1 for float64 models (gradient
+        checks)."""
         return max(blas_threads(), 1) if self.dtype == np.float32 else 1
 
     def _forward_backward(self, contexts: np.ndarray, targets: np.ndarray, workers: int, sample=None) -> float:
@@ -385,7 +386,7 @@ class NPLM:
         targets = np.ascontiguousarray(targets, dtype=np.int32)
         out = np.empty(len(targets), dtype=np.float64)
         rows = max(64, min(4096, EVAL_ELEMENTS // len(self.vocab)))
-        workers = self._output_workers()
+        workers = self.worker_threads()
         with single_threaded_blas() if workers > 1 else contextlib.nullcontext():
             for start in range(0, len(targets), rows):
                 c, t = contexts[start:start + rows], targets[start:start + rows]

@@ -140,12 +140,12 @@ class _Optimizers:
         self.out_weights.lr = self.out_others.lr = lr * self.out_ratio
 
     def step(self, model) -> None:
-        params, grads = model.dense_params(), model.grads
-        self.out_weights.step([params["O"]], [grads["O"]])
-        self.out_others.step([params["b"]], [grads["b"]])
-        self.weights.step([params[n] for n in self.decayed], [grads[n] for n in self.decayed])
+        params, grads, threads = model.dense_params(), model.grads, model.worker_threads()
+        self.out_weights.step([params["O"]], [grads["O"]], threads)
+        self.out_others.step([params["b"]], [grads["b"]], threads)
+        self.weights.step([params[n] for n in self.decayed], [grads[n] for n in self.decayed], threads)
         self.weights.step_rows(self.c_index, model.C, model.c_rows, model.c_grad_rows)
-        self.others.step([params[n] for n in self.undecayed], [grads[n] for n in self.undecayed])
+        self.others.step([params[n] for n in self.undecayed], [grads[n] for n in self.undecayed], threads)
 
     def state(self) -> tuple[dict[str, np.ndarray], dict]:
         """Optimizer state as arrays plus a JSON document (step counts), via the public API."""

@@ -59,6 +59,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from lmkit.nn import optim_kernels as K
+from lmkit.threads import run_parts
 
 
 def _check_positive(name: str, value: float) -> float:
@@ -109,11 +110,22 @@ class Optimizer:
 
     # -- entry points --------------------------------------------------------
 
-    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray], threads: int = 1) -> None:
         """Update each ``params[i]`` in place from ``grads[i]`` (same shape;
-        any float dtype, any shape).  ``grads`` are read, never modified."""
+        any float dtype, any shape).  ``grads`` are read, never modified.
+
+        ``threads > 1`` splits each large C-contiguous array (at least
+        :data:`SPLIT_MIN_SIZE` elements) into that many contiguous pieces
+        updated at once on :func:`lmkit.threads.worker_pool` (the kernels
+        release the GIL).  Every element's update reads only that element, so
+        the result is bit-identical to ``threads=1``; it pays for output
+        layers of millions of weights (an NPLM's ``O``), where one thread's
+        pass over parameter, gradient and state left the other core idle.
+        """
         if len(params) != len(grads):
             raise ValueError(f"grads has {len(grads)} arrays but params has {len(params)}")
+        if not isinstance(threads, numbers.Integral) or threads < 1:
+            raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
         for i, (p, g) in enumerate(zip(params, grads)):
             _check_param(f"params[{i}]", p)
             if not isinstance(g, np.ndarray) or g.shape != p.shape:
@@ -121,8 +133,9 @@ class Optimizer:
                 raise ValueError(f"grads[{i}] has shape {shape}, params[{i}] has {p.shape}")
             st = self._state_for(i, p, f"params[{i}]")
             table, rows, grad_rows, view = _as_table(p, g, st, self._state_names, f"params[{i}]")
-            self._rows(table, rows, grad_rows, view)
-            st["t"] = view["t"]
+            pieces = _pieces(table, grad_rows, view, self._state_names, threads)
+            run_parts(len(pieces), lambda part: self._rows(pieces[part][0], rows, *pieces[part][1:]))
+            st["t"] = pieces[0][2]["t"]  # each piece advanced its own copy of the step count alike
 
     def step_rows(self, param_index: int, param: np.ndarray, rows: np.ndarray, grad_rows: np.ndarray) -> None:
         """Update only rows ``rows`` of the table ``param: float[V, d]`` in place.
@@ -234,6 +247,25 @@ def _as_table(p: np.ndarray, g: np.ndarray, st: dict[str, Any], names: tuple[str
         raise ValueError(f"{what} must be C-contiguous or at most 2-D, got a strided array of shape {p.shape}")
     state = dict(st) | {name: st[name].reshape(shape) for name in names}
     return p.reshape(shape), rows, g.reshape(shape), state
+
+
+SPLIT_MIN_SIZE = 1 << 17  # elements: below this, handing pieces to threads costs more than it saves
+_PIECE_ALIGN = 64  # elements: pieces start on 256-byte boundaries (float32), so each vectorizes alike
+
+
+def _pieces(table: np.ndarray, grad_rows: np.ndarray, state: dict[str, Any], names: tuple[str, ...],
+            threads: int) -> list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
+    """``[(table, grad_rows, state)]``: the whole of a dense step's table, or, for a one-row table
+    (a C-contiguous parameter, see :func:`_as_table`) of at least :data:`SPLIT_MIN_SIZE` elements,
+    ``threads`` column ranges of it, each with the same columns of the gradient and of the state
+    moments (views, updated in place) and its own copy of the step count."""
+    size = table.shape[1]
+    if threads == 1 or table.shape[0] != 1 or size < SPLIT_MIN_SIZE:
+        return [(table, grad_rows, state)]
+    bounds = [min(size, -(-size * part // threads // _PIECE_ALIGN) * _PIECE_ALIGN) for part in range(threads)]
+    bounds.append(size)
+    return [(table[:, lo:hi], grad_rows[:, lo:hi], state | {name: state[name][:, lo:hi] for name in names})
+            for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
 def _check_param(name: str, p: Any) -> None:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lmkit.nn.optim import OPTIMIZERS, SGD, Adam, make_optimizer
+from lmkit.nn.optim import OPTIMIZERS, SGD, SPLIT_MIN_SIZE, Adam, _as_table, _pieces, make_optimizer
 from lmkit.nn.schedules import ExponentialDecay
 
 # Non-default hyperparameters, so a mixed-up constant shows.
@@ -93,6 +93,47 @@ def test_dense_step_matches_the_formula(name, decay, strided):
         np.testing.assert_array_equal(b_base[1::2], untouched[1])
         with pytest.raises(ValueError, match=r"params\[0\] must be C-contiguous or at most 2-D"):
             make_optimizer(name, **hp).step([np.zeros((2, 3, 4))[:, :, ::2]], [np.zeros((2, 3, 2))])
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_threaded_dense_step_is_bit_identical_to_one_thread(name):
+    """Large arrays split over threads; the small, the strided and the 1-D odd-sized alike."""
+    hp = {**HYPER[name], "weight_decay": 0.01, "decoupled_weight_decay": 0.02}
+    rng = np.random.default_rng(3)
+    big_base = rng.standard_normal((SPLIT_MIN_SIZE // 100 + 3, 2 * 101)).astype(np.float32)
+    params = [big_base[:, :101].copy(),  # C-contiguous, split
+              rng.standard_normal(SPLIT_MIN_SIZE + 37).astype(np.float32),  # 1-D, odd size, split
+              big_base[:, ::2],  # strided: updated row by row, not split
+              rng.standard_normal(50).astype(np.float32)]  # small: not split
+    one, split = make_optimizer(name, **hp), make_optimizer(name, **hp)
+    mine = [p.copy() for p in params]
+    for _ in range(3):
+        grads = [(rng.standard_normal(p.shape) * 3).astype(np.float32) for p in params]
+        one.step(params, grads)
+        split.step(mine, grads, threads=3)
+    for a, b in zip(params, mine):
+        assert np.array_equal(a, b)
+    for index, st in one.state.items():
+        assert st["t"] == split.state[index]["t"]
+        for moment in one._state_names:
+            assert np.array_equal(st[moment], split.state[index][moment])
+
+
+def test_dense_step_pieces_cover_the_array_once_on_aligned_bounds():
+    size = SPLIT_MIN_SIZE + 37
+    p, g = np.zeros(size, np.float32), np.zeros(size, np.float32)
+    st = {"t": 0, "m": np.zeros(size, np.float32)}
+    table, _, grad_rows, view = _as_table(p, g, st, ("m",), "p")
+    pieces = _pieces(table, grad_rows, view, ("m",), 3)
+    assert len(pieces) == 3
+    starts = [int((piece[0].__array_interface__["data"][0] - p.ctypes.data) // 4) for piece in pieces]
+    widths = [piece[0].shape[1] for piece in pieces]
+    assert starts[0] == 0 and all(s % 64 == 0 for s in starts)
+    assert [a + w for a, w in zip(starts, widths)] == starts[1:] + [size]
+    assert all(piece[1].shape == piece[0].shape == piece[2]["m"].shape for piece in pieces)
+    assert len(_pieces(table[:, :SPLIT_MIN_SIZE - 1], grad_rows, view, ("m",), 3)) == 1
+    with pytest.raises(ValueError, match="threads"):
+        Adam().step([p], [g], threads=0)
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
