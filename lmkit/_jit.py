@@ -5,8 +5,9 @@
 sums.  ``jit_exact`` keeps IEEE semantics for integer and bookkeeping code
 whose result a test compares exactly (Huffman trees, alias tables, example
 building, vector-file parsing).  ``jit_finite`` is fastmath without the
-no-NaN/no-inf assumptions, for code that tests for them (the log-sum-exp's
-row maximum of :mod:`lmkit.lm.kernels`, which must see an inf or NaN logit).
+no-NaN/no-inf assumptions, for code that tests for them (the word2vec
+kernels' check of a diverged update; the softmax of :mod:`lmkit.lm.kernels`
+tests its logits' bits instead, as integers).
 Both cache compiled code on disk (``cache=True``) so a second process starts
 at full speed, and release the GIL (``nogil=True``) so worker threads can run
 kernels concurrently.

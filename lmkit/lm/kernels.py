@@ -21,8 +21,12 @@ well is here:
   with ``k = round(x / ln 2)``, ``|r| <= ln 2 / 2``, relative error < 2e-7,
   which the compiler vectorizes (libm's ``expf`` is a scalar call, about 4x
   slower here); ``2^k`` is added to the float's exponent bits.  Row sums are
-  accumulated in float64.  A row holding NaN or inf gets a NaN loss, which
-  the trainer turns into a stop.
+  accumulated in float64.  The row maximum is taken over the floats' bit
+  patterns as order-preserving integers (:func:`_max_and_special`): LLVM
+  vectorizes an integer maximum but not a float one, which ran one element a
+  step and cost more than the rest of the kernel.  A row holding NaN or inf
+  (all exponent bits set) gets a NaN loss, which the trainer turns into a
+  stop.
 
 Every kernel takes preallocated arrays only; ``kbuf: int32[V]`` holds the
 exponents of one row (one per thread).
@@ -30,7 +34,7 @@ exponents of one row (one per thread).
 from __future__ import annotations
 
 import numpy as np
-from lmkit._jit import jit, jit_finite
+from lmkit._jit import jit
 
 # Cephes expf: ln 2 split in two for an exact range reduction, minimax coefficients.
 _LOG2E = np.float32(1.4426950408889634)
@@ -60,16 +64,26 @@ def gather_features(table, contexts, x):
                 x[b, base + i] = row[i]
 
 
-@jit_finite
-def _row_max_finite(row, bias):
-    """``(max(row + bias), all finite)``, ``row, bias: float32[V]``."""
-    mx = row[0] + bias[0]
-    check = np.float32(0.0)
-    for i in range(row.shape[0]):
-        value = row[i] + bias[i]
-        mx = max(mx, value)
-        check += value * np.float32(0.0)  # NaN/inf anywhere makes this NaN
-    return mx, check == check
+_EXPONENT = np.int32(0x7F800000)  # a float32's exponent bits: all set for inf and NaN
+_MAGNITUDE = np.int32(0x7FFFFFFF)
+
+
+@jit
+def _max_and_special(bits):
+    """``(key, special)`` of the float32 values whose bit patterns are ``bits: int32[V]``.
+
+    ``key``: the largest of ``b ^ ((b >> 31) & 0x7FFFFFFF)``, an integer
+    whose order is the floats' order (negative floats' magnitude bits flipped;
+    the same map takes a key back to its float's bits); ``special``: any value
+    is inf or NaN.  Integer operations only, so the loop vectorizes.
+    """
+    top = np.int32(-2147483648)
+    special = np.int32(0)
+    for i in range(bits.shape[0]):
+        b = bits[i]
+        top = max(top, b ^ ((b >> 31) & _MAGNITUDE))
+        special |= np.int32((b & _EXPONENT) == _EXPONENT)
+    return top, special != 0
 
 
 @jit
@@ -86,13 +100,17 @@ def softmax_rows(logits, bias, targets, scale, write_grad, losses, kbuf, first, 
     for b in range(first, last):
         row = logits[b]
         bits = row.view(np.int32)
-        mx, finite = _row_max_finite(row, bias)
-        if not finite:
+        for i in range(v):
+            row[i] += bias[i]
+        key, special = _max_and_special(bits)
+        if special:
             losses[b] = np.nan
             continue
-        target_logit = row[targets[b]] + bias[targets[b]] - mx
+        kbuf[0] = key ^ ((key >> 31) & _MAGNITUDE)  # the key back to the float's bits
+        mx = kbuf.view(np.float32)[0]
+        target_logit = row[targets[b]] - mx
         for i in range(v):
-            xv = max(row[i] + bias[i] - mx, _MIN_X)
+            xv = max(row[i] - mx, _MIN_X)
             k = np.floor(xv * _LOG2E + np.float32(0.5))
             r = xv - k * _LN2_HI - k * _LN2_LO
             p = _C0 * r + _C1

@@ -78,6 +78,9 @@ def test_softmax_kernel_matches_numpy(parts):
     rng = np.random.default_rng(4)
     logits = (rng.standard_normal((7, 301)) * 8).astype(np.float32)
     logits[2, 5] = 60.0  # a dominant logit: exp underflow elsewhere
+    logits[5] -= 200.0  # every logit negative: the row maximum is the negative float nearest zero
+    logits[6] += 100.0  # every logit positive and large
+    logits[0, -1] = 40.0  # the maximum in the last column
     targets = rng.integers(0, 301, 7).astype(np.int32)
     bias = rng.standard_normal(301).astype(np.float32)
     x = logits.astype(np.float64) + bias
@@ -94,9 +97,9 @@ def test_softmax_kernel_matches_numpy(parts):
     _softmax_in_parts(buf, bias, targets, np.float32(1.0), False, losses2, parts)
     np.testing.assert_array_equal(losses2, losses)
     bad = logits.copy()
-    bad[1, 3], bad[4, 0] = np.nan, np.inf
+    bad[1, 3], bad[4, 0], bad[6, -1] = np.nan, np.inf, -np.inf
     _softmax_in_parts(bad, bias, targets, np.float32(1.0), True, losses, parts)
-    assert np.isnan(losses[[1, 4]]).all() and np.isfinite(np.delete(losses, [1, 4])).all()
+    assert np.isnan(losses[[1, 4, 6]]).all() and np.isfinite(np.delete(losses, [1, 4, 6])).all()
 
 
 @pytest.mark.parametrize("hidden,direct", [(6, True), (6, False), (0, True)])
