@@ -18,6 +18,13 @@ the paper's vocabulary rule, times
 
 Both start from the same weights and see the same batches; the first-step
 losses are printed side by side as a check that the models are the same.
+Each rate is also given in GFLOP/s of the dense products (2 flops a
+multiply-add; the output and hidden layers: three products each when training
+with the exact softmax, one when evaluating), beside a ceiling: OpenBLAS's
+rate on float32 products of an in-cache size (256 x 256 x 256), one per
+thread on ``--threads`` threads.  A step cannot run its products faster than
+that, so ``ceiling / torch's rate`` bounds how many times faster than torch
+any implementation of the same products can be on this machine.
 Run under the team's lock::
 
     flock /tmp/lmkit-bench.lock .venv/bin/python scripts/bench_nplm.py --threads 2
@@ -82,6 +89,39 @@ class TorchNPLM:
         """Logits of the candidate words only, lowered by ``correction`` (lmkit.lm.sampled)."""
         return self.torch.nn.functional.linear(self.output_input(contexts), self.O[candidates],
                                                self.b[candidates] - correction)
+
+
+def product_gflop(shape: dict, vocab_size: int) -> float:
+    """GFLOP of one prediction's dense products, forward only: the output layer (``n_inputs x V``
+    multiply-adds) and the hidden layer (``h x k*m``).  An exact training step does three times this
+    (forward, ``dL/dz`` and ``dL/dO``; likewise for ``H``)."""
+    inputs = shape["context"] * shape["features"]
+    n_inputs = shape["hidden"] + (inputs if shape["direct"] else 0)
+    return 2.0 * (n_inputs * vocab_size + shape["hidden"] * inputs) / 1e9
+
+
+def gemm_ceiling(threads: int, seconds: float = 1.0) -> float:
+    """GFLOP/s of in-cache float32 products (256 x 256 x 256), one stream per thread, BLAS on one thread
+    in each (as lmkit's row threads run it): the best of repeated tries over ``seconds``."""
+    from lmkit.threads import run_parts, single_threaded_blas
+
+    size, repeats = 256, 40
+    a = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
+    outs = [np.empty_like(a) for _ in range(threads)]
+
+    def products(part: int) -> None:
+        for _ in range(repeats):
+            np.matmul(a, a, out=outs[part])
+
+    best = 0.0
+    with single_threaded_blas():
+        products(0)
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            start = time.perf_counter()
+            run_parts(threads, products)
+            best = max(best, threads * repeats * 2 * size**3 / 1e9 / (time.perf_counter() - start))
+    return best
 
 
 def bench_shape(name, shape, vocab, contexts, targets, args, torch):
@@ -203,6 +243,17 @@ def main() -> None:
         print(f"{name:6} {r['lmkit']:12.0f} {r['torch']:12.0f} {r['lmkit'] / r['torch']:6.2f}   "
               f"{r['lmkit_sampled']:13.0f} {r['torch_sampled']:13.0f} {r['lmkit_sampled'] / r['torch_sampled']:6.2f}   "
               f"{r['lmkit_eval']:11.0f} {r['torch_eval']:11.0f} {r['lmkit_eval'] / r['torch_eval']:6.2f}")
+    ceiling = gemm_ceiling(args.threads)
+    print(f"\nDense products in GFLOP/s; the ceiling (in-cache float32 products, {args.threads} threads): "
+          f"{ceiling:.0f}.  'bound': ceiling / torch, the most times faster than torch any code can be")
+    print(f"{'shape':6} {'train lmkit':>12} {'train torch':>12} {'bound':>6}   "
+          f"{'eval lmkit':>11} {'eval torch':>11} {'bound':>6}")
+    for name, r in rows:
+        gflop = product_gflop(SHAPES[name], len(vocab))
+        train, train_torch = 3 * gflop * r["lmkit"], 3 * gflop * r["torch"]
+        evaluate, evaluate_torch = gflop * r["lmkit_eval"], gflop * r["torch_eval"]
+        print(f"{name:6} {train:12.1f} {train_torch:12.1f} {ceiling / train_torch:6.2f}   "
+              f"{evaluate:11.1f} {evaluate_torch:11.1f} {ceiling / evaluate_torch:6.2f}")
 
 
 if __name__ == "__main__":
