@@ -69,19 +69,23 @@ _MAGNITUDE = np.int32(0x7FFFFFFF)
 
 
 @jit
-def _max_and_special(bits):
-    """``(key, special)`` of the float32 values whose bit patterns are ``bits: int32[V]``.
+def _order_key(b):
+    """``b ^ ((b >> 31) & 0x7FFFFFFF)`` of a float32's bits ``b: int32``: an integer whose order is the
+    floats' order (a negative float's magnitude bits flipped).  The map is its own inverse: it also
+    takes a key back to its float's bits."""
+    return b ^ ((b >> 31) & _MAGNITUDE)
 
-    ``key``: the largest of ``b ^ ((b >> 31) & 0x7FFFFFFF)``, an integer
-    whose order is the floats' order (negative floats' magnitude bits flipped;
-    the same map takes a key back to its float's bits); ``special``: any value
-    is inf or NaN.  Integer operations only, so the loop vectorizes.
-    """
+
+@jit
+def _max_and_special(bits):
+    """``(key, special)`` of the float32 values whose bit patterns are ``bits: int32[V]``:
+    the largest :func:`_order_key`, and whether any value is inf or NaN.  Integer operations
+    only, so the loop vectorizes."""
     top = np.int32(-2147483648)
     special = np.int32(0)
     for i in range(bits.shape[0]):
         b = bits[i]
-        top = max(top, b ^ ((b >> 31) & _MAGNITUDE))
+        top = max(top, _order_key(b))
         special |= np.int32((b & _EXPONENT) == _EXPONENT)
     return top, special != 0
 
@@ -106,7 +110,7 @@ def softmax_rows(logits, bias, targets, scale, write_grad, losses, kbuf, first, 
         if special:
             losses[b] = np.nan
             continue
-        kbuf[0] = key ^ ((key >> 31) & _MAGNITUDE)  # the key back to the float's bits
+        kbuf[0] = _order_key(key)  # the key back to the float's bits
         mx = kbuf.view(np.float32)[0]
         target_logit = row[targets[b]] - mx
         for i in range(v):
