@@ -136,6 +136,11 @@ def print_paper_table() -> None:
         print(f"{name:32} {n:>2} {c:>5} {h:>4} {m:>3} {direct:>6} {mix:>4} {train:>5} {valid:>5} {test:>5}")
 
 
+def network_shape(config) -> str:
+    """An NPLM's shape as Table 1 gives it: ``n=5 h=200 m=60 direct=no``."""
+    return f"n={config.context + 1} h={config.hidden} m={config.features} direct={'yes' if config.direct else 'no'}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Bengio et al. (2003) on Brown: n-grams, NPLM, mixture.")
     parser.add_argument("--workdir", default="/tmp/lmkit-bengio", help="where models and checkpoints go")
@@ -235,7 +240,7 @@ def main() -> None:
         nplm = NPLM(config).fit(splits["train"], splits["valid"], output=workdir / "nplm.lmkit",
                                 resume=args.resume, verbose=not args.quiet)
     train_seconds = time.perf_counter() - t0
-    shape = f"n={config.context + 1} h={config.hidden} m={config.features} direct={'yes' if config.direct else 'no'}"
+    shape = network_shape(config)
     paper_row = "MLP1" if config.direct else "MLP9"
     mix_row = "MLP2" if config.direct else "MLP10"
     valid_ppl, test = evaluate(nplm)
@@ -270,7 +275,7 @@ def main() -> None:
             names.append(str(folder))
             c = members[-1].config
             valid_ppl, test = evaluate(members[-1])
-            rows.append((f"NPLM of {folder.name}", f"h={c.hidden} m={c.features} seed {c.seed}", valid_ppl,
+            rows.append((f"NPLM of {folder.name}", f"{network_shape(c)} seed {c.seed}", valid_ppl,
                          test.perplexity, time.perf_counter() - t0, "MLP1" if c.direct else "MLP9"))
         for label, models, model_names in ((f"ensemble of {len(members)} NPLMs", members, names),
                                            (f"{len(members)} NPLMs + KN{best_order}", members + [kns[best_order]],
