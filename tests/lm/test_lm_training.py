@@ -56,6 +56,23 @@ def test_resume_is_bit_identical(tmp_path, extra):
         NPLM(NPLMConfig(**config)).fit(train, valid, output=tmp_path / "none.lmkit", resume=True, verbose=False)
 
 
+def test_a_sampled_phase_can_be_cut_short_when_resuming(tmp_path):
+    """A run stopped inside its sampled phase resumes with exact-softmax epochs when sampled_epochs is
+    lowered; the same as a straight run planned with that shorter phase."""
+    train, valid = train_valid(1)
+    config = dict(SMALL, sampled_words=6, patience=10)
+    straight = NPLM(NPLMConfig(**config, sampled_epochs=1, epochs=3)).fit(
+        train, valid, output=tmp_path / "a.lmkit", verbose=False)
+    NPLM(NPLMConfig(**config, sampled_epochs=5, epochs=1)).fit(train, valid, output=tmp_path / "b.lmkit",
+                                                                verbose=False)
+    resumed = NPLM(NPLMConfig(**config, sampled_epochs=1, epochs=3)).fit(
+        train, valid, output=tmp_path / "b.lmkit", resume=True, verbose=False)
+    assert [r["objective"] for r in resumed.history] == ["sampled softmax"] + ["exact softmax"] * 2
+    assert [r["valid_ppl"] for r in resumed.history] == [r["valid_ppl"] for r in straight.history]
+    for name, array in straight.state_arrays().items():
+        np.testing.assert_array_equal(resumed.state_arrays()[name], array, err_msg=name)
+
+
 def test_nan_loss_stops_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
     train, valid = train_valid(2)
     original = NPLM.forward_backward
