@@ -21,7 +21,8 @@ Table 1, which it also prints in full with its source.  ``--evaluate-only``
 re-evaluates the model a finished run left in ``--workdir``; ``--ensemble-with
 DIR ...`` adds the NPLMs other runs left in those folders: each member alone,
 their ensemble (the linear mixture of :mod:`lmkit.lm.ensemble`, weights fitted
-by EM on validation) and the ensemble with the best Kneser-Ney model.
+by EM on validation) and the ensemble with the best Kneser-Ney model;
+``--log-linear`` also their log-linear mixture (:mod:`lmkit.lm.loglinear`).
 
 Default recipe (n=5, h=200, m=60, no direct connections; chosen on
 brown:valid, never on test):
@@ -185,12 +186,15 @@ def main() -> None:
                         help="no training: evaluate the model a finished run left in --workdir")
     parser.add_argument("--ensemble-with", nargs="+", type=Path, default=[], metavar="DIR",
                         help="also evaluate this run's NPLM in an ensemble with the NPLMs of these --workdir folders")
+    parser.add_argument("--log-linear", action="store_true",
+                        help="with --ensemble-with: also the NPLMs' log-linear mixture (weights by Newton on valid)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
 
     from lmkit.corpus.encoded import encode_corpus, encode_with_vocab
     from lmkit.lm.ensemble import Ensemble
+    from lmkit.lm.loglinear import LogLinearEnsemble
     from lmkit.lm.ngram import KneserNey
     from lmkit.lm.nplm import NPLM, NPLMConfig
     from lmkit.lm.perplexity import ContextFrequency, Mixture, perplexity
@@ -286,6 +290,13 @@ def main() -> None:
             rows.append((label, "EM weights on valid", valid_mix, test_mix.perplexity, time.perf_counter() - t0,
                          mix_row))
             print(f"{label}: weights {ensemble.describe_weights(model_names)}")
+        if args.log_linear:
+            t0 = time.perf_counter()
+            ensemble = LogLinearEnsemble.fit_weights(members, splits["valid"])
+            valid_mix, test_mix = evaluate(ensemble)
+            rows.append((f"log-linear mix of {len(members)} NPLMs", "Newton weights on valid", valid_mix,
+                         test_mix.perplexity, time.perf_counter() - t0, mix_row))
+            print(f"log-linear mix of {len(members)} NPLMs: weights {ensemble.describe_weights(names)}")
 
     print(f"\nNPLM {shape}: {config}")
     if nplm.history:

@@ -68,6 +68,9 @@ def register(commands: argparse._SubParsersAction, trainers: argparse._SubParser
                      help="with several MODELs: their mixture weights, one per model, summing to 1")
     ppl.add_argument("--fit-weights", metavar="PATH_OR_DATASET",
                      help="with several MODELs: fit their mixture weights by EM on this (validation) text")
+    ppl.add_argument("--log-linear", action="store_true",
+                     help="with several nplm MODELs: mix them log-linearly (a renormalized weighted product of "
+                          "their distributions; --fit-weights by Newton's method) instead of linearly")
     ppl.add_argument("--logprobs", metavar="FILE", help="write token<TAB>log p for every prediction")
     ppl.add_argument("--batch-size", type=int, default=8192, help="predictions scored at once")
     ppl.add_argument("--strict", action=argparse.BooleanOptionalAction, default=True,
@@ -239,7 +242,7 @@ def _perplexity(args: argparse.Namespace) -> int:
     if args.weight_by_context and not args.fit_weight:
         raise ValueError("--weight-by-context needs --fit-weight VALID_TEXT")
     check_output(args.logprobs, "--logprobs")
-    if len(args.models) > 1 or args.weights or args.fit_weights:
+    if len(args.models) > 1 or args.weights or args.fit_weights or args.log_linear:
         return _ensemble_perplexity(args)
     args.model = args.models[0]
     model = _load_any(args.model)
@@ -266,8 +269,10 @@ def _perplexity(args: argparse.Namespace) -> int:
 
 
 def _ensemble_perplexity(args: argparse.Namespace) -> int:
-    """``lmkit perplexity M1 M2 ...``: the linear mixture of the models, and each member's perplexity."""
+    """``lmkit perplexity M1 M2 ...``: the linear (or log-linear) mixture of the models, and each member's
+    perplexity."""
     from lmkit.lm.ensemble import Ensemble, member_perplexities
+    from lmkit.lm.loglinear import LogLinearEnsemble
     from lmkit.lm.perplexity import perplexity
 
     if args.mix or args.weight is not None or args.fit_weight or args.weight_by_context:
@@ -278,17 +283,22 @@ def _ensemble_perplexity(args: argparse.Namespace) -> int:
     if args.weights and len(args.weights) != len(args.models):
         raise ValueError(f"--weights: {len(args.weights)} numbers for {len(args.models)} models")
     models = [_load_any(path) for path in args.models]
+    kind, name = (LogLinearEnsemble, "log-linear mixture") if args.log_linear else (Ensemble, "mixture")
+    for path, model in zip(args.models, models):
+        if args.log_linear and not hasattr(model, "logits"):
+            raise ValueError(f"--log-linear: {path} is a {model.kind} model, which scores one word at a time; "
+                             f"only nplm models give the whole distributions a log-linear mixture renormalizes")
     if args.fit_weights:
-        ensemble = Ensemble.fit_weights(models, corpus_source(args, args.fit_weights), batch_size=args.batch_size)
+        ensemble = kind.fit_weights(models, corpus_source(args, args.fit_weights), batch_size=args.batch_size)
     else:
-        ensemble = Ensemble(models, args.weights)
+        ensemble = kind(models, args.weights)
     test = corpus_source(args, args.input)
     result = perplexity(ensemble, test, batch_size=args.batch_size, logprobs_path=args.logprobs,
                         strict=args.strict, verbose=not args.quiet)
     members = member_perplexities(ensemble, test, batch_size=args.batch_size)
     how = "fitted on " + str(args.fit_weights) if args.fit_weights else ("given" if args.weights else "equal")
-    print(f"mixture of {len(models)} models, weights {how}:")
+    print(f"{name} of {len(models)} models, weights {how}:")
     for path, weight, ppl in zip(args.models, ensemble.weights, members):
         print(f"  {path}: weight {weight:.4f}, perplexity {ppl:.2f}")
-    print(f"mixture: {result.describe()}")
+    print(f"{name}: {result.describe()}")
     return 0

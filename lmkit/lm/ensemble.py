@@ -16,10 +16,9 @@ iteration climbs to the global optimum.  (The two-model :class:`Mixture`
 bisects the derivative instead; with K > 2 weights there is no single root to
 bracket.)
 
-Log-linear mixing (a renormalized product of experts) is not offered: its
-normaliser needs every member's probability of every word after each
-context, which the language-model protocol (``score(contexts, targets)``)
-does not give without scoring the whole vocabulary per prediction.
+The log-linear mixture (a renormalized product of experts) is
+:mod:`lmkit.lm.loglinear`: its normaliser needs whole distributions, so only
+NPLMs can be its members.
 """
 from __future__ import annotations
 
@@ -48,16 +47,8 @@ class Ensemble:
     kind = "ensemble"
 
     def __init__(self, models, weights=None):
-        models = list(models)
-        if not models:
-            raise ValueError("an ensemble needs at least one model")
+        models = check_members(models)
         first = models[0]
-        for i, model in enumerate(models[1:], start=2):
-            if model.vocab.tokens != first.vocab.tokens or model.vocab.eos != first.vocab.eos:
-                raise ValueError(f"model {i} of the ensemble uses another vocabulary than model 1")
-            if model.boundaries != first.boundaries:
-                raise ValueError(f"model {i} of the ensemble uses boundaries {model.boundaries!r}, "
-                                 f"model 1 {first.boundaries!r}")
         if weights is None:
             weights = np.full(len(models), 1.0 / len(models))
         weights = np.asarray(weights, dtype=np.float64)
@@ -73,7 +64,7 @@ class Ensemble:
 
     def member_scores(self, contexts: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """``float64[K, n]``: each member's natural-log probability of each target."""
-        return np.stack([np.asarray(m.score(contexts, targets), dtype=np.float64) for m in self.models])
+        return member_scores(self.models, contexts, targets)
 
     def score(self, contexts: np.ndarray, targets: np.ndarray) -> np.ndarray:
         return mix_log(self.member_scores(contexts, targets), self.weights)
@@ -94,6 +85,26 @@ class Ensemble:
         weights, iterations = em_weights(np.concatenate(logp, axis=1))
         logger.info("ensemble weights %s after %d EM steps", np.round(weights, 4).tolist(), iterations)
         return cls(models, weights)
+
+
+def check_members(models) -> list:
+    """``models`` as a list, checked to be mixable: at least one, one vocabulary, one boundary convention."""
+    models = list(models)
+    if not models:
+        raise ValueError("an ensemble needs at least one model")
+    first = models[0]
+    for i, model in enumerate(models[1:], start=2):
+        if model.vocab.tokens != first.vocab.tokens or model.vocab.eos != first.vocab.eos:
+            raise ValueError(f"model {i} of the ensemble uses another vocabulary than model 1")
+        if model.boundaries != first.boundaries:
+            raise ValueError(f"model {i} of the ensemble uses boundaries {model.boundaries!r}, "
+                             f"model 1 {first.boundaries!r}")
+    return models
+
+
+def member_scores(models, contexts: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """``float64[K, n]``: each model's natural-log probability of each target."""
+    return np.stack([np.asarray(m.score(contexts, targets), dtype=np.float64) for m in models])
 
 
 def mix_log(logp: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -138,12 +149,13 @@ def em_weights(logp: np.ndarray, *, max_iterations: int = EM_MAX_ITERATIONS,
     return weights, max_iterations
 
 
-def member_perplexities(ensemble: Ensemble, corpus, *, batch_size: int = 8192) -> list[float]:
-    """Each member's perplexity on ``corpus``, in one pass (the same predictions as the ensemble's)."""
+def member_perplexities(ensemble, corpus, *, batch_size: int = 8192) -> list[float]:
+    """Each member's perplexity on ``corpus``, in one pass (the same predictions as the ensemble's);
+    ``ensemble``: an :class:`Ensemble` or a :class:`lmkit.lm.loglinear.LogLinearEnsemble`."""
     sums, n = np.zeros(len(ensemble.models)), 0
     for contexts, targets in example_batches(ensemble.models[0], as_corpus(ensemble.models[0], corpus), batch_size,
                                       ensemble.context_size):
-        sums += ensemble.member_scores(contexts, targets).sum(axis=1)
+        sums += member_scores(ensemble.models, contexts, targets).sum(axis=1)
         n += len(targets)
     if n == 0:
         raise ValueError("the corpus has no token to predict")

@@ -28,13 +28,18 @@ well is here:
   (all exponent bits set) gets a NaN loss, which the trainer turns into a
   stop.
 
+* :func:`loglinear_rows` -- the log-linear mixture of K models' logits
+  (:mod:`lmkit.lm.loglinear`): per row the log-probability of the target
+  and, for fitting the weights, the mixture's expectations of the members'
+  logits and of their pairwise products, in float64.
+
 Every kernel takes preallocated arrays only; ``kbuf: int32[V]`` holds the
 exponents of one row (one per thread).
 """
 from __future__ import annotations
 
 import numpy as np
-from lmkit._jit import jit
+from lmkit._jit import jit, jit_finite
 
 # Cephes expf: ln 2 split in two for an exact range reduction, minimax coefficients.
 _LOG2E = np.float32(1.4426950408889634)
@@ -134,3 +139,45 @@ def softmax_rows(logits, bias, targets, scale, write_grad, losses, kbuf, first, 
             for i in range(v):
                 row[i] *= factor
             row[targets[b]] -= np.float32(scale)
+
+
+@jit_finite
+def loglinear_rows(logits, weights, targets, moments, log_probs, means, second, scores, first, last):
+    """Rows ``[first, last)`` of the log-linear mixture ``s = sum_k weights[k] logits[k]``.
+
+    ``logits: float32[K, B, V]`` (each member's log-probabilities up to a
+    constant per row, which the renormalization cancels); ``weights:
+    float64[K]``; ``targets: int32[B]``; ``log_probs: float64[B]`` receives
+    ``s[t] - log sum_v exp s_v`` (NaN or inf for a row holding NaN/inf: no
+    fastmath assumption drops them).  With ``moments``, under ``p =
+    softmax(s)``: ``means[b, k] = E_p[logits[k, b]]`` and ``second[b, k, j] =
+    E_p[logits[k, b] logits[j, b]]`` for ``j <= k`` (the gradient and Hessian
+    of the log-likelihood in the weights).  ``scores: float64[V]`` scratch.
+    """
+    n_models, _, v = logits.shape
+    for b in range(first, last):
+        top = -np.inf
+        for i in range(v):
+            s = 0.0
+            for k in range(n_models):
+                s += weights[k] * logits[k, b, i]
+            scores[i] = s
+            top = max(top, s)
+        target_score = scores[targets[b]] - top
+        total = 0.0
+        for i in range(v):
+            e = np.exp(scores[i] - top)
+            scores[i] = e
+            total += e
+        log_probs[b] = target_score - np.log(total)
+        if moments:
+            means[b, :] = 0.0
+            second[b, :, :] = 0.0
+            inverse = 1.0 / total
+            for i in range(v):
+                p = scores[i] * inverse
+                for k in range(n_models):
+                    weighted = p * logits[k, b, i]
+                    means[b, k] += weighted
+                    for j in range(k + 1):
+                        second[b, k, j] += weighted * logits[j, b, i]

@@ -395,6 +395,25 @@ class NPLM:
                 out[start:start + len(t)] = -buf["losses"][:len(t)]
         return out
 
+    def logits(self, contexts: np.ndarray) -> np.ndarray:
+        """``float32[n, V]``: the output layer's ``y = b + O z`` after each context, evaluation mode:
+        ``log p(w | contexts[i])`` up to a constant per row.
+
+        What a log-linear mixture (:mod:`lmkit.lm.loglinear`) needs: a product of
+        experts is renormalized over the whole vocabulary, which cancels each
+        member's own normalizer, so it cannot work from :meth:`score`'s one
+        probability per prediction.  ``n x V`` floats: pass blocks of rows.
+        """
+        self._check_built()
+        contexts = np.ascontiguousarray(contexts[:, contexts.shape[1] - self.context_size:], dtype=np.int32)
+        out = np.empty((len(contexts), len(self.vocab)), dtype=np.float32)
+        rows = max(64, min(4096, EVAL_ELEMENTS // len(self.vocab)))
+        for start in range(0, len(contexts), rows):
+            block = out[start:start + rows]
+            np.matmul(self._forward(contexts[start:start + rows], train=False)["z"], self.O.T, out=block)
+            block += self.b
+        return out
+
     # ------------------------------------------------------------------ training
     def fit(self, corpus, valid=None, *, output=None, resume: bool = False, verbose: bool = True,
             callbacks=(), log_dir=None, monitor_every: int | None = None) -> "NPLM":
