@@ -22,7 +22,8 @@ re-evaluates the model a finished run left in ``--workdir``; ``--ensemble-with
 DIR ...`` adds the NPLMs other runs left in those folders: each member alone,
 their ensemble (the linear mixture of :mod:`lmkit.lm.ensemble`, weights fitted
 by EM on validation) and the ensemble with the best Kneser-Ney model;
-``--log-linear`` also their log-linear mixture (:mod:`lmkit.lm.loglinear`).
+``--log-linear`` also their log-linear mixture (:mod:`lmkit.lm.loglinear`),
+alone and mixed linearly with the best Kneser-Ney model.
 
 Default recipe (n=5, h=200, m=60, no direct connections; chosen on
 brown:valid, never on test):
@@ -297,6 +298,11 @@ def main() -> None:
             rows.append((f"log-linear mix of {len(members)} NPLMs", "Newton weights on valid", valid_mix,
                          test_mix.perplexity, time.perf_counter() - t0, mix_row))
             print(f"log-linear mix of {len(members)} NPLMs: weights {ensemble.describe_weights(names)}")
+            t0 = time.perf_counter()
+            mix = Mixture.fit_weight(ensemble, kns[best_order], splits["valid"])
+            valid_mix, test_mix = evaluate(mix)
+            rows.append((f"log-linear mix + KN{best_order}", f"weight {mix.describe_weight()} on valid", valid_mix,
+                         test_mix.perplexity, time.perf_counter() - t0, mix_row))
 
     print(f"\nNPLM {shape}: {config}")
     if nplm.history:

@@ -52,6 +52,30 @@ _C3 = np.float32(4.1665795894e-2)
 _C4 = np.float32(1.6666665459e-1)
 _C5 = np.float32(5.0000001201e-1)
 _MIN_X = np.float32(-87.0)  # exp(-87) ~ 1.6e-38: still a normal float32
+# float64 exp for loglinear_rows, the same reduction: exp(x) = 2^k exp(r), |r| <= ln 2 / 2, exp(r) by its
+# Taylor polynomial of degree 12 (remainder < r^13 / 13! < 1.7e-16); ln 2 = _LN2_HI64 + _LN2_LO64 with
+# _LN2_HI64 = 355/512 exact in 9 bits, so k * _LN2_HI64 is exact.
+_LN2_HI64 = 0.693359375
+_LN2_LO64 = float(np.log(2.0) - _LN2_HI64)
+_TAYLOR = tuple(1.0 / float(np.prod(np.arange(1, n + 1, dtype=np.float64))) for n in range(12, -1, -1))
+_MIN_X64 = -700.0  # exp(-700) ~ 1e-304: normal; smaller terms are below any row sum's last bit
+
+
+_EXPONENT64 = np.int64(0x7FF0000000000000)  # the same for float64
+_MAGNITUDE64 = np.int64(0x7FFFFFFFFFFFFFFF)
+
+
+@jit
+def _max_and_special64(bits):
+    """:func:`_max_and_special` of float64 values (``bits: int64[V]``): ``(largest order key,
+    any inf or NaN)``; take the key back to its float's bits with the same map."""
+    top = np.int64(-9223372036854775808)
+    special = np.int64(0)
+    for i in range(bits.shape[0]):
+        b = bits[i]
+        top = max(top, b ^ ((b >> 63) & _MAGNITUDE64))
+        special |= np.int64((b & _EXPONENT64) == _EXPONENT64)
+    return top, special != 0
 
 
 @jit
@@ -142,42 +166,63 @@ def softmax_rows(logits, bias, targets, scale, write_grad, losses, kbuf, first, 
 
 
 @jit_finite
-def loglinear_rows(logits, weights, targets, moments, log_probs, means, second, scores, first, last):
+def loglinear_rows(logits, weights, targets, moments, log_probs, means, second, scores, exponents, first, last):
     """Rows ``[first, last)`` of the log-linear mixture ``s = sum_k weights[k] logits[k]``.
 
     ``logits: float32[K, B, V]`` (each member's log-probabilities up to a
     constant per row, which the renormalization cancels); ``weights:
     float64[K]``; ``targets: int32[B]``; ``log_probs: float64[B]`` receives
-    ``s[t] - log sum_v exp s_v`` (NaN or inf for a row holding NaN/inf: no
-    fastmath assumption drops them).  With ``moments``, under ``p =
-    softmax(s)``: ``means[b, k] = E_p[logits[k, b]]`` and ``second[b, k, j] =
-    E_p[logits[k, b] logits[j, b]]`` for ``j <= k`` (the gradient and Hessian
-    of the log-likelihood in the weights).  ``scores: float64[V]`` scratch.
+    ``s[t] - log sum_v exp s_v`` (NaN for a row holding NaN/inf).  With
+    ``moments``, under ``p = softmax(s)``: ``means[b, k] = E_p[logits[k, b]]``
+    and ``second[b, k, j] = E_p[logits[k, b] logits[j, b]]`` for ``j <= k``
+    (the gradient and Hessian of the log-likelihood in the weights).
+    ``scores: float64[V]``, ``exponents: int32[V]`` scratch.  Each loop runs
+    over one contiguous row so LLVM vectorizes it; the exponential is the
+    float64 twin of :func:`softmax_rows`' (libm's ``exp`` is a scalar call
+    and took two thirds of the time).
     """
     n_models, _, v = logits.shape
+    bits = scores.view(np.int64)
+    word = np.empty(1, np.int64)
     for b in range(first, last):
-        top = -np.inf
         for i in range(v):
-            s = 0.0
-            for k in range(n_models):
-                s += weights[k] * logits[k, b, i]
-            scores[i] = s
-            top = max(top, s)
+            scores[i] = weights[0] * logits[0, b, i]
+        for k in range(1, n_models):
+            weight, row = weights[k], logits[k, b]
+            for i in range(v):
+                scores[i] += weight * row[i]
+        key, special = _max_and_special64(bits)
+        if special:
+            log_probs[b] = np.nan
+            continue
+        word[0] = key ^ ((key >> 63) & _MAGNITUDE64)  # the key back to the float's bits
+        top = word.view(np.float64)[0]
         target_score = scores[targets[b]] - top
+        for i in range(v):
+            x = max(scores[i] - top, _MIN_X64)
+            k = np.floor(x * 1.4426950408889634 + 0.5)
+            r = x - k * _LN2_HI64 - k * _LN2_LO64
+            p = _TAYLOR[0]
+            for c in _TAYLOR[1:]:
+                p = p * r + c
+            scores[i] = p
+            exponents[i] = np.int32(k)  # int32: AVX2 converts 4 doubles to int32 at once, not to int64
         total = 0.0
         for i in range(v):
-            e = np.exp(scores[i] - top)
-            scores[i] = e
-            total += e
+            bits[i] += np.int64(exponents[i]) << 52
+            total += scores[i]
         log_probs[b] = target_score - np.log(total)
         if moments:
-            means[b, :] = 0.0
-            second[b, :, :] = 0.0
             inverse = 1.0 / total
-            for i in range(v):
-                p = scores[i] * inverse
-                for k in range(n_models):
-                    weighted = p * logits[k, b, i]
-                    means[b, k] += weighted
-                    for j in range(k + 1):
-                        second[b, k, j] += weighted * logits[j, b, i]
+            for k in range(n_models):
+                row = logits[k, b]
+                acc = 0.0
+                for i in range(v):
+                    acc += scores[i] * row[i]
+                means[b, k] = acc * inverse
+                for j in range(k + 1):
+                    other = logits[j, b]
+                    acc = 0.0
+                    for i in range(v):
+                        acc += scores[i] * row[i] * other[i]
+                    second[b, k, j] = acc * inverse

@@ -82,11 +82,12 @@ class LogLinearEnsemble:
         means = np.empty((r, k) if moments else (0, k))
         second = np.empty((r, k, k) if moments else (0, k, k))
         workers = max(1, min(blas_threads(), r))
-        scratch = np.empty((workers, len(self.vocab)))
+        scores, exponents = np.empty((workers, len(self.vocab))), np.empty((workers, len(self.vocab)), np.int32)
         bounds = np.linspace(0, r, workers + 1).astype(int)
         targets = np.ascontiguousarray(targets, dtype=np.int32)
         run_parts(workers, lambda part: loglinear_rows(logits, self.weights, targets, moments, log_probs, means,
-                                                       second, scratch[part], bounds[part], bounds[part + 1]))
+                                                       second, scores[part], exponents[part], bounds[part],
+                                                       bounds[part + 1]))
         return log_probs, means, second, logits
 
     def score(self, contexts: np.ndarray, targets: np.ndarray) -> np.ndarray:

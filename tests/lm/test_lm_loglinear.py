@@ -10,6 +10,7 @@ import pytest
 from lm_reference import randomize_biases, reference_nplm_logprob, train_valid
 from lmkit.cli import main
 from lmkit.lm.examples import build_examples
+from lmkit.lm.kernels import loglinear_rows
 from lmkit.lm.loglinear import LogLinearEnsemble
 from lmkit.lm.ngram import KneserNey
 from lmkit.lm.nplm import NPLM, NPLMConfig
@@ -69,6 +70,31 @@ def test_log_linear_probability_is_the_renormalized_weighted_product_of_the_memb
     every = np.repeat(contexts[:1], len(words), axis=0)
     # rows in different blocks: the same context's float32 logits may differ in the last bit
     assert np.exp(mixture.score(every, words.astype(np.int32))).sum() == pytest.approx(1.0, rel=1e-7)
+
+
+def test_the_kernel_matches_numpy_on_wide_rows_and_flags_inf_and_nan():
+    """The kernel's own exp (a polynomial) and max (integer keys) against numpy in float64: scores
+    spanning -1000..50 (terms below the floor of the exponent), negative weights, odd V."""
+    rng = np.random.default_rng(8)
+    k, rows, v = 3, 6, 1001
+    logits = rng.normal(0.0, 8.0, (k, rows, v)).astype(np.float32)
+    logits[:, 1, :500] -= 900.0  # half the row ~1000 below its maximum
+    logits[:, 2] = -logits[:, 2]  # the maximum in another column
+    logits[1, 4, 77], logits[2, 5, 3] = np.inf, np.nan
+    weights, targets = np.array([0.6, -0.3, 0.9]), rng.integers(0, v, rows).astype(np.int32)
+    targets[1] = 7  # a target among the far-below terms
+    log_probs, means, second = np.empty(rows), np.empty((rows, k)), np.empty((rows, k, k))
+    loglinear_rows(logits, weights, targets, True, log_probs, means, second, np.empty(v), np.empty(v, np.int32), 0, rows)
+    scores = np.tensordot(weights, logits.astype(np.float64), axes=1)
+    for row in range(4):
+        s = scores[row]
+        norm = s.max() + math.log(np.exp(s - s.max()).sum())
+        assert log_probs[row] == pytest.approx(s[targets[row]] - norm, rel=1e-13, abs=1e-12)
+        p = np.exp(s - norm)
+        a = logits[:, row].astype(np.float64)
+        np.testing.assert_allclose(means[row], a @ p, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(np.tril(second[row]), np.tril((a * p) @ a.T), rtol=1e-12, atol=1e-12)
+    assert np.isnan(log_probs[4:]).all()
 
 
 def test_a_mixture_of_one_with_weight_one_is_that_model():
