@@ -76,8 +76,10 @@ class LogLinearEnsemble:
     def _rows(self, contexts: np.ndarray, targets: np.ndarray, moments: bool):
         """One block: ``(log_probs float64[r], means float64[r, K], second float64[r, K, K], logits)``
         from :func:`loglinear_rows` (``means``/``second`` empty without ``moments``)."""
-        logits = np.stack([model.logits(contexts) for model in self.models])  # K, r, V
         r, k = len(targets), len(self.models)
+        logits = np.empty((k, r, len(self.vocab)), np.float32)
+        for model, member_logits in zip(self.models, logits):
+            model.logits(contexts, out=member_logits)
         log_probs = np.empty(r)
         means = np.empty((r, k) if moments else (0, k))
         second = np.empty((r, k, k) if moments else (0, k, k))

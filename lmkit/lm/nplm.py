@@ -395,23 +395,38 @@ class NPLM:
                 out[start:start + len(t)] = -buf["losses"][:len(t)]
         return out
 
-    def logits(self, contexts: np.ndarray) -> np.ndarray:
+    def logits(self, contexts: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``float32[n, V]``: the output layer's ``y = b + O z`` after each context, evaluation mode:
         ``log p(w | contexts[i])`` up to a constant per row.
 
         What a log-linear mixture (:mod:`lmkit.lm.loglinear`) needs: a product of
         experts is renormalized over the whole vocabulary, which cancels each
         member's own normalizer, so it cannot work from :meth:`score`'s one
-        probability per prediction.  ``n x V`` floats: pass blocks of rows.
+        probability per prediction.  ``n x V`` floats: pass blocks of rows;
+        ``out``: a ``float32[n, V]`` (C-contiguous rows) to write them into.
+        The product's rows are split over threads as in :meth:`score`.
         """
         self._check_built()
         contexts = np.ascontiguousarray(contexts[:, contexts.shape[1] - self.context_size:], dtype=np.int32)
-        out = np.empty((len(contexts), len(self.vocab)), dtype=np.float32)
+        if out is None:
+            out = np.empty((len(contexts), len(self.vocab)), dtype=np.float32)
+        elif out.shape != (len(contexts), len(self.vocab)) or out.dtype != np.float32:
+            raise ValueError(f"out must be float32[{len(contexts)}, {len(self.vocab)}], "
+                             f"got {out.dtype}{list(out.shape)}")
         rows = max(64, min(4096, EVAL_ELEMENTS // len(self.vocab)))
-        for start in range(0, len(contexts), rows):
-            block = out[start:start + rows]
-            np.matmul(self._forward(contexts[start:start + rows], train=False)["z"], self.O.T, out=block)
-            block += self.b
+        workers = self.worker_threads()
+        with single_threaded_blas() if workers > 1 else contextlib.nullcontext():
+            for start in range(0, len(contexts), rows):
+                block = out[start:start + rows]
+                z = self._forward(contexts[start:start + rows], train=False)["z"]
+                bounds = np.linspace(0, len(block), workers + 1).astype(int)
+
+                def product(part: int) -> None:
+                    lo, hi = bounds[part], bounds[part + 1]
+                    np.matmul(z[lo:hi], self.O.T, out=block[lo:hi])
+                    block[lo:hi] += self.b
+
+                run_parts(workers, product)
         return out
 
     # ------------------------------------------------------------------ training

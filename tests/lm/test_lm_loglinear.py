@@ -15,6 +15,7 @@ from lmkit.lm.loglinear import LogLinearEnsemble
 from lmkit.lm.ngram import KneserNey
 from lmkit.lm.nplm import NPLM, NPLMConfig
 from lmkit.lm.perplexity import perplexity
+from lmkit.threads import blas_threads_inside
 
 SHAPES = [dict(context=2, features=5, hidden=7, activation="tanh"),
           dict(context=3, features=4, hidden=6, activation="relu", direct=True),
@@ -50,6 +51,12 @@ def test_nplm_logits_are_eq_1_up_to_a_constant_per_row():
     for row in range(0, len(targets), 11):
         for word in (0, int(targets[row]), len(train.vocab) - 1):
             assert logp[row, word] == pytest.approx(reference_nplm_logprob(model, contexts[row], word), abs=2e-5)
+    with blas_threads_inside(2):  # the rows split over two threads: the same logits, written into out
+        out = np.full_like(logits, np.nan)
+        assert model.logits(contexts, out=out) is out
+    np.testing.assert_allclose(out, logits, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match=r"out must be float32\[\d+, 16\]"):
+        model.logits(contexts, out=np.empty((len(targets), len(train.vocab))))
 
 
 def test_log_linear_probability_is_the_renormalized_weighted_product_of_the_members():
