@@ -202,6 +202,15 @@ def learning_rate(alpha, min_alpha, done, total):
 
 
 @jit_inline
+def add_to_row(matrix, row, source, dims) -> None:
+    """``matrix[row] += source`` (float32 rows of ``d = len(dims)``): an input vector taking the error
+    its context position accumulated in ``scratch.grad``."""
+    target = row_view(matrix, row)
+    for k in range(len(dims)):
+        target[k] += source[k]
+
+
+@jit_inline
 def add_hidden_terms(out_row, hidden, hidden_rows, first, n_hidden, gains, gains_first, dims) -> None:
     """``out_row += sum_i gains[gains_first + i] * hidden[hidden_rows[first + i]]`` for i < n_hidden.
 
@@ -437,9 +446,7 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
     for g in range(n_group):
         grad_row = row_view(grad, g)
         for c in range(sizes[g]):
-            context_row = row_view(syn0, contexts[g, c])
-            for k in range(d):
-                context_row[k] += grad_row[k]
+            add_to_row(syn0, contexts[g, c], grad_row, dims)
     return state, loss
 
 
@@ -476,7 +483,6 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
     The learning rate is recomputed before each sentence from the words all
     workers have processed (the sum over ``progress``), one schedule for all.
     """
-    d = len(dims)
     syn0 = weights.syn0
     keep = tables.keep
     sentence, contexts, grad = scratch.sentence, scratch.contexts, scratch.grad
@@ -544,17 +550,13 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
                 loss += value
                 examples += m
                 for c in range(m):
-                    context_row, grad_row = row_view(syn0, contexts[c]), row_view(grad, c)
-                    for k in range(d):
-                        context_row[k] += grad_row[k]
+                    add_to_row(syn0, contexts[c], row_view(grad, c), dims)
             else:
                 for c in range(m):
                     state, value = update(syn0, contexts, c, 1, target, weights, tables, negative, alpha, state,
                                           scratch, dims)
                     loss += value
-                    context_row, grad_row = row_view(syn0, contexts[c]), row_view(grad, c)
-                    for k in range(d):
-                        context_row[k] += grad_row[k]
+                    add_to_row(syn0, contexts[c], row_view(grad, c), dims)
                 examples += m
         if n_group > 0:                                   # the sentence's last group
             state, value = cbow_group(weights, tables, n_group, settings.cbow_mean, negative, alpha, state,
