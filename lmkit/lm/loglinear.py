@@ -57,9 +57,9 @@ class LogLinearEnsemble:
         models = check_members(models)
         for i, model in enumerate(models, start=1):
             if not hasattr(model, "logits"):
-                raise ValueError(f"model {i} of the log-linear mixture ({getattr(model, 'kind', type(model).__name__)}) "
-                                 f"gives one probability per word, not whole distributions: only nplm models "
-                                 f"can be mixed log-linearly")
+                kind = getattr(model, "kind", type(model).__name__)
+                raise ValueError(f"model {i} of the log-linear mixture ({kind}) gives one probability per word, "
+                                 f"not whole distributions: only nplm models can be mixed log-linearly")
         if weights is None:
             weights = np.full(len(models), 1.0 / len(models))
         weights = np.asarray(weights, dtype=np.float64)

@@ -255,11 +255,13 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, private, out_rows, 
     gains: float32[>= 2 n_hidden] scratch; dims: tuple of d zeros (d = len(dims), see above).
     Returns the summed negative log-likelihood.  The innermost call, once per window or target:
     it takes the arrays it uses one by one rather than the records, whose every array would be
-    passed along on each call.  Callers pass ``first`` and ``n_out`` as int64 (``np.int64(...)``,
-    not a literal or an int32), so a first run compiles it three times rather than seven (counted:
-    ``n_hidden`` typed a literal 1 for CBOW, an int64, or a literal 0 whose call site numba's
-    inlining hides, not traced): that halved the cold compile (SG-NS 16.7 -> 9.6 s, CBOW-HS
-    21.7 -> 11.8 s).
+    passed along on each call.  Callers pass ``first``, ``n_out`` and (but for CBOW) ``n_hidden`` as
+    int64 (``np.int64(...)``, not a literal or an int32), so a first run compiles it twice: ``n_hidden``
+    an int64, or a literal 1 for CBOW's single hidden row, whose loops then fold away (paired runs
+    without it: CBOW-HS 0.95x).  Seven signatures had become three (SG-NS's cold compile 16.7 ->
+    9.6 s, CBOW-HS 21.7 -> 11.8 s); the third, ``n_hidden`` a literal 0 (from an ``update`` call
+    site under numba's inlining, gone once skip-gram's and the CBOW group's counts were int64),
+    cost another 19.7 -> 16.1 s (compiling the whole kernel in one process, vector size 100).
 
     For each output row ``u`` in order: all ``f_i = h_i . u`` and ``grad_i += g_i u``
     with the old ``u``, then ``u += sum_i g_i h_i`` (:func:`add_hidden_terms`).
@@ -441,8 +443,9 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
             scratch.out_rows[j] = drawn
             scratch.labels[j] = 0.0
             prefetch_row(syn1neg, drawn)
-        loss += logistic_rows(neu1, hidden_rows, np.int64(0), n_group, syn1neg, scratch.top_rows, scratch.out_rows,
-                              scratch.labels, negative, alpha, grad, scratch.gains, tables.sigmoid, tables.nll, dims)
+        loss += logistic_rows(neu1, hidden_rows, np.int64(0), np.int64(n_group), syn1neg, scratch.top_rows,
+                              scratch.out_rows, scratch.labels, negative, alpha, grad, scratch.gains, tables.sigmoid,
+                              tables.nll, dims)
     for g in range(n_group):
         grad_row = row_view(grad, g)
         for c in range(sizes[g]):
@@ -545,7 +548,7 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
                 n_group += 1
                 continue
             if settings.batched:
-                state, value = update(syn0, contexts, 0, m, target, weights, tables, negative, alpha, state,
+                state, value = update(syn0, contexts, 0, np.int64(m), target, weights, tables, negative, alpha, state,
                                       scratch, dims)
                 loss += value
                 examples += m
@@ -553,8 +556,8 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
                     add_to_row(syn0, contexts[c], row_view(grad, c), dims)
             else:
                 for c in range(m):
-                    state, value = update(syn0, contexts, c, 1, target, weights, tables, negative, alpha, state,
-                                          scratch, dims)
+                    state, value = update(syn0, contexts, c, np.int64(1), target, weights, tables, negative, alpha,
+                                          state, scratch, dims)
                     loss += value
                     add_to_row(syn0, contexts[c], row_view(grad, c), dims)
                 examples += m

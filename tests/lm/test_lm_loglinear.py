@@ -91,7 +91,8 @@ def test_the_kernel_matches_numpy_on_wide_rows_and_flags_inf_and_nan():
     weights, targets = np.array([0.6, -0.3, 0.9]), rng.integers(0, v, rows).astype(np.int32)
     targets[1] = 7  # a target among the far-below terms
     log_probs, means, second = np.empty(rows), np.empty((rows, k)), np.empty((rows, k, k))
-    loglinear_rows(logits, weights, targets, True, log_probs, means, second, np.empty(v), np.empty(v, np.int32), 0, rows)
+    loglinear_rows(logits, weights, targets, True, log_probs, means, second, np.empty(v), np.empty(v, np.int32),
+                   0, rows)
     scores = np.tensordot(weights, logits.astype(np.float64), axes=1)
     for row in range(4):
         s = scores[row]
