@@ -55,13 +55,12 @@ _MIN_X = np.float32(-87.0)  # exp(-87) ~ 1.6e-38: still a normal float32
 # float64 exp for loglinear_rows, the same reduction: exp(x) = 2^k exp(r), |r| <= ln 2 / 2, exp(r) by its
 # Taylor polynomial of degree 12 (remainder < r^13 / 13! < 1.7e-16); ln 2 = _LN2_HI64 + _LN2_LO64 with
 # _LN2_HI64 = 355/512 exact in 9 bits, so k * _LN2_HI64 is exact.
+_LOG2E64 = 1.4426950408889634
 _LN2_HI64 = 0.693359375
 _LN2_LO64 = float(np.log(2.0) - _LN2_HI64)
 _TAYLOR = tuple(1.0 / float(np.prod(np.arange(1, n + 1, dtype=np.float64))) for n in range(12, -1, -1))
 _MIN_X64 = -700.0  # exp(-700) ~ 1e-304: normal; smaller terms are below any row sum's last bit
-
-
-_EXPONENT64 = np.int64(0x7FF0000000000000)  # the same for float64
+_EXPONENT64 = np.int64(0x7FF0000000000000)  # a float64's exponent bits
 _MAGNITUDE64 = np.int64(0x7FFFFFFFFFFFFFFF)
 
 
@@ -200,13 +199,13 @@ def loglinear_rows(logits, weights, targets, moments, log_probs, means, second, 
         target_score = scores[targets[b]] - top
         for i in range(v):
             x = max(scores[i] - top, _MIN_X64)
-            k = np.floor(x * 1.4426950408889634 + 0.5)
-            r = x - k * _LN2_HI64 - k * _LN2_LO64
+            power = np.floor(x * _LOG2E64 + 0.5)
+            r = x - power * _LN2_HI64 - power * _LN2_LO64
             p = _TAYLOR[0]
             for c in _TAYLOR[1:]:
                 p = p * r + c
             scores[i] = p
-            exponents[i] = np.int32(k)  # int32: AVX2 converts 4 doubles to int32 at once, not to int64
+            exponents[i] = np.int32(power)  # int32: AVX2 converts 4 doubles to int32 at once, not to int64
         total = 0.0
         for i in range(v):
             bits[i] += np.int64(exponents[i]) << 52

@@ -117,6 +117,8 @@ class LogLinearEnsemble:
                 grad += logits[:, np.arange(len(t)), t].sum(axis=1, dtype=np.float64) - means.sum(axis=0)
                 hess -= second.sum(axis=0) - means.T @ means
                 n += len(t)
+        if not math.isfinite(total):
+            raise ValueError("a member of the log-linear mixture gave a non-finite logit")
         lower = np.tril(hess)
         return total, grad, lower + np.tril(lower, -1).T, n
 

@@ -155,6 +155,11 @@ def test_members_and_weights_are_checked():
         LogLinearEnsemble(models, [0.5, 0.5])
     with pytest.raises(ValueError, match="finite numbers"):
         LogLinearEnsemble(models, [0.5, np.nan, 0.5])
+    models[1].b[3] = np.inf
+    with pytest.raises(ValueError, match="non-finite logit"):
+        LogLinearEnsemble.fit_weights(models, valid)
+    with pytest.raises(ValueError, match="non-finite log-probability"):
+        perplexity(LogLinearEnsemble(models), valid)
 
 
 @pytest.fixture()
