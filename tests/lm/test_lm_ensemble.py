@@ -98,14 +98,6 @@ def test_weights_and_members_are_checked():
     assert np.isneginf(mix_log(np.array([[-np.inf], [-np.inf]]), np.array([0.5, 0.5]))).all()
 
 
-@pytest.fixture()
-def texts(tmp_path, monkeypatch):
-    monkeypatch.setenv("LMKIT_CACHE", str(tmp_path / "cache"))
-    (tmp_path / "train.txt").write_text("the cat sat on the mat\nthe dog sat on the log\na cat and a dog\n" * 3)
-    (tmp_path / "valid.txt").write_text("the cat sat on the log\nzebra dog\n")
-    return tmp_path
-
-
 def test_cli_mixes_several_models_and_trains_an_ensemble(texts, capsys):
     train, valid = str(texts / "train.txt"), str(texts / "valid.txt")
     paths = []

@@ -162,14 +162,6 @@ def test_members_and_weights_are_checked():
         perplexity(LogLinearEnsemble(models), valid)
 
 
-@pytest.fixture()
-def texts(tmp_path, monkeypatch):
-    monkeypatch.setenv("LMKIT_CACHE", str(tmp_path / "cache"))
-    (tmp_path / "train.txt").write_text("the cat sat on the mat\nthe dog sat on the log\na cat and a dog\n" * 3)
-    (tmp_path / "valid.txt").write_text("the cat sat on the log\nzebra dog\n")
-    return tmp_path
-
-
 def test_cli_mixes_nplms_log_linearly_and_refuses_an_ngram(texts, capsys):
     train, valid = str(texts / "train.txt"), str(texts / "valid.txt")
     assert main(["train", "nplm", "--input", train, "--valid", valid, "--output", str(texts / "nplm.lmkit"),
