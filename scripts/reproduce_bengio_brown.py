@@ -191,6 +191,8 @@ def main() -> None:
                         help="with --ensemble-with: also the NPLMs' log-linear mixture (weights by Newton on valid)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
+    if args.log_linear and not args.ensemble_with:
+        parser.error("--log-linear mixes the NPLMs of --ensemble-with DIR ...: give those folders")
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
 
     from lmkit.corpus.encoded import encode_corpus, encode_with_vocab

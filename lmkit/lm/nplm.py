@@ -403,7 +403,7 @@ class NPLM:
         experts is renormalized over the whole vocabulary, which cancels each
         member's own normalizer, so it cannot work from :meth:`score`'s one
         probability per prediction.  ``n x V`` floats: pass blocks of rows;
-        ``out``: a ``float32[n, V]`` (C-contiguous rows) to write them into.
+        ``out``: a ``float32[n, V]`` to write them into.
         The product's rows are split over threads as in :meth:`score`.
         """
         self._check_built()
