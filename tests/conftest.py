@@ -112,3 +112,13 @@ def mapped_bytes(path: Path) -> int:
         elif fields and fields[0] == "Rss:" and current == target:
             total += int(fields[1]) * 1024
     return total
+
+
+@pytest.fixture()
+def lm_texts(tmp_path, monkeypatch) -> Path:
+    """``tmp_path`` holding ``train.txt`` (three sentences, three times) and ``valid.txt`` (one word
+    unseen in training), with a corpus cache of its own: the language-model CLI tests' texts."""
+    monkeypatch.setenv("LMKIT_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "train.txt").write_text("the cat sat on the mat\nthe dog sat on the log\na cat and a dog\n" * 3)
+    (tmp_path / "valid.txt").write_text("the cat sat on the log\nzebra dog\n")
+    return tmp_path

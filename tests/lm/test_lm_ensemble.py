@@ -98,11 +98,11 @@ def test_weights_and_members_are_checked():
     assert np.isneginf(mix_log(np.array([[-np.inf], [-np.inf]]), np.array([0.5, 0.5]))).all()
 
 
-def test_cli_mixes_several_models_and_trains_an_ensemble(texts, capsys):
-    train, valid = str(texts / "train.txt"), str(texts / "valid.txt")
+def test_cli_mixes_several_models_and_trains_an_ensemble(lm_texts, capsys):
+    train, valid = str(lm_texts / "train.txt"), str(lm_texts / "valid.txt")
     paths = []
     for order in (2, 3, 4):
-        paths.append(str(texts / f"kn{order}.lmkit"))
+        paths.append(str(lm_texts / f"kn{order}.lmkit"))
         assert main(["train", "ngram", "--input", train, "--order", str(order), "--output", paths[-1],
                      "--quiet"]) == 0
     capsys.readouterr()
@@ -116,11 +116,11 @@ def test_cli_mixes_several_models_and_trains_an_ensemble(texts, capsys):
     assert main(["perplexity", *paths[:2], "--input", valid, "--weights", "0.5", "--quiet"]) == 2
     assert "--weights: 1 numbers for 2 models" in capsys.readouterr().err
     assert main(["perplexity", *paths[:2], "--input", valid, "--mix", paths[2], "--quiet"]) == 2
-    assert main(["train", "nplm", "--input", train, "--valid", valid, "--output", str(texts / "nplm.lmkit"),
+    assert main(["train", "nplm", "--input", train, "--valid", valid, "--output", str(lm_texts / "nplm.lmkit"),
                  "--context", "2", "--features", "4", "--hidden", "6", "--epochs", "2", "--threads", "1",
                  "--ensemble", "2", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert (texts / "nplm-1.lmkit").is_file() and (texts / "nplm-2.lmkit").is_file()
+    assert (lm_texts / "nplm-1.lmkit").is_file() and (lm_texts / "nplm-2.lmkit").is_file()
     member = [float(p) for p in re.findall(r"nplm-\d.lmkit: validation perplexity ([\d.]+)", out)]
     assert len(member) == 2 and member[0] != member[1]  # different seeds
     assert re.search(r"ensemble of 2 \(equal weights\), validation: perplexity [\d.]+", out)

@@ -162,12 +162,12 @@ def test_members_and_weights_are_checked():
         perplexity(LogLinearEnsemble(models), valid)
 
 
-def test_cli_mixes_nplms_log_linearly_and_refuses_an_ngram(texts, capsys):
-    train, valid = str(texts / "train.txt"), str(texts / "valid.txt")
-    assert main(["train", "nplm", "--input", train, "--valid", valid, "--output", str(texts / "nplm.lmkit"),
+def test_cli_mixes_nplms_log_linearly_and_refuses_an_ngram(lm_texts, capsys):
+    train, valid = str(lm_texts / "train.txt"), str(lm_texts / "valid.txt")
+    assert main(["train", "nplm", "--input", train, "--valid", valid, "--output", str(lm_texts / "nplm.lmkit"),
                  "--context", "2", "--features", "4", "--hidden", "6", "--epochs", "2", "--threads", "1",
                  "--ensemble", "2", "--quiet"]) == 0
-    members = [str(texts / "nplm-1.lmkit"), str(texts / "nplm-2.lmkit")]
+    members = [str(lm_texts / "nplm-1.lmkit"), str(lm_texts / "nplm-2.lmkit")]
     capsys.readouterr()
     assert main(["perplexity", *members, "--input", valid, "--fit-weights", valid, "--log-linear", "--quiet"]) == 0
     out = capsys.readouterr().out
@@ -177,8 +177,8 @@ def test_cli_mixes_nplms_log_linearly_and_refuses_an_ngram(texts, capsys):
     alone = [float(p) for p in re.findall(r"perplexity ([\d.]+)\n", out)]
     assert len(weights) == 2 and len(alone) == 2
     assert mixed <= min(alone) + 1e-2  # fitted on the same text: never worse than a member alone
-    assert main(["train", "ngram", "--input", train, "--order", "2", "--output", str(texts / "kn.lmkit"),
+    assert main(["train", "ngram", "--input", train, "--order", "2", "--output", str(lm_texts / "kn.lmkit"),
                  "--quiet"]) == 0
-    assert main(["perplexity", members[0], str(texts / "kn.lmkit"), "--input", valid, "--log-linear",
+    assert main(["perplexity", members[0], str(lm_texts / "kn.lmkit"), "--input", valid, "--log-linear",
                  "--quiet"]) == 2
     assert re.search(r"--log-linear: .*kn\.lmkit is a kneser_ney model", capsys.readouterr().err)
