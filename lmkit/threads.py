@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 _SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
             "openblas_set_num_threads64_", "openblas_set_num_threads")
 _GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
@@ -95,6 +97,12 @@ def worker_pool(workers: int) -> ThreadPoolExecutor:
     """A process-wide pool of ``workers`` threads, made once and reused (a training step is too
     short to start threads each time)."""
     return ThreadPoolExecutor(workers, thread_name_prefix="lmkit-rows")
+
+
+def even_bounds(n: int, parts: int) -> np.ndarray:
+    """``int64[parts + 1]``: the bounds of ``parts`` contiguous ranges splitting ``range(n)`` as evenly
+    as whole numbers allow (part ``p`` is ``[bounds[p], bounds[p + 1])``), for :func:`run_parts`."""
+    return np.linspace(0, n, parts + 1).astype(np.int64)
 
 
 def run_parts(workers: int, task) -> None:

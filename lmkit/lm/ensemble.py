@@ -35,7 +35,28 @@ EM_MAX_ITERATIONS = 10_000   # EM crawls near a bound; each step is one pass ove
 EM_TOLERANCE = 1e-10         # stop when no weight moves more than this in a step
 
 
-class Ensemble:
+class Members:
+    """What a mixture of K language models holds besides its weights: the members (checked by
+    :func:`check_members`), their vocabulary, boundary convention and tokenizer, and the longest
+    member's context (each member reads its own most recent columns).  The base of
+    :class:`Ensemble` and :class:`lmkit.lm.loglinear.LogLinearEnsemble`; ``weights: float64[K]``
+    is the subclass's."""
+
+    weights: np.ndarray
+
+    def __init__(self, models):
+        self.models = check_members(models)
+        first = self.models[0]
+        self.vocab, self.boundaries = first.vocab, first.boundaries
+        self.tokenizer = getattr(first, "tokenizer", None)
+        self.context_size = max(model.context_size for model in self.models)
+
+    def describe_weights(self, names=None) -> str:
+        names = names or [f"model {i + 1}" for i in range(len(self.models))]
+        return ", ".join(f"{name} {w:.4f}" for name, w in zip(names, self.weights))
+
+
+class Ensemble(Members):
     """``p(w | h) = sum_k weights[k] p_k(w | h)`` over ``models`` (any objects of the LM protocol).
 
     The members must share the vocabulary and the boundary convention; the
@@ -47,20 +68,17 @@ class Ensemble:
     kind = "ensemble"
 
     def __init__(self, models, weights=None):
-        models = check_members(models)
-        first = models[0]
+        super().__init__(models)
+        k = len(self.models)
         if weights is None:
-            weights = np.full(len(models), 1.0 / len(models))
+            weights = np.full(k, 1.0 / k)
         weights = np.asarray(weights, dtype=np.float64)
-        if weights.shape != (len(models),):
-            raise ValueError(f"weights must be {len(models)} numbers, one per model, got {weights.shape}")
+        if weights.shape != (k,):
+            raise ValueError(f"weights must be {k} numbers, one per model, got {weights.shape}")
         if not np.all(np.isfinite(weights)) or np.any(weights < 0) or not math.isclose(weights.sum(), 1.0,
                                                                                        abs_tol=1e-6):
             raise ValueError(f"weights must be >= 0 and sum to 1, got {weights.tolist()}")
-        self.models, self.weights = models, weights / weights.sum()
-        self.vocab, self.boundaries = first.vocab, first.boundaries
-        self.tokenizer = getattr(first, "tokenizer", None)
-        self.context_size = max(model.context_size for model in models)
+        self.weights = weights / weights.sum()
 
     def member_scores(self, contexts: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """``float64[K, n]``: each member's natural-log probability of each target."""
@@ -68,10 +86,6 @@ class Ensemble:
 
     def score(self, contexts: np.ndarray, targets: np.ndarray) -> np.ndarray:
         return mix_log(self.member_scores(contexts, targets), self.weights)
-
-    def describe_weights(self, names=None) -> str:
-        names = names or [f"model {i + 1}" for i in range(len(self.models))]
-        return ", ".join(f"{name} {w:.4f}" for name, w in zip(names, self.weights))
 
     @classmethod
     def fit_weights(cls, models, corpus, *, batch_size: int = 8192) -> "Ensemble":

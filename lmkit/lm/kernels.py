@@ -65,14 +65,20 @@ _MAGNITUDE64 = np.int64(0x7FFFFFFFFFFFFFFF)
 
 
 @jit
+def _order_key64(b):
+    """:func:`_order_key` of a float64's bits ``b: int64`` (its own inverse too)."""
+    return b ^ ((b >> 63) & _MAGNITUDE64)
+
+
+@jit
 def _max_and_special64(bits):
-    """:func:`_max_and_special` of float64 values (``bits: int64[V]``): ``(largest order key,
-    any inf or NaN)``; take the key back to its float's bits with the same map."""
+    """:func:`_max_and_special` of float64 values (``bits: int64[V]``): ``(largest``
+    :func:`_order_key64` ``, any inf or NaN)``."""
     top = np.int64(-9223372036854775808)
     special = np.int64(0)
     for i in range(bits.shape[0]):
         b = bits[i]
-        top = max(top, b ^ ((b >> 63) & _MAGNITUDE64))
+        top = max(top, _order_key64(b))
         special |= np.int64((b & _EXPONENT64) == _EXPONENT64)
     return top, special != 0
 
@@ -194,7 +200,7 @@ def loglinear_rows(logits, weights, targets, moments, log_probs, means, second, 
         if special:
             log_probs[b] = np.nan
             continue
-        word[0] = key ^ ((key >> 63) & _MAGNITUDE64)  # the key back to the float's bits
+        word[0] = _order_key64(key)  # the key back to the float's bits
         top = word.view(np.float64)[0]
         target_score = scores[targets[b]] - top
         for i in range(v):

@@ -30,10 +30,10 @@ import math
 
 import numpy as np
 
-from lmkit.lm.ensemble import check_members
+from lmkit.lm.ensemble import Members
 from lmkit.lm.kernels import loglinear_rows
 from lmkit.lm.perplexity import as_corpus, example_batches
-from lmkit.threads import blas_threads, run_parts
+from lmkit.threads import blas_threads, even_bounds, run_parts
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ NEWTON_MAX_PASSES = 20       # passes over the validation text (Newton converges
 NEWTON_TOLERANCE = 1e-9      # stop when a Newton step would gain less than this many nats per prediction
 
 
-class LogLinearEnsemble:
+class LogLinearEnsemble(Members):
     """``p(w | h) ~ exp(sum_k weights[k] log p_k(w | h))``, renormalized over the vocabulary.
 
     ``models``: objects of the language-model protocol that also have
@@ -54,24 +54,20 @@ class LogLinearEnsemble:
     kind = "log-linear ensemble"
 
     def __init__(self, models, weights=None):
-        models = check_members(models)
-        for i, model in enumerate(models, start=1):
+        super().__init__(models)
+        for i, model in enumerate(self.models, start=1):
             if not hasattr(model, "logits"):
                 kind = getattr(model, "kind", type(model).__name__)
                 raise ValueError(f"model {i} of the log-linear mixture ({kind}) gives one probability per word, "
                                  f"not whole distributions: only nplm models can be mixed log-linearly")
+        k = len(self.models)
         if weights is None:
-            weights = np.full(len(models), 1.0 / len(models))
+            weights = np.full(k, 1.0 / k)
         weights = np.asarray(weights, dtype=np.float64)
-        if weights.shape != (len(models),) or not np.all(np.isfinite(weights)):
-            raise ValueError(f"log-linear weights must be {len(models)} finite numbers, one per model, "
-                             f"got {weights.tolist()}")
-        self.models, self.weights = models, weights
-        first = models[0]
-        self.vocab, self.boundaries = first.vocab, first.boundaries
-        self.tokenizer = getattr(first, "tokenizer", None)
-        self.context_size = max(model.context_size for model in models)
-        self.block_rows = max(1, BLOCK_ELEMENTS // (len(models) * len(self.vocab)))
+        if weights.shape != (k,) or not np.all(np.isfinite(weights)):
+            raise ValueError(f"log-linear weights must be {k} finite numbers, one per model, got {weights.tolist()}")
+        self.weights = weights
+        self.block_rows = max(1, BLOCK_ELEMENTS // (k * len(self.vocab)))
 
     def _rows(self, contexts: np.ndarray, targets: np.ndarray, moments: bool):
         """One block: ``(log_probs float64[r], means float64[r, K], second float64[r, K, K], logits)``
@@ -85,7 +81,7 @@ class LogLinearEnsemble:
         second = np.empty((r, k, k) if moments else (0, k, k))
         workers = max(1, min(blas_threads(), r))
         scores, exponents = np.empty((workers, len(self.vocab))), np.empty((workers, len(self.vocab)), np.int32)
-        bounds = np.linspace(0, r, workers + 1).astype(int)
+        bounds = even_bounds(r, workers)
         targets = np.ascontiguousarray(targets, dtype=np.int32)
         run_parts(workers, lambda part: loglinear_rows(logits, self.weights, targets, moments, log_probs, means,
                                                        second, scores[part], exponents[part], bounds[part],
@@ -99,10 +95,6 @@ class LogLinearEnsemble:
             end = min(start + self.block_rows, len(targets))
             out[start:end] = self._rows(contexts[start:end], targets[start:end], False)[0]
         return out
-
-    def describe_weights(self, names=None) -> str:
-        names = names or [f"model {i + 1}" for i in range(len(self.models))]
-        return ", ".join(f"{name} {w:.4f}" for name, w in zip(names, self.weights))
 
     def likelihood_terms(self, corpus, *, batch_size: int = 8192) -> tuple[float, np.ndarray, np.ndarray, int]:
         """One pass over ``corpus``: ``(log-likelihood, gradient float64[K], Hessian float64[K, K],

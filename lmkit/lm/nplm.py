@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from lmkit.lm.config import NPLMConfig  # noqa: F401  (lmkit.lm.nplm.NPLMConfig stays where users import it)
-from lmkit.threads import blas_threads, run_parts, single_threaded_blas
+from lmkit.threads import blas_threads, even_bounds, run_parts, single_threaded_blas
 from lmkit.nn.activations import get_activation, recommended_init
 from lmkit.nn.batchnorm import BatchNorm
 from lmkit.nn.dropout import Dropout
@@ -291,7 +291,7 @@ class NPLM:
         logits = logits[:n]
         dz = self._workspace["dz"][:n] if train else None
         scale = 1.0 / n if train else 1.0
-        bounds = np.linspace(0, n, workers + 1).astype(int)
+        bounds = even_bounds(n, workers)
         kbufs = self._kernel_rows(workers, weights.shape[0])
 
         def rows(part: int) -> None:
@@ -329,7 +329,7 @@ class NPLM:
         """``{"O": dL/dO = dlogits^T z, "b": column sums}``, rows ``[lo, hi)`` of ``O`` per thread."""
         ws = self._workspace
         grad_O, grad_b = ws["grad_O"], ws["grad_b"]
-        cols = np.linspace(0, len(self.vocab), workers + 1).astype(int)
+        cols = even_bounds(len(self.vocab), workers)
 
         def output_grads(part: int) -> None:
             lo, hi = cols[part], cols[part + 1]
@@ -419,7 +419,7 @@ class NPLM:
             for start in range(0, len(contexts), rows):
                 block = out[start:start + rows]
                 z = self._forward(contexts[start:start + rows], train=False)["z"]
-                bounds = np.linspace(0, len(block), workers + 1).astype(int)
+                bounds = even_bounds(len(block), workers)
 
                 def product(part: int) -> None:
                     lo, hi = bounds[part], bounds[part + 1]

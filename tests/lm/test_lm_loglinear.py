@@ -28,7 +28,7 @@ def _random_models(vocab, seed: int = 0) -> list:
     models = []
     for shape in SHAPES:
         model = NPLM(NPLMConfig(**shape, threads=1)).build(vocab, rng=rng)
-        for name, array in model.state_arrays().items():
+        for array in model.state_arrays().values():
             array[...] = rng.normal(0.0, 0.6, array.shape)
         randomize_biases(model, rng)
         models.append(model)

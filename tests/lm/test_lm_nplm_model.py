@@ -153,6 +153,16 @@ def test_blas_thread_control_round_trips():
         set_blas_threads(before)
 
 
+@pytest.mark.parametrize("n,parts", [(0, 1), (5, 1), (7, 3), (17905, 2), (3, 4)])
+def test_even_bounds_split_a_range_into_contiguous_parts_of_near_equal_size(n, parts):
+    from lmkit.threads import even_bounds
+
+    bounds = even_bounds(n, parts)
+    assert len(bounds) == parts + 1 and bounds[0] == 0 and bounds[-1] == n
+    sizes = np.diff(bounds)
+    assert np.all(sizes >= 0) and sizes.max() - sizes.min() <= 1
+
+
 @pytest.mark.parametrize("threads", [0, 1, 3])  # 0/1: BLAS + numba's parallel softmax; 3: row-split threads
 @pytest.mark.parametrize("hidden,direct", [(6, True), (6, False), (0, True)])
 def test_float32_training_step_matches_float64(hidden, direct, threads, monkeypatch):
