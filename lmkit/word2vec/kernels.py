@@ -123,6 +123,17 @@ class Tables(NamedTuple):
     nll: np.ndarray           # float32[TABLE_SIZE]
 
 
+def no_tree(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(codes, points, code_lengths)`` of a run without hierarchical softmax: ``n`` words with empty codes,
+    in the dtypes the kernel is compiled for (the one place they are spelled for placeholders)."""
+    return np.zeros((n, 0), np.uint8), np.zeros((n, 0), np.int32), np.zeros(n, np.int32)
+
+
+def no_sampler() -> tuple[np.ndarray, np.ndarray]:
+    """``(threshold, alias)`` of a run without negative sampling: a one-entry alias table, never read."""
+    return np.zeros(1, np.int64), np.zeros(1, np.int32)
+
+
 class Settings(NamedTuple):
     """The objective's options and the learning-rate schedule (scalars)."""
 

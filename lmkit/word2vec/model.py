@@ -270,12 +270,12 @@ class Word2Vec:
             tree = build_huffman(counts, self.tree_ties)
             codes, points, lengths = tree.codes, tree.points, tree.lengths
         else:
-            codes, points, lengths = np.zeros((n, 0), np.uint8), np.zeros((n, 0), np.int32), np.zeros(n, np.int32)
+            codes, points, lengths = kernels.no_tree(n)
         if self.syn1neg.shape[0] > 0:
             table = unigram_table(counts, c.ns_exponent)
             threshold, alias = table.threshold, table.alias
         else:
-            threshold, alias = np.zeros(1, np.int64), np.zeros(1, np.int32)
+            threshold, alias = kernels.no_sampler()
         sigmoid, nll = kernels.logistic_tables()
         return Arrays(kernels.Weights(self.syn0, self.syn1, self.syn1neg),
                       kernels.Tables(codes=codes, points=points, code_lengths=lengths, threshold=threshold,

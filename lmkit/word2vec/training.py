@@ -257,9 +257,7 @@ def kernel_arguments_for(vector_size: int) -> tuple:
     d = vector_size
     rows = np.zeros((1, d), np.float32)
     arrays = Arrays(kernels.Weights(rows, rows.copy(), rows.copy()),
-                    kernels.Tables(codes=np.zeros((1, 1), np.uint8), points=np.zeros((1, 1), np.int32),
-                                   code_lengths=np.zeros(1, np.int32), threshold=np.zeros(1, np.int64),
-                                   alias=np.zeros(1, np.int32), keep=np.ones(1, np.float32),
+                    kernels.Tables(*kernels.no_tree(1), *kernels.no_sampler(), keep=np.ones(1, np.float32),
                                    sigmoid=np.zeros(1, np.float32), nll=np.zeros(1, np.float32)))
     objective = Objective(cbow=False, cbow_mean=True, negative=1, window=1, batched=True)
     progress = np.zeros((1, ROW_WIDTH), np.int64)

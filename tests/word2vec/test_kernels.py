@@ -125,8 +125,7 @@ def test_negatives_never_hit_the_target():
     empty = np.zeros((0, 2), np.float32)
     out_rows, labels = np.zeros(21, np.int32), np.zeros(21, np.float32)
     weights = kernels.Weights(syn0, empty, syn1neg)
-    tables = kernels.Tables(np.zeros((4, 0), np.uint8), np.zeros((4, 0), np.int32), np.zeros(4, np.int32),
-                            table.threshold, table.alias, np.ones(4, np.float32), sigmoid, nll)
+    tables = kernels.Tables(*kernels.no_tree(4), table.threshold, table.alias, np.ones(4, np.float32), sigmoid, nll)
     scratch = kernels.Scratch(np.zeros(1, np.uint64), np.zeros(1, np.int32), np.zeros(2, np.int32), out_rows,
                               labels, np.zeros((1, 2), np.float32), np.zeros(2, np.float32),
                               np.zeros((1, 2), np.int32), np.zeros(1, np.int32), np.zeros(1, np.int32),
