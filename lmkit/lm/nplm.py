@@ -172,8 +172,9 @@ class NPLM:
 
     # ------------------------------------------------------------------ forward / backward
     def _buffers(self, batch: int) -> dict[str, np.ndarray]:
-        """Preallocated ``x``, ``z``, ``logits`` and ``losses`` for ``batch`` rows; ``dz``, ``grad_O`` and
-        ``grad_b`` of the output layer stay in the workspace."""
+        """Preallocated ``x``, ``z``, ``logits`` and ``losses`` for ``batch`` rows; ``dz``, ``grad_O``,
+        ``grad_b`` and ``ones`` (the bias gradient's summing vector) of the output layer stay in the
+        workspace."""
         ws = self._workspace
         if ws.get("batch", 0) < batch:
             cfg = self.config
@@ -184,6 +185,7 @@ class NPLM:
                       dz=np.empty((batch, self.n_inputs), self.dtype),
                       grad_O=np.empty_like(self.O),
                       grad_b=np.empty_like(self.b),
+                      ones=np.ones(batch, self.dtype),
                       losses=np.empty(batch, np.float64))
         return {name: ws[name][:batch] for name in ("x", "z", "logits", "losses")}
 
@@ -326,15 +328,17 @@ class NPLM:
             rows[np.arange(len(t)), t] -= scale
 
     def _output_grads(self, dlogits: np.ndarray, z: np.ndarray, workers: int) -> dict[str, np.ndarray]:
-        """``{"O": dL/dO = dlogits^T z, "b": column sums}``, rows ``[lo, hi)`` of ``O`` per thread."""
+        """``{"O": dL/dO = dlogits^T z, "b": column sums}``, rows ``[lo, hi)`` of ``O`` per thread.
+        The column sums are a product with a vector of ones: BLAS's gemv reads the ``[B, V]`` gradient
+        2-3x faster than ``np.sum(axis=0)`` (~0.7 ms of the ~55 ms of an MLP9 step on 1 thread)."""
         ws = self._workspace
-        grad_O, grad_b = ws["grad_O"], ws["grad_b"]
+        grad_O, grad_b, ones = ws["grad_O"], ws["grad_b"], ws["ones"][:len(dlogits)]
         cols = even_bounds(len(self.vocab), workers)
 
         def output_grads(part: int) -> None:
             lo, hi = cols[part], cols[part + 1]
             np.matmul(dlogits[:, lo:hi].T, z, out=grad_O[lo:hi])
-            np.sum(dlogits[:, lo:hi], axis=0, out=grad_b[lo:hi])
+            np.matmul(ones, dlogits[:, lo:hi], out=grad_b[lo:hi])
 
         run_parts(workers, output_grads)
         return {"O": grad_O, "b": grad_b}
@@ -362,7 +366,7 @@ class NPLM:
         grad_O[ws["sampled_rows"]] = 0
         grad_b[ws["sampled_rows"]] = 0
         grad_O[candidates] = dlogits.T @ z
-        grad_b[candidates] = dlogits.sum(axis=0)
+        grad_b[candidates] = ws["ones"][:n] @ dlogits
         ws["sampled_rows"] = candidates
         return {"O": grad_O, "b": grad_b}, dz
 
