@@ -20,9 +20,9 @@ well is here:
   The exponential is a float32 Cephes-style polynomial, ``exp(x) = 2^k p(r)``
   with ``k = round(x / ln 2)``, ``|r| <= ln 2 / 2``, relative error < 2e-7,
   which the compiler vectorizes (libm's ``expf`` is a scalar call, about 4x
-  slower here); ``2^k`` is added to the float's exponent bits.  Row sums are
+  slower here); ``2^k`` is a float built from its exponent bits.  Row sums are
   accumulated in float64.  The row maximum is taken over the floats' bit
-  patterns as order-preserving integers (:func:`_max_and_special`): LLVM
+  patterns as order-preserving integers (:func:`_add_bias_max_and_special`): LLVM
   vectorizes an integer maximum but not a float one, which ran one element a
   step and cost more than the rest of the kernel.  A row holding NaN or inf
   (all exponent bits set) gets a NaN loss, which the trainer turns into a
@@ -33,8 +33,7 @@ well is here:
   and, for fitting the weights, the mixture's expectations of the members'
   logits and of their pairwise products, in float64.
 
-Every kernel takes preallocated arrays only; ``kbuf: int32[V]`` holds the
-exponents of one row (one per thread).
+Every kernel takes preallocated arrays only.
 """
 from __future__ import annotations
 
@@ -72,8 +71,8 @@ def _order_key64(b):
 
 @jit
 def _max_and_special64(bits):
-    """:func:`_max_and_special` of float64 values (``bits: int64[V]``): ``(largest``
-    :func:`_order_key64` ``, any inf or NaN)``."""
+    """``(largest`` :func:`_order_key64` ``, any inf or NaN)`` of the float64 values whose bit patterns
+    are ``bits: int64[V]`` (integer operations only, so the loop vectorizes)."""
     top = np.int64(-9223372036854775808)
     special = np.int64(0)
     for i in range(bits.shape[0]):
@@ -111,61 +110,73 @@ def _order_key(b):
 
 
 @jit
-def _max_and_special(bits):
-    """``(key, special)`` of the float32 values whose bit patterns are ``bits: int32[V]``:
-    the largest :func:`_order_key`, and whether any value is inf or NaN.  Integer operations
-    only, so the loop vectorizes."""
+def _add_bias_max_and_special(row, bias):
+    """``row += bias`` in place, returning ``(key, special)`` of the sums: the largest
+    :func:`_order_key` of their bits and whether any is inf or NaN.  The maximum is taken over
+    the keys (integers) so the loop vectorizes; the float's bits come from a scalar view."""
     top = np.int32(-2147483648)
     special = np.int32(0)
-    for i in range(bits.shape[0]):
-        b = bits[i]
+    for i in range(row.shape[0]):
+        y = row[i] + bias[i]
+        row[i] = y
+        b = np.float32(y).view(np.int32)
         top = max(top, _order_key(b))
         special |= np.int32((b & _EXPONENT) == _EXPONENT)
     return top, special != 0
 
 
 @jit
-def softmax_rows(logits, bias, targets, scale, write_grad, losses, kbuf, first, last):
+def _exp_below(row, mx):
+    """``row[i] = exp(row[i] - mx)`` in place for a row whose maximum is ``mx`` (so every exponent is
+    <= 0): ``2^k p(r)``, the power of two ``2^k`` built from its exponent bits; inputs clamped at
+    ``_MIN_X`` keep ``k >= -126``, so ``2^k`` and every result are normal float32s."""
+    for i in range(row.shape[0]):
+        xv = max(row[i] - mx, _MIN_X)
+        k = np.floor(xv * _LOG2E + np.float32(0.5))
+        r = xv - k * _LN2_HI - k * _LN2_LO
+        p = _C0 * r + _C1
+        p = p * r + _C2
+        p = p * r + _C3
+        p = p * r + _C4
+        p = p * r + _C5
+        power = np.int32((np.int32(k) + np.int32(127)) << np.int32(23)).view(np.float32)
+        row[i] = (p * r * r + r + np.float32(1.0)) * power
+
+
+@jit
+def _sum64(row):
+    """The float64 sum of a float32 row (a loop of its own: summing inside :func:`_exp_below`'s
+    loop keeps LLVM from vectorizing it)."""
+    total = 0.0
+    for i in range(row.shape[0]):
+        total += row[i]
+    return total
+
+
+@jit
+def softmax_rows(logits, bias, targets, scale, write_grad, losses, first, last):
     """Fused bias, softmax and cross-entropy over rows ``[first, last)`` of ``logits + bias``, in place.
 
     ``logits: float32[B, V]`` (before the output bias ``bias: float32[V]``) --
     rows overwritten with ``scale * (softmax - onehot)`` when ``write_grad``,
     else with unnormalized exponentials (clobbered); ``targets: int32[B]``;
     ``losses: float64[B]`` receives ``-log p[target]`` (NaN for a row holding
-    NaN/inf); ``kbuf: int32[V]`` scratch.
+    NaN/inf).  Three passes over a row, four when training (it stays in L2).
     """
-    v = logits.shape[1]
     for b in range(first, last):
         row = logits[b]
-        bits = row.view(np.int32)
-        for i in range(v):
-            row[i] += bias[i]
-        key, special = _max_and_special(bits)
+        key, special = _add_bias_max_and_special(row, bias)
         if special:
             losses[b] = np.nan
             continue
-        kbuf[0] = _order_key(key)  # the key back to the float's bits
-        mx = kbuf.view(np.float32)[0]
+        mx = np.int32(_order_key(key)).view(np.float32)  # the key back to the float
         target_logit = row[targets[b]] - mx
-        for i in range(v):
-            xv = max(row[i] - mx, _MIN_X)
-            k = np.floor(xv * _LOG2E + np.float32(0.5))
-            r = xv - k * _LN2_HI - k * _LN2_LO
-            p = _C0 * r + _C1
-            p = p * r + _C2
-            p = p * r + _C3
-            p = p * r + _C4
-            p = p * r + _C5
-            row[i] = p * r * r + r + np.float32(1.0)
-            kbuf[i] = np.int32(k)
-        total = 0.0
-        for i in range(v):
-            bits[i] += kbuf[i] << 23
-            total += row[i]
+        _exp_below(row, mx)
+        total = _sum64(row)
         losses[b] = np.log(total) - target_logit
         if write_grad:
             factor = np.float32(scale / total)
-            for i in range(v):
+            for i in range(row.shape[0]):
                 row[i] *= factor
             row[targets[b]] -= np.float32(scale)
 

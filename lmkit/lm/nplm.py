@@ -294,12 +294,11 @@ class NPLM:
         dz = self._workspace["dz"][:n] if train else None
         scale = 1.0 / n if train else 1.0
         bounds = even_bounds(n, workers)
-        kbufs = self._kernel_rows(workers, weights.shape[0])
 
         def rows(part: int) -> None:
             lo, hi = bounds[part], bounds[part + 1]
             np.matmul(z[lo:hi], weights.T, out=logits[lo:hi])
-            self._softmax_rows(logits, bias, targets, scale, train, kbufs[part], lo, hi)
+            self._softmax_rows(logits, bias, targets, scale, train, lo, hi)
             if train:
                 np.matmul(logits[lo:hi], weights, out=dz[lo:hi])
 
@@ -307,7 +306,7 @@ class NPLM:
         return logits, dz
 
     def _softmax_rows(self, logits: np.ndarray, bias: np.ndarray, targets: np.ndarray, scale: float,
-                      train: bool, kbuf: np.ndarray, lo: int, hi: int) -> None:
+                      train: bool, lo: int, hi: int) -> None:
         """The one place the output bias is added: rows ``[lo, hi)`` of ``logits + bias`` through the
         softmax; ``-log p(target)`` into the workspace's ``losses`` and, when training,
         ``scale * (softmax - onehot)`` in place of the logits.  Float32: the fused kernel
@@ -316,7 +315,7 @@ class NPLM:
 
         losses = self._workspace["losses"]
         if self.dtype == np.float32:
-            softmax_rows(logits, bias, targets, np.float32(scale), train, losses, kbuf, lo, hi)
+            softmax_rows(logits, bias, targets, np.float32(scale), train, losses, lo, hi)
             return
         rows, t = logits[lo:hi], targets[lo:hi]
         rows += bias
@@ -369,13 +368,6 @@ class NPLM:
         grad_b[candidates] = ws["ones"][:n] @ dlogits
         ws["sampled_rows"] = candidates
         return {"O": grad_O, "b": grad_b}, dz
-
-    def _kernel_rows(self, workers: int, width: int) -> np.ndarray:
-        """``int32[workers, >= width]`` scratch rows of :func:`~lmkit.lm.kernels.softmax_rows`, one per thread."""
-        kbufs = self._workspace.get("kbufs")
-        if kbufs is None or kbufs.shape[0] < workers or kbufs.shape[1] < width:
-            kbufs = self._workspace["kbufs"] = np.empty((workers, max(width, len(self.vocab))), np.int32)
-        return kbufs
 
     def score(self, contexts: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """``float64[n]``: ``log p(targets[i] | contexts[i])``, exact softmax, evaluation mode.

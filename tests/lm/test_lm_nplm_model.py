@@ -13,6 +13,7 @@ from lmkit.lm.kernels import gather_features, softmax_rows
 from lmkit.lm.nplm import NPLM, NPLMConfig
 from lmkit.lm.perplexity import perplexity
 from lmkit.nn.gradcheck import check_gradient
+from lmkit.threads import even_bounds
 
 
 def _batch(corpus, context, n=12, seed=0):
@@ -67,10 +68,9 @@ def test_gather_kernel_matches_numpy():
 
 def _softmax_in_parts(logits, bias, targets, scale, write_grad, losses, parts):
     """softmax_rows over the batch split into ``parts`` row ranges, as the output layer's threads do."""
-    bounds = np.linspace(0, len(targets), parts + 1).astype(int)
-    kbuf = np.empty((parts, logits.shape[1]), np.int32)
+    bounds = even_bounds(len(targets), parts)
     for part in range(parts):
-        softmax_rows(logits, bias, targets, scale, write_grad, losses, kbuf[part], bounds[part], bounds[part + 1])
+        softmax_rows(logits, bias, targets, scale, write_grad, losses, bounds[part], bounds[part + 1])
 
 
 @pytest.mark.parametrize("parts", [1, 3])
@@ -155,8 +155,6 @@ def test_blas_thread_control_round_trips():
 
 @pytest.mark.parametrize("n,parts", [(0, 1), (5, 1), (7, 3), (17905, 2), (3, 4)])
 def test_even_bounds_split_a_range_into_contiguous_parts_of_near_equal_size(n, parts):
-    from lmkit.threads import even_bounds
-
     bounds = even_bounds(n, parts)
     assert len(bounds) == parts + 1 and bounds[0] == 0 and bounds[-1] == n
     sizes = np.diff(bounds)
