@@ -51,6 +51,15 @@ class Members:
         self.tokenizer = getattr(first, "tokenizer", None)
         self.context_size = max(model.context_size for model in self.models)
 
+    def _weights_or_equal(self, weights, what: str) -> np.ndarray:
+        """``float64[K]``: ``weights`` as given, or ``1/K`` each when None; ValueError naming ``what``
+        unless they are K finite numbers (each subclass adds its own constraints)."""
+        k = len(self.models)
+        weights = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=np.float64)
+        if weights.shape != (k,) or not np.all(np.isfinite(weights)):
+            raise ValueError(f"{what} must be {k} finite numbers, one per model, got {weights.tolist()}")
+        return weights
+
     def describe_weights(self, names=None) -> str:
         names = names or [f"model {i + 1}" for i in range(len(self.models))]
         return ", ".join(f"{name} {w:.4f}" for name, w in zip(names, self.weights))
@@ -69,14 +78,8 @@ class Ensemble(Members):
 
     def __init__(self, models, weights=None):
         super().__init__(models)
-        k = len(self.models)
-        if weights is None:
-            weights = np.full(k, 1.0 / k)
-        weights = np.asarray(weights, dtype=np.float64)
-        if weights.shape != (k,):
-            raise ValueError(f"weights must be {k} numbers, one per model, got {weights.shape}")
-        if not np.all(np.isfinite(weights)) or np.any(weights < 0) or not math.isclose(weights.sum(), 1.0,
-                                                                                       abs_tol=1e-6):
+        weights = self._weights_or_equal(weights, "weights")
+        if np.any(weights < 0) or not math.isclose(weights.sum(), 1.0, abs_tol=1e-6):
             raise ValueError(f"weights must be >= 0 and sum to 1, got {weights.tolist()}")
         self.weights = weights / weights.sum()
 

@@ -60,14 +60,8 @@ class LogLinearEnsemble(Members):
                 kind = getattr(model, "kind", type(model).__name__)
                 raise ValueError(f"model {i} of the log-linear mixture ({kind}) gives one probability per word, "
                                  f"not whole distributions: only nplm models can be mixed log-linearly")
-        k = len(self.models)
-        if weights is None:
-            weights = np.full(k, 1.0 / k)
-        weights = np.asarray(weights, dtype=np.float64)
-        if weights.shape != (k,) or not np.all(np.isfinite(weights)):
-            raise ValueError(f"log-linear weights must be {k} finite numbers, one per model, got {weights.tolist()}")
-        self.weights = weights
-        self.block_rows = max(1, BLOCK_ELEMENTS // (k * len(self.vocab)))
+        self.weights = self._weights_or_equal(weights, "log-linear weights")
+        self.block_rows = max(1, BLOCK_ELEMENTS // (len(self.models) * len(self.vocab)))
 
     def _rows(self, contexts: np.ndarray, targets: np.ndarray, moments: bool):
         """One block: ``(log_probs float64[r], means float64[r, K], second float64[r, K, K], logits)``

@@ -92,6 +92,8 @@ def test_weights_and_members_are_checked():
         Ensemble(models, [0.5, 0.5, 0.5])
     with pytest.raises(ValueError, match="one per model"):
         Ensemble(models, [0.5, 0.5])
+    with pytest.raises(ValueError, match="finite numbers"):
+        Ensemble(models, [0.5, np.nan, 0.5])
     other = KneserNey(2, boundaries="stream").fit(train)
     with pytest.raises(ValueError, match="model 2 .*boundaries"):
         Ensemble([models[0], other])
