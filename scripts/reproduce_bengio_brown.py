@@ -23,7 +23,8 @@ DIR ...`` adds the NPLMs other runs left in those folders: each member alone,
 their ensemble (the linear mixture of :mod:`lmkit.lm.ensemble`, weights fitted
 by EM on validation) and the ensemble with the best Kneser-Ney model;
 ``--log-linear`` also their log-linear mixture (:mod:`lmkit.lm.loglinear`),
-alone and mixed linearly with the best Kneser-Ney model.
+alone and mixed linearly with the best Kneser-Ney model (one weight, and
+one weight per frequency class of the context).
 
 Default recipe (n=5, h=200, m=60, no direct connections; chosen on
 brown:valid, never on test):
@@ -261,19 +262,23 @@ def main() -> None:
             mix = Mixture(nplm, other, weight)
         valid_mix, test_mix = evaluate(mix)
         rows.append((label, "mixture", valid_mix, test_mix.perplexity, time.perf_counter() - t0, mix_row))
-    # the paper's third kind of mix: weights by frequency class of the context, counted on the
-    # training split; the context length (1-3 last words) is chosen on validation
-    t0 = time.perf_counter()
-    candidates = []
-    for length in (1, 2, 3):
-        classes = ContextFrequency(splits["train"], length=length, boundaries="stream")
-        mix = Mixture.fit_weight(nplm, kns[best_order], splits["valid"], classes=classes)
-        candidates.append((perplexity(mix, splits["valid"]).perplexity, length, mix))
-    valid_mix, length, mix = min(candidates, key=lambda c: c[0])
-    rows.append((f"NPLM + KN{best_order}, weights by context", f"{length}-word context classes", valid_mix,
-                 perplexity(mix, splits["test"]).perplexity, time.perf_counter() - t0, mix_row))
-    print(f"weights by frequency class of the context (validation perplexity by context length: "
-          + ", ".join(f"{n} words {v:.1f}" for v, n, _ in candidates) + f"): {mix.describe_weight()}")
+    def mix_by_context(model, label):
+        """The paper's third kind of mix: ``model`` and the best KN with one weight per frequency class
+        of the context, counted on the training split; the context length (1-3 last words) chosen on
+        validation.  Appends the row and prints the weights."""
+        t0 = time.perf_counter()
+        candidates = []
+        for length in (1, 2, 3):
+            classes = ContextFrequency(splits["train"], length=length, boundaries="stream")
+            mix = Mixture.fit_weight(model, kns[best_order], splits["valid"], classes=classes)
+            candidates.append((perplexity(mix, splits["valid"]).perplexity, length, mix))
+        valid_mix, length, mix = min(candidates, key=lambda c: c[0])
+        rows.append((f"{label} + KN{best_order}, weights by context", f"{length}-word context classes", valid_mix,
+                     perplexity(mix, splits["test"]).perplexity, time.perf_counter() - t0, mix_row))
+        print(f"{label}: weights by frequency class of the context (validation perplexity by context length: "
+              + ", ".join(f"{n} words {v:.1f}" for v, n, _ in candidates) + f"): {mix.describe_weight()}")
+
+    mix_by_context(nplm, "NPLM")
     if args.ensemble_with:
         members, names = [nplm], [str(workdir)]
         for folder in args.ensemble_with:
@@ -305,6 +310,7 @@ def main() -> None:
             valid_mix, test_mix = evaluate(mix)
             rows.append((f"log-linear mix + KN{best_order}", f"weight {mix.describe_weight()} on valid", valid_mix,
                          test_mix.perplexity, time.perf_counter() - t0, mix_row))
+            mix_by_context(ensemble, "log-linear mix")
 
     print(f"\nNPLM {shape}: {config}")
     if nplm.history:
@@ -316,10 +322,10 @@ def main() -> None:
               f"valid ppl {r['valid_ppl']:7.1f}"
               + (f" (last weights {r['valid_ppl_last']:7.1f})" if "valid_ppl_last" in r else ""))
     print(f"test set: {test.describe()}")
-    print(f"\n{'model':32} {'settings':26} {'valid':>7} {'test':>7} {'time':>7}   paper row: valid / test")
+    print(f"\n{'model':42} {'settings':26} {'valid':>7} {'test':>7} {'time':>7}   paper row: valid / test")
     for name, settings, v, t, seconds, paper_name in rows:
         pv, pt = PAPER[paper_name][7:]
-        print(f"{name:32} {settings:26} {v:7.1f} {t:7.1f} {seconds:6.0f}s   {paper_name}: {pv} / {pt}")
+        print(f"{name:42} {settings:26} {v:7.2f} {t:7.2f} {seconds:6.0f}s   {paper_name}: {pv} / {pt}")
     print("(the paper's mix averages the network with a deleted-interpolation trigram, weight 0.5; "
           "our |V| is 17,905 against the paper's 16,383, which raises every perplexity a little)")
     print_paper_table()
