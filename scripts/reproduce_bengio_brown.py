@@ -175,6 +175,8 @@ def main() -> None:
                         help="> 0: validate and keep an exponential average of the weights, this decay per update")
     parser.add_argument("--validate-last", action=argparse.BooleanOptionalAction, default=False,
                         help="also validate the last weights each epoch (a diagnostic; 9.2 s an epoch at h=200)")
+    parser.add_argument("--validate-every", type=int, default=1,
+                        help="validate every Nth epoch only (and the last): ~14 s of a ~70 s sampled epoch at n=10")
     parser.add_argument("--clip-norm", type=float, default=0.0)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=200)
@@ -233,7 +235,7 @@ def main() -> None:
                         output_optimizer=args.output_optimizer, output_lr=args.output_lr,
                         weight_decay=args.weight_decay, decoupled_weight_decay=args.decoupled_weight_decay,
                         plateau_factor=args.plateau_factor, weight_average=args.weight_average,
-                        validate_last=args.validate_last,
+                        validate_last=args.validate_last, validate_every=args.validate_every,
                         clip_norm=args.clip_norm,
                         batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
                         time_limit=args.time_limit * 60,

@@ -56,6 +56,9 @@ class NPLMConfig:
                                         "scales the rate by this")
     weight_average: float = option(0.0, "> 0: validate and keep an exponential average of the weights, this "
                                         "decay per update (e.g. 0.999)")
+    validate_every: int = option(1, "validate after every Nth epoch only (and after the last one, the sampled "
+                                    "phase's last and the one that reaches the time limit): patience counts "
+                                    "validations; the pass costs ~20% of a sampled Brown epoch")
     validate_last: bool = option(True, "with weight averaging: also validate the last weights (valid_ppl_last), "
                                        "a diagnostic pass over the validation text")
     sampled_epochs: int = option(0, "the first N epochs train with the sampled softmax (lmkit.lm.sampled), ~5x "
@@ -107,6 +110,8 @@ class NPLMConfig:
             raise ValueError(f"sampled_words must be >= 1 with sampled_epochs, got {self.sampled_words}")
         if self.cooldown_epochs > self.epochs:
             raise ValueError(f"cooldown_epochs must be <= epochs={self.epochs}, got {self.cooldown_epochs}")
+        if self.validate_every < 1:
+            raise ValueError(f"validate_every must be >= 1, got {self.validate_every}")
         if self.time_limit < 0:
             raise ValueError(f"time_limit must be >= 0, got {self.time_limit}")
         if self.output_lr < 0:

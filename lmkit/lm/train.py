@@ -40,8 +40,9 @@ under Kneser-Ney; an SGD-family step moves them by ``lr * p_j``, as the
 paper's plain SGD did.  Four optimizer instances carry the groups (input /
 output x decayed / undecayed).
 
-After each epoch the validation perplexity decides early stopping
-(``patience`` epochs without improvement).  With ``plateau_factor > 0`` a
+After each epoch (or each ``validate_every``-th: the pass over validation
+costs ~20% of a sampled Brown epoch) the validation perplexity decides early
+stopping (``patience`` validations without improvement).  With ``plateau_factor > 0`` a
 worse epoch also puts the best weights back and multiplies the rate by that
 factor (the optimizer state is kept), the "halve the rate when validation
 stops improving" rule of Mikolov's RNNLM training.  With ``weight_average =
@@ -319,6 +320,16 @@ class _Training:
                 "train_ppl": _perplexity(loss_sum / seen), "tokens_per_s": seen / elapsed, "seconds": elapsed,
                 "lr": self.optimizers.weights.lr, "objective": "sampled softmax" if sampled else "exact softmax"}
 
+    def validation_due(self, epoch: int, elapsed: float) -> bool:
+        """Whether ``epoch`` (just trained, ``elapsed`` seconds into the run) is validated: every
+        ``validate_every``-th epoch, and always the last planned one, the sampled phase's last and the
+        one that reaches the time limit, so a run never ends on weights it has not scored.  Without a
+        validation split every epoch "validates" (its weights are kept, as before)."""
+        cfg = self.cfg
+        return (self.valid is None or epoch % cfg.validate_every == 0 or epoch >= cfg.epochs
+                or (self.is_sampled(epoch) and epoch == cfg.sampled_epochs)
+                or 0 < cfg.time_limit <= elapsed)
+
     def validate(self, record: dict) -> dict | None:
         """Put ``valid_ppl`` (of the averaged weights, when averaging) into ``record``; returns the last
         iterate's arrays when the averaged weights were loaded in their place (None otherwise)."""
@@ -334,12 +345,13 @@ class _Training:
             record["valid_ppl"] = perplexity(self.model, self.valid).perplexity
         return last_arrays
 
-    def keep_or_revert(self, record: dict, last_arrays: dict | None) -> None:
+    def keep_or_revert(self, record: dict, last_arrays: dict | None, validated: bool = True) -> None:
         """Keep the epoch's weights if validation improved (saving them), count a bad epoch otherwise,
-        end a stalled sampled phase, and go back to the best weights (plateau rule) or on from the last."""
+        end a stalled sampled phase, and go back to the best weights (plateau rule) or on from the last.
+        An epoch not ``validated`` (see :meth:`validation_due`) is only recorded: training goes on."""
         cfg, model, progress = self.cfg, self.model, self.progress
         epoch, sampled = record["epoch"], record["objective"] == "sampled softmax"
-        improved = record["valid_ppl"] < progress.best if "valid_ppl" in record else True
+        improved = record["valid_ppl"] < progress.best if "valid_ppl" in record else validated
         progress.epoch = epoch
         progress.history.append(record)
         if improved:
@@ -348,7 +360,7 @@ class _Training:
             self.best_arrays = {name: a.copy() for name, a in model.state_arrays().items()}
             if self.output is not None:
                 model.save(self.output)
-        else:
+        elif validated:
             progress.bad_epochs += 1
         if "valid_ppl" in record:
             record["best_valid_ppl"] = progress.best
@@ -358,7 +370,7 @@ class _Training:
                 logger.info("the sampled softmax stopped improving after epoch %d: exact softmax from here", epoch)
             progress.sampled_until = epoch
             progress.bad_epochs = 0
-        if not improved and cfg.plateau_factor > 0 and self.best_arrays is not None:
+        if validated and not improved and cfg.plateau_factor > 0 and self.best_arrays is not None:
             model.load_state_arrays(self.best_arrays)  # go on from the best weights at a lower rate
             if self.average is not None:
                 self.average.reset(self.best_arrays)
@@ -368,7 +380,8 @@ class _Training:
             model.load_state_arrays(last_arrays)
         logger.info("epoch %d: train ppl %.2f%s, %s%s%.0f tokens/s", epoch, record["train_ppl"],
                     " (sampled softmax)" if sampled else "",
-                    f"valid ppl {record['valid_ppl']:.2f}, " if "valid_ppl" in record else "",
+                    f"valid ppl {record['valid_ppl']:.2f}, " if "valid_ppl" in record
+                    else "" if validated else "not validated, ",
                     f"last weights {record['valid_ppl_last']:.2f}, " if "valid_ppl_last" in record else "",
                     record["tokens_per_s"])
 
@@ -410,8 +423,9 @@ def fit(model, corpus, valid=None, *, output=None, resume: bool = False, verbose
         while training.more_epochs():
             callbacks.epoch_begin(run, progress.epoch + 1)
             record = training.run_epoch(run, callbacks)
-            last_arrays = training.validate(record)
-            training.keep_or_revert(record, last_arrays)
+            validated = training.validation_due(record["epoch"], run.elapsed)
+            last_arrays = training.validate(record) if validated else None
+            training.keep_or_revert(record, last_arrays, validated)
             run.epoch = progress.epoch
             callbacks.epoch_end(run, record)
             training.checkpoint()

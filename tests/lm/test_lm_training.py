@@ -261,6 +261,32 @@ def test_weight_average_is_validated_kept_and_saved(tmp_path, monkeypatch):
         NPLMConfig(weight_average=1.0).validate()
 
 
+def test_validate_every_scores_every_nth_epoch_and_never_ends_unscored(tmp_path):
+    """validate_every = 3 over 7 epochs scores epochs 3, 6 and 7 (the last), with the same figures as
+    scoring every epoch (validation does not change training here: no plateau rule), and keeps the
+    best of those three; the sampled phase's last epoch and the one reaching the time limit are scored too."""
+    train, valid = train_valid(3)
+    config = dict(SMALL, lr=0.03, epochs=7, patience=10, weight_average=0.9, dropout_hidden=0.2)
+    every = NPLM(NPLMConfig(**config)).fit(train, valid, verbose=False)
+    sparse = NPLM(NPLMConfig(**config, validate_every=3)).fit(train, valid, output=tmp_path / "m.lmkit",
+                                                            verbose=False)
+    scored = {r["epoch"]: r["valid_ppl"] for r in sparse.history if "valid_ppl" in r}
+    assert list(scored) == [3, 6, 7] and len(sparse.history) == 7
+    assert scored == {r["epoch"]: r["valid_ppl"] for r in every.history if r["epoch"] in scored}
+    assert [r["train_loss"] for r in sparse.history] == [r["train_loss"] for r in every.history]
+    best = min(scored.values())
+    assert min(r["valid_ppl"] for r in every.history) < best  # an unscored epoch was better: not kept
+    assert perplexity(sparse, valid).perplexity == pytest.approx(best, rel=1e-12)
+    assert perplexity(NPLM.load(tmp_path / "m.lmkit"), valid).perplexity == pytest.approx(best, rel=1e-12)
+    sampled = NPLM(NPLMConfig(**dict(config, epochs=3), validate_every=5, sampled_epochs=2,
+                              sampled_words=6)).fit(train, valid, verbose=False)
+    assert [r["epoch"] for r in sampled.history if "valid_ppl" in r] == [2, 3]
+    timed = NPLM(NPLMConfig(**config, validate_every=5, time_limit=1e-9)).fit(train, valid, verbose=False)
+    assert len(timed.history) == 1 and "valid_ppl" in timed.history[0]
+    with pytest.raises(ValueError, match="validate_every"):
+        NPLMConfig(validate_every=0).validate()
+
+
 def test_word_dropout_blanks_training_context_words_only(monkeypatch):
     """dropout_words = p: each context word of a training example becomes the padding row with chance p
     (the batches are compared with a run without it: same epoch order, other words untouched)."""
