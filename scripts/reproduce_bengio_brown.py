@@ -269,16 +269,14 @@ def main() -> None:
         of the context, counted on the training split; the context length (1-3 last words) chosen on
         validation.  Appends the row and prints the weights."""
         t0 = time.perf_counter()
-        candidates = []
-        for length in (1, 2, 3):
-            classes = ContextFrequency(splits["train"], length=length, boundaries="stream")
-            mix = Mixture.fit_weight(model, kns[best_order], splits["valid"], classes=classes)
-            candidates.append((perplexity(mix, splits["valid"]).perplexity, length, mix))
-        valid_mix, length, mix = min(candidates, key=lambda c: c[0])
-        rows.append((f"{label} + KN{best_order}, weights by context", f"{length}-word context classes", valid_mix,
-                     perplexity(mix, splits["test"]).perplexity, time.perf_counter() - t0, mix_row))
+        candidates = [ContextFrequency(splits["train"], length=length, boundaries="stream") for length in (1, 2, 3)]
+        mix = Mixture.fit_weight(model, kns[best_order], splits["valid"], classes=candidates)
+        fitted = mix.validation_perplexities
+        rows.append((f"{label} + KN{best_order}, weights by context", f"{mix.classes.length}-word context classes",
+                     fitted[mix.classes.length], perplexity(mix, splits["test"]).perplexity,
+                     time.perf_counter() - t0, mix_row))
         print(f"{label}: weights by frequency class of the context (validation perplexity by context length: "
-              + ", ".join(f"{n} words {v:.1f}" for v, n, _ in candidates) + f"): {mix.describe_weight()}")
+              + ", ".join(f"{n} words {v:.1f}" for n, v in fitted.items()) + f"): {mix.describe_weight()}")
 
     mix_by_context(nplm, "NPLM")
     if args.ensemble_with:

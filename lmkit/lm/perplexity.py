@@ -149,6 +149,7 @@ class Mixture:
         self.vocab, self.boundaries = a.vocab, a.boundaries
         self.tokenizer = getattr(a, "tokenizer", None)
         self.context_size = max(a.context_size, b.context_size, 0 if classes is None else classes.length)
+        self.validation_perplexities: dict[int | None, float] = {}  # filled by fit_weight
 
     def score(self, contexts: np.ndarray, targets: np.ndarray) -> np.ndarray:
         weight = self.weight if self.classes is None else self.weight[self.classes(contexts)]
@@ -161,7 +162,7 @@ class Mixture:
                 f"(0, 1-2, 3-6, ...): " + " ".join(f"{w:.3f}" for w in self.weight))
 
     @classmethod
-    def fit_weight(cls, a, b, corpus, *, classes: ContextFrequency | None = None, prior_tokens: float = 100.0,
+    def fit_weight(cls, a, b, corpus, *, classes=None, prior_tokens: float = 100.0,
                    batch_size: int = 8192) -> "Mixture":
         """The mixture whose weight maximizes the likelihood of ``corpus`` (the validation split).
 
@@ -171,27 +172,45 @@ class Mixture:
         ``classes``, one weight per frequency class, each pulled towards the
         single best weight by ``prior_tokens`` pseudo-predictions (a Beta prior,
         so a class with few or no validation predictions keeps about the
-        overall weight).
+        overall weight).  ``classes`` may also be a sequence of
+        :class:`ContextFrequency` (say of context lengths 1-3): each is fitted and
+        the one whose weights give ``corpus`` the highest likelihood is kept.
+        Either way both models score ``corpus`` once: scoring, not fitting, is
+        the cost (a pass of an NPLM over Brown's validation split).
+
+        The returned mixture's ``validation_perplexities`` maps each
+        candidate's context length (None without classes) to the perplexity
+        of ``corpus`` under its fitted weights.
         """
-        probe = cls(a, b, 0.5 if classes is None else np.full(classes.n_classes, 0.5), classes=classes)
-        la, lb, which = [], [], []
-        for contexts, targets in example_batches(a, as_corpus(a, corpus), batch_size, probe.context_size):
+        candidates = [classes] if classes is None or isinstance(classes, ContextFrequency) else list(classes)
+        if not candidates:
+            raise ValueError("classes must name at least one ContextFrequency (or be None)")
+        for candidate in candidates:  # bad input fails here, before the models score anything
+            cls(a, b, 0.5 if candidate is None else np.full(candidate.n_classes, 0.5), classes=candidate)
+        class_width = max((c.length for c in candidates if c is not None), default=0)
+        context_size = max(a.context_size, b.context_size, class_width)
+        la, lb, class_contexts = [], [], []
+        for contexts, targets in example_batches(a, as_corpus(a, corpus), batch_size, context_size):
             la.append(a.score(contexts, targets))
             lb.append(b.score(contexts, targets))
-            if classes is not None:
-                which.append(classes(contexts))
+            class_contexts.append(contexts[:, context_size - class_width:])
         if not la:
             raise ValueError("cannot fit a mixture weight on a corpus with no token to predict")
-        la, lb = np.concatenate(la), np.concatenate(lb)
-        weight = _best_weights(la, lb, np.zeros(len(la), np.int64), 1, 0.5, 0.0)[0]
-        row_weight = weight
-        if classes is not None:
-            which = np.concatenate(which)
-            weight = _best_weights(la, lb, which, classes.n_classes, weight, prior_tokens)
-            row_weight = weight[which]
-        mixed = _mix(la, lb, row_weight)
-        logger.info("mixture weight %s (validation perplexity %.2f)", weight, math.exp(-float(np.mean(mixed))))
-        return cls(a, b, weight, classes=classes)
+        la, lb, class_contexts = np.concatenate(la), np.concatenate(lb), np.concatenate(class_contexts)
+        single = _best_weights(la, lb, np.zeros(len(la), np.int64), 1, 0.5, 0.0)[0]
+        fits = []
+        for candidate in candidates:
+            weight, row_weight = single, single
+            if candidate is not None:
+                which = candidate(class_contexts)
+                weight = _best_weights(la, lb, which, candidate.n_classes, single, prior_tokens)
+                row_weight = weight[which]
+            fits.append((math.exp(-float(np.mean(_mix(la, lb, row_weight)))), candidate, weight))
+        valid_ppl, chosen, weight = min(fits, key=lambda fit: fit[0])
+        logger.info("mixture weight %s (validation perplexity %.2f)", weight, valid_ppl)
+        mixture = cls(a, b, weight, classes=chosen)
+        mixture.validation_perplexities = {None if c is None else c.length: ppl for ppl, c, _ in fits}
+        return mixture
 
 
 def _best_weights(la, lb, which, n_classes: int, prior_weight: float, prior_tokens: float) -> np.ndarray:

@@ -84,6 +84,32 @@ def test_fitted_class_weights_are_the_validation_optimum():
     assert "by frequency class of the last 2 context words" in per_class.describe_weight()
 
 
+def test_fit_weight_chooses_among_context_lengths_scoring_validation_once(monkeypatch):
+    """Several candidate classes: the kept one has the lowest fitted validation perplexity, each
+    candidate's figure equals the perplexity of its own separately fitted mixture, and each model
+    scores the validation predictions once (not once per candidate)."""
+    _, train, valid, a, b = _corpora()
+    candidates = [ContextFrequency(train, length=n, n_classes=4) for n in (1, 2, 3)]
+    alone = {c.length: Mixture.fit_weight(a, b, valid, classes=c) for c in candidates}
+    for n, mix in alone.items():
+        assert mix.validation_perplexities[n] == pytest.approx(perplexity(mix, valid).perplexity, rel=1e-12)
+    n_predictions = perplexity(a, valid).n_tokens
+    scored = []
+    original = KneserNey.score
+    monkeypatch.setattr(KneserNey, "score", lambda self, c, t: scored.append(len(t)) or original(self, c, t))
+    chosen = Mixture.fit_weight(a, b, valid, classes=candidates)
+    assert sum(scored) == 2 * n_predictions  # a and b, once each
+    assert chosen.validation_perplexities == pytest.approx({n: m.validation_perplexities[n] for n, m in alone.items()},
+                                                           rel=1e-12)
+    best = min(alone, key=lambda n: alone[n].validation_perplexities[n])
+    assert len(set(chosen.validation_perplexities.values())) == 3  # the candidates really differ
+    assert chosen.classes is candidates[best - 1]
+    np.testing.assert_array_equal(chosen.weight, alone[best].weight)
+    assert Mixture.fit_weight(a, b, valid).validation_perplexities.keys() == {None}
+    with pytest.raises(ValueError, match="at least one"):
+        Mixture.fit_weight(a, b, valid, classes=[])
+
+
 def test_bad_weights_and_classes():
     _, train, valid, a, b = _corpora()
     freq = ContextFrequency(train, length=2, n_classes=3)
