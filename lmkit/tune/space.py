@@ -30,8 +30,8 @@ SCALES = ("linear", "log")
 
 # Options a search may not vary: they fix the run's resources or its data, not the model.
 NOT_SEARCHED = {"threads", "workers", "time_limit", "max_tokens", "tokenizer", "architecture", "min_count",
-                "max_vocab_size", "max_sentence_length", "epochs", "seed", "validate_last", "replicas", "cluster",
-                "sync_words", "max_restarts"}
+                "max_vocab_size", "max_sentence_length", "epochs", "seed", "validate_last", "validate_every",
+                "replicas", "cluster", "sync_words", "max_restarts"}
 
 # The built-in spaces: the options that matter most for each model, over ranges where runs are sane.
 DEFAULT_SPACES = {

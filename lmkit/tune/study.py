@@ -216,7 +216,7 @@ def _nplm_objective(trial, spec: StudySpec, train, valid) -> float:
     trial.set_user_attr("epochs", epochs)
     trial.set_user_attr("seconds", round(seconds, 2))
     trial.set_user_attr("stop", "early stop" if epochs < config.epochs else "completed")
-    return min(r["valid_ppl"] for r in model.history)
+    return min(r["valid_ppl"] for r in model.history if "valid_ppl" in r)  # validate_every may skip epochs
 
 
 def _prune(trial, path: Path, reason: str, epochs: int, seconds: float, detail: str):

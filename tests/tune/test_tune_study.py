@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import re
@@ -90,6 +91,20 @@ def test_hopeless_trials_are_pruned_and_their_epochs_counted(study):
     assert (row["state"], row["stop"], row["epochs"], row["epochs_saved"]) == ("pruned", "pruned", 1, 2)
     assert summary["epochs_saved"] == 2 and summary["epochs_planned"] == 9
     assert not (spec.study_dir / "models" / "trial-2.npz").exists()  # a pruned trial leaves no model
+
+
+def test_a_trial_validating_every_other_epoch_reports_and_scores_those_epochs(study):
+    studies, make = study
+    train, valid = _corpora()
+    spec = make({"lr": {"low": 1e-5, "high": 0.1, "scale": "log"}}, pruner="median")
+    spec = dataclasses.replace(spec, base={**BASE, "validate_every": 2})
+    studies.open_study(spec).enqueue_trial({"lr": 1e-2})
+    studies.run_trials(spec, train, valid, 1)
+    trial = studies.open_study(spec).get_trials()[0]
+    alone = NPLM(NPLMConfig(**BASE, lr=1e-2, validate_every=2)).fit(train, valid, verbose=False)
+    scored = {r["epoch"]: r["valid_ppl"] for r in alone.history if "valid_ppl" in r}
+    assert list(scored) == [2, 3] and trial.intermediate_values == pytest.approx(scored)
+    assert trial.value == pytest.approx(min(scored.values()))
 
 
 def test_orphaned_running_trials_are_marked_failed(study):
