@@ -20,8 +20,8 @@ CHECKPOINT_KIND = "nplm_checkpoint"
 # Settings that may differ between a checkpoint and the run that resumes it: they change how long or
 # how the run goes on, not what the saved arrays mean (``sampled_epochs``: a run stopped inside its
 # sampled phase can go on with exact-softmax epochs).
-RESUMABLE_CHANGES = ("epochs", "cooldown_epochs", "patience", "threads", "validate_last", "validate_every", "time_limit",
-                     "sampled_epochs")
+RESUMABLE_CHANGES = ("epochs", "cooldown_epochs", "patience", "threads", "validate_last", "validate_every",
+                     "time_limit", "sampled_epochs")
 
 
 @dataclass

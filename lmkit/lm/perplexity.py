@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,8 +163,8 @@ class Mixture:
                 f"(0, 1-2, 3-6, ...): " + " ".join(f"{w:.3f}" for w in self.weight))
 
     @classmethod
-    def fit_weight(cls, a, b, corpus, *, classes=None, prior_tokens: float = 100.0,
-                   batch_size: int = 8192) -> "Mixture":
+    def fit_weight(cls, a, b, corpus, *, classes: ContextFrequency | Sequence[ContextFrequency] | None = None,
+                   prior_tokens: float = 100.0, batch_size: int = 8192) -> "Mixture":
         """The mixture whose weight maximizes the likelihood of ``corpus`` (the validation split).
 
         The log-likelihood is concave in the weight of a two-component mixture
