@@ -319,7 +319,7 @@ def main() -> None:
     for r in nplm.history:
         print(f"  epoch {r['epoch']:2d}: lr {r['lr']:.3g}, train ppl {math.exp(r['train_loss']):7.1f} "
               f"(dropout on{', sampled softmax' if r.get('objective') == 'sampled softmax' else ''}), "
-              f"valid ppl {r['valid_ppl']:7.1f}"
+              + (f"valid ppl {r['valid_ppl']:7.1f}" if "valid_ppl" in r else "not validated")
               + (f" (last weights {r['valid_ppl_last']:7.1f})" if "valid_ppl_last" in r else ""))
     print(f"test set: {test.describe()}")
     print(f"\n{'model':42} {'settings':26} {'valid':>7} {'test':>7} {'time':>7}   paper row: valid / test")
