@@ -45,8 +45,8 @@ costs ~20% of a sampled Brown epoch) the validation perplexity decides early
 stopping (``patience`` validations without improvement).  With
 ``plateau_factor > 0`` a worse epoch also puts the best weights back and
 multiplies the rate by that factor (the optimizer state is kept), the "halve
-the rate when validation stops improving" rule of Mikolov's RNNLM training.  With ``weight_average =
-d > 0`` an exponential average of the weights (decay ``d`` per step,
+the rate when validation stops improving" rule of Mikolov's RNNLM training.
+With ``weight_average = d > 0`` an exponential average of the weights (decay ``d`` per step,
 :class:`lmkit.nn.averaging.WeightAverage`) is what gets validated, kept and
 saved; the last iterate's validation perplexity is recorded beside it
 (``valid_ppl_last``; ``validate_last=False`` skips that pass, which changes
