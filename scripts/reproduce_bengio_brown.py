@@ -257,13 +257,15 @@ def main() -> None:
     rows.append(("NPLM", shape, valid_ppl, test.perplexity, train_seconds, paper_row))
     for other, weight, label in ((kns[3], 0.5, "NPLM + KN3, weight 0.5"), (kns[best_order], None, None)):
         t0 = time.perf_counter()
-        if weight is None:
+        if weight is None:  # the fit already scored validation under the fitted weight
             mix = Mixture.fit_weight(nplm, other, splits["valid"])
             label = f"NPLM + KN{best_order}, fitted weight {mix.weight:.3f}"
+            valid_mix = mix.validation_perplexities[None]
         else:
             mix = Mixture(nplm, other, weight)
-        valid_mix, test_mix = evaluate(mix)
-        rows.append((label, "mixture", valid_mix, test_mix.perplexity, time.perf_counter() - t0, mix_row))
+            valid_mix = perplexity(mix, splits["valid"]).perplexity
+        rows.append((label, "mixture", valid_mix, perplexity(mix, splits["test"]).perplexity,
+                     time.perf_counter() - t0, mix_row))
     def mix_by_context(model, label):
         """The paper's third kind of mix: ``model`` and the best KN with one weight per frequency class
         of the context, counted on the training split; the context length (1-3 last words) chosen on
@@ -307,9 +309,9 @@ def main() -> None:
             print(f"log-linear mix of {len(members)} NPLMs: weights {ensemble.describe_weights(names)}")
             t0 = time.perf_counter()
             mix = Mixture.fit_weight(ensemble, kns[best_order], splits["valid"])
-            valid_mix, test_mix = evaluate(mix)
-            rows.append((f"log-linear mix + KN{best_order}", f"weight {mix.describe_weight()} on valid", valid_mix,
-                         test_mix.perplexity, time.perf_counter() - t0, mix_row))
+            rows.append((f"log-linear mix + KN{best_order}", f"weight {mix.describe_weight()} on valid",
+                         mix.validation_perplexities[None], perplexity(mix, splits["test"]).perplexity,
+                         time.perf_counter() - t0, mix_row))
             mix_by_context(ensemble, "log-linear mix")
 
     print(f"\nNPLM {shape}: {config}")
