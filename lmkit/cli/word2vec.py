@@ -75,13 +75,15 @@ def _train(args: argparse.Namespace) -> int:
         require("ray", "ray", f"--cluster {config.cluster or 'auto'} --workers {config.replicas}")
     monitoring = monitor_options(args)
     started = time.perf_counter()
+    model = Word2Vec(config)
+    model.compile_in_background()  # a first run's kernel compiles while the corpus is encoded
     corpus = encode_corpus(corpus_source(args, args.input), config.tokenizer, min_count=config.min_count,
                            max_size=config.max_vocab_size, max_sentence_length=config.max_sentence_length,
                            workers=args.encode_workers, cluster=config.cluster,  # one --cluster: encode and train
                            verbose=not args.quiet)
     _check_sizes(config, len(corpus.vocab))
     rescue = args.save_model or f"{args.output}.rescued.npz"  # where a failed Ray run leaves its last average
-    model = Word2Vec(config).fit(corpus, verbose=not args.quiet, rescue_path=rescue, **monitoring)
+    model.fit(corpus, verbose=not args.quiet, rescue_path=rescue, **monitoring)
     seconds = time.perf_counter() - started
     written = model.save_vectors(args.output, binary=args.binary)
     if args.save_model:

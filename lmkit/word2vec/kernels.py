@@ -40,7 +40,9 @@ length is part of its numba type: ``d = len(dims)`` is then a compile-time
 constant, so every row loop has a known trip count and compiles to whole
 SIMD registers with no remainder loops (one compiled specialization per
 vector size, cached on disk like the rest).  Measured: +25% words/s for
-d = 100 over a run-time ``d``.
+d = 100 over a run-time ``d``.  The architecture and the losses reach
+:func:`train_sentences` the same way, as switches whose type (None or an
+integer) selects the code compiled.
 
 Every loop that writes one matrix while reading another goes through 1-d
 row views (``out_row = row_view(out, row)``), not ``out[row, k]``: written on
@@ -137,7 +139,6 @@ def no_sampler() -> tuple[np.ndarray, np.ndarray]:
 class Settings(NamedTuple):
     """The objective's options and the learning-rate schedule (scalars)."""
 
-    cbow: bool
     cbow_mean: bool
     negative: int
     window: int
@@ -362,19 +363,20 @@ def hs_path(hidden, hidden_rows, first, n_hidden, target, syn1, alpha, tables, s
 
 @jit_inline
 def update(hidden, hidden_rows, first, n_hidden, target, weights, tables, negative, alpha, state, scratch,
-           dims) -> tuple:
-    """Predict ``target`` from the hidden rows with HS (if syn1 has rows) and/or NS (negative > 0).
+           hs, ns, dims) -> tuple:
+    """Predict ``target`` from the hidden rows with HS (``hs``) and/or NS (``ns``, ``negative`` draws).
 
-    Zeroes and fills ``scratch.grad[first:first + n_hidden]``.  Returns ``(state, loss)``.
+    ``hs`` and ``ns``: 0 (on) or None (off), see :func:`train_sentences`.  Zeroes and fills
+    ``scratch.grad[first:first + n_hidden]``.  Returns ``(state, loss)``.
     """
     d = len(dims)
     for i in range(first, first + n_hidden):
         for k in range(d):
             scratch.grad[i, k] = 0.0
     loss = 0.0
-    if weights.syn1.shape[0] > 0:
+    if hs is not None:
         loss += hs_path(hidden, hidden_rows, first, n_hidden, target, weights.syn1, alpha, tables, scratch, dims)
-    if negative > 0:
+    if ns is not None:
         scratch.out_rows[0] = target
         scratch.labels[0] = 1.0
         for j in range(1, negative + 1):
@@ -400,7 +402,7 @@ def in_group(word, targets, n) -> bool:
 
 
 @jit_inline
-def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scratch, dims) -> tuple:
+def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scratch, hs, ns, dims) -> tuple:
     """The CBOW update of ``n_group`` consecutive targets of a sentence.  Returns ``(state, loss)``.
 
     Target ``g`` is ``scratch.group_targets[g]`` with context words
@@ -417,6 +419,7 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
     of several is the batched update: one set of negative rows fetched and
     updated per group instead of per target (the output-row fetches are
     where the time goes; Ji et al. 2016 share negatives the same way).
+    ``hs`` and ``ns``: the losses, 0 (on) or None (off) (:func:`train_sentences`).
     """
     d = len(dims)
     syn0, syn1, syn1neg = weights.syn0, weights.syn1, weights.syn1neg
@@ -438,15 +441,15 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
     loss = 0.0
     for g in range(n_group):
         target = targets[g]
-        if syn1.shape[0] > 0:
+        if hs is not None:
             loss += hs_path(neu1, hidden_rows, g, 1, target, syn1, alpha, tables, scratch, dims)
-        if negative > 0:
+        if ns is not None:
             scratch.out_rows[0] = target
             scratch.labels[0] = 1.0
             loss += logistic_rows(neu1, hidden_rows, g, 1, syn1neg, scratch.top_rows, scratch.out_rows,
                                   scratch.labels, np.int64(1), alpha, grad, scratch.gains, tables.sigmoid, tables.nll,
                                   dims)
-    if negative > 0:
+    if ns is not None:
         for j in range(negative):
             drawn = targets[0]
             while in_group(drawn, targets, n_group):
@@ -484,7 +487,7 @@ def merge_private_rows(shared, private, base, dims) -> None:
 
 @jit_kernel
 def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights, tables, settings,
-                    progress, stats, worker, scratch, dims) -> None:
+                    progress, stats, worker, scratch, dims, cbow, hs, ns) -> None:
     """Train on sentences ``[first_sentence, end_sentence)`` of ``(ids, offsets)``.
 
     ids: int32[>= the chunk's tokens] holds tokens ``id_base ...`` of the corpus (the whole
@@ -493,6 +496,11 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
     scratch (:class:`Scratch`, this worker's); progress: int64[workers, 8], stats:
     float64[workers, 8] (row ``worker`` is ours).
     dims: a tuple of d zeros, making d a compile-time constant (module docstring).
+    cbow, hs, ns: CBOW (else skip-gram), hierarchical softmax, negative sampling: each 0 if on, None if
+    off (``lmkit.word2vec.training.switches``).  Being None or not is part of their numba types, so
+    each combination is a compiled specialization of its own, and numba drops the branches under a
+    switch that is off (``if hs is not None``) before typing them: a first run compiles only the
+    code it runs (SG-NS 15.7 -> 6.6 s, BENCHMARKS.md).
 
     The learning rate is recomputed before each sentence from the words all
     workers have processed (the sum over ``progress``), one schedule for all.
@@ -510,8 +518,9 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
     n_workers = progress.shape[0]
     private_rows = scratch.top_rows.shape[0] > 0
     for s in range(first_sentence, end_sentence):
-        if private_rows and (s - first_sentence) % MERGE_EVERY == 0:   # see SHARED_TOP_ROWS
-            merge_private_rows(weights.syn1, scratch.top_rows, scratch.top_base, dims)
+        if hs is not None:
+            if private_rows and (s - first_sentence) % MERGE_EVERY == 0:   # see SHARED_TOP_ROWS
+                merge_private_rows(weights.syn1, scratch.top_rows, scratch.top_base, dims)
         start = offsets[s]
         end = offsets[s + 1]
         done = 0.0
@@ -528,64 +537,62 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
                     continue
             sentence[n] = word
             n += 1
-        for i in range(n):
-            if i + window + 1 < n:                        # the input row entering the next windows
-                prefetch_row(syn0, sentence[i + window + 1])
-            if i + 1 < n and weights.syn1neg.shape[0] > 0:  # the next target's output row
-                prefetch_row(weights.syn1neg, sentence[i + 1])
-            state, r = next_random(state)
-            reach = window - uniform_index(r, window)     # the C tool's reduced window: window - b
-            lo = max(0, i - reach)
-            hi = min(n, i + reach + 1)
+        for i in range(n + 1):   # i == n: the sentence's end, where CBOW trains its last group
             m = 0
-            for j in range(lo, hi):
-                if j != i:
-                    contexts[m] = sentence[j]
-                    m += 1
-            if m == 0:
-                continue
-            target = sentence[i]
-            if settings.cbow:     # join the group, training it first if it is full or has this target
-                if n_group == group or in_group(target, group_targets, n_group):
-                    state, value = cbow_group(weights, tables, n_group, settings.cbow_mean, negative, alpha,
-                                              state, scratch, dims)
+            if i < n:
+                if i + window + 1 < n:                        # the input row entering the next windows
+                    prefetch_row(syn0, sentence[i + window + 1])
+                if ns is not None:
+                    if i + 1 < n:                             # the next target's output row
+                        prefetch_row(weights.syn1neg, sentence[i + 1])
+                state, r = next_random(state)
+                reach = window - uniform_index(r, window)     # the C tool's reduced window: window - b
+                lo = max(0, i - reach)
+                hi = min(n, i + reach + 1)
+                for j in range(lo, hi):
+                    if j != i:
+                        contexts[m] = sentence[j]
+                        m += 1
+                if m == 0:
+                    continue
+            if cbow is not None:   # the target joins the group, trained first if it is full or holds the target
+                if i < n:
+                    train_group = n_group == group or in_group(sentence[i], group_targets, n_group)
+                else:
+                    train_group = n_group > 0
+                if train_group:
+                    state, value = cbow_group(weights, tables, n_group, settings.cbow_mean, negative, alpha, state,
+                                              scratch, hs, ns, dims)
                     loss += value
                     examples += n_group
                     n_group = 0
-                for c in range(m):
-                    group_contexts[n_group, c] = contexts[c]
-                group_sizes[n_group] = m
-                group_targets[n_group] = target
-                n_group += 1
-                continue
-            if settings.batched:
-                state, value = update(syn0, contexts, 0, np.int64(m), target, weights, tables, negative, alpha, state,
-                                      scratch, dims)
-                loss += value
-                examples += m
-                for c in range(m):
-                    add_to_row(syn0, contexts[c], row_view(grad, c), dims)
-            else:
-                for c in range(m):
-                    state, value = update(syn0, contexts, c, np.int64(1), target, weights, tables, negative, alpha,
-                                          state, scratch, dims)
+                if i < n:
+                    for c in range(m):
+                        group_contexts[n_group, c] = contexts[c]
+                    group_sizes[n_group] = m
+                    group_targets[n_group] = sentence[i]
+                    n_group += 1
+            elif i < n:   # skip-gram, batched: one update of all m context rows; else m updates of one row each
+                for c in range(1 if settings.batched else m):
+                    first = 0 if settings.batched else c
+                    n_hidden = m if settings.batched else 1
+                    state, value = update(syn0, contexts, np.int64(first), np.int64(n_hidden), sentence[i], weights,
+                                          tables, negative, alpha, state, scratch, hs, ns, dims)
                     loss += value
-                    add_to_row(syn0, contexts[c], row_view(grad, c), dims)
+                    for h in range(first, first + n_hidden):
+                        add_to_row(syn0, contexts[h], row_view(grad, h), dims)
                 examples += m
-        if n_group > 0:                                   # the sentence's last group
-            state, value = cbow_group(weights, tables, n_group, settings.cbow_mean, negative, alpha, state,
-                                      scratch, dims)
-            loss += value
-            examples += n_group
         effective += n
         raw += end - start
         progress[worker, PROGRESS_WORDS] += end - start
         if not is_finite(loss):  # diverged: stop here, so the driver can say where
             break
-    if private_rows:
-        merge_private_rows(weights.syn1, scratch.top_rows, scratch.top_base, dims)
+    if hs is not None:
+        if private_rows:
+            merge_private_rows(weights.syn1, scratch.top_rows, scratch.top_base, dims)
     scratch.rng[0] = state
     stats[worker, STATS_LOSS] += loss
     stats[worker, STATS_EXAMPLES] += examples
     stats[worker, STATS_EFFECTIVE] += effective
     stats[worker, STATS_RAW] += raw
+

@@ -80,6 +80,15 @@ class Word2Vec:
 
     # ------------------------------------------------------------------ training
 
+    def compile_in_background(self) -> None:
+        """Start compiling the training kernel for this configuration in a child process, unless numba's cache
+        has it, so that it compiles while the corpus is read; training waits for it.  :meth:`fit` calls it
+        first; call it before encoding a corpus yourself (the CLI does).  Ray's workers load or compile the
+        kernel in their own processes, so a distributed configuration starts nothing here."""
+        c = self.config
+        if not c.distributed:
+            start_kernel_compile(c.vector_size, c.architecture == "cbow", c.loss != "ns", c.loss != "hs")
+
     def fit(self, corpus, *, verbose: bool = True, callbacks: Iterable = (), log_dir=None,
             monitor_every: int = 1, cache_dir: str | os.PathLike | None = None,
             errors: str = "strict", rescue_path: str | os.PathLike | None = None) -> "Word2Vec":
@@ -92,8 +101,7 @@ class Word2Vec:
         "strict" or "replace" for invalid UTF-8.  ``callbacks``, ``log_dir``,
         ``monitor_every``, ``rescue_path``: see :meth:`train`.  Returns ``self``.
         """
-        if not self.config.distributed:  # (Ray's workers load or compile the kernel in their own processes)
-            start_kernel_compile(self.config.vector_size)  # in a child, while the corpus is read, if not cached
+        self.compile_in_background()
         encoded = self._encode(corpus, verbose=verbose, cache_dir=cache_dir, errors=errors)
         if self.vocab is None:
             self._build(encoded.vocab, encoded.tokenizer, encoded.ids)

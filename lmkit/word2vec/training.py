@@ -1,6 +1,7 @@
 """The word2vec training driver: epochs, worker threads, the shared schedule, progress.
 
-The per-chunk work is compiled (:func:`lmkit.word2vec.kernels.train_sentences`);
+The per-chunk work is compiled (:func:`lmkit.word2vec.kernels.train_sentences`, one
+specialization per architecture and losses: :func:`switches`);
 everything around it stays in Python: handing corpus chunks to worker
 threads, per-epoch loss, the divergence check and the :mod:`lmkit.training`
 callbacks (the progress bar and the monitor among them), which hear of every
@@ -136,12 +137,20 @@ class Worker:
                          id_base: int = 0) -> tuple:
         """The arguments of :func:`kernels.train_sentences` for :meth:`run`'s."""
         settings = kernels.Settings(
-            cbow=bool(objective.cbow), cbow_mean=bool(objective.cbow_mean), negative=int(objective.negative),
+            cbow_mean=bool(objective.cbow_mean), negative=int(objective.negative),
             window=int(objective.window), batched=bool(objective.batched), group=int(objective.group),
             alpha0=np.float32(schedule.alpha), min_alpha=np.float32(schedule.min_alpha),
             total_words=float(schedule.total_words))
         return (ids, id_base, offsets, first, end, arrays.weights, arrays.tables, settings, progress, stats,
-                self.index, self.scratch, (0,) * arrays.weights.syn0.shape[1])
+                self.index, self.scratch, (0,) * arrays.weights.syn0.shape[1],
+                *switches(objective.cbow, arrays.weights.syn1.shape[0] > 0, objective.negative > 0))
+
+
+def switches(cbow: bool, hs: bool, ns: bool) -> tuple:
+    """The last three arguments of :func:`kernels.train_sentences`: CBOW (else skip-gram), hierarchical
+    softmax, negative sampling, each 0 if on and None if off.  Their numba types make each combination a
+    compiled specialization of its own, from which numba drops the others' code before compiling."""
+    return tuple(0 if on else None for on in (cbow, hs, ns))
 
 
 def private_top_rows(arrays: Arrays, n_workers: int) -> int:
@@ -238,28 +247,32 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
     return history
 
 
-# Children compiling the kernel for a vector size (start_kernel_compile), until training waits for them.
-_compiling: dict[int, ChildCompile] = {}
+# Children compiling the kernel for a vector size and switches (start_kernel_compile), until training waits.
+_compiling: dict[tuple, ChildCompile] = {}
 
 
-def start_kernel_compile(vector_size: int) -> None:
-    """Load the kernel for ``vector_size`` from numba's cache, or start compiling it in a child process
-    (:mod:`lmkit._cached_call`) while this one reads the corpus; :func:`compile_kernel` waits for it."""
-    if vector_size not in _compiling:
-        started = start_compile(kernels.train_sentences, kernel_arguments_for(vector_size))
+def start_kernel_compile(vector_size: int, cbow: bool, hs: bool, ns: bool) -> None:
+    """Load the kernel for ``vector_size`` and these :func:`switches` from numba's cache, or start compiling
+    it in a child process (:mod:`lmkit._cached_call`) while this one reads the corpus; :func:`compile_kernel`
+    waits for it."""
+    key = (vector_size, *switches(cbow, hs, ns))
+    if key not in _compiling:
+        started = start_compile(kernels.train_sentences, kernel_arguments_for(vector_size, cbow, hs, ns))
         if started is not None:
-            _compiling[vector_size] = started
+            _compiling[key] = started
 
 
-def kernel_arguments_for(vector_size: int) -> tuple:
-    """Arguments of :func:`kernels.train_sentences` with the types of a training call for ``vector_size``
-    (those types depend on nothing else), and a range of no sentences: the call does nothing."""
+def kernel_arguments_for(vector_size: int, cbow: bool, hs: bool, ns: bool) -> tuple:
+    """Arguments of :func:`kernels.train_sentences` with the types of a training call for ``vector_size`` and
+    these :func:`switches` (the types depend on nothing else), and a range of no sentences: the call does
+    nothing."""
     d = vector_size
     rows = np.zeros((1, d), np.float32)
-    arrays = Arrays(kernels.Weights(rows, rows.copy(), rows.copy()),
+    syn1 = rows.copy() if hs else np.zeros((0, d), np.float32)
+    arrays = Arrays(kernels.Weights(rows, syn1, rows.copy()),
                     kernels.Tables(*kernels.no_tree(1), *kernels.no_sampler(), keep=np.ones(1, np.float32),
                                    sigmoid=np.zeros(1, np.float32), nll=np.zeros(1, np.float32)))
-    objective = Objective(cbow=False, cbow_mean=True, negative=1, window=1, batched=True)
+    objective = Objective(cbow=cbow, cbow_mean=True, negative=int(ns), window=1, batched=True)
     progress = np.zeros((1, ROW_WIDTH), np.int64)
     return Worker(0, np.uint64(1), arrays, objective, 1).kernel_arguments(
         arrays, np.zeros(1, np.int32), np.zeros(1, np.int64), 0, 0, objective, Schedule(0.025, 1e-4, 1.0), progress,
@@ -279,11 +292,10 @@ def compile_kernel(worker: Worker, arrays: Arrays, offsets: np.ndarray, objectiv
     started = time.perf_counter()
     stats = np.zeros_like(progress, dtype=np.float64)
     ids = np.zeros(1, np.int32)
+    arguments = worker.kernel_arguments(arrays, ids, offsets, 0, 0, objective, schedule, progress, stats)
     try:
-        where = call_from_cache(kernels.train_sentences,
-                                worker.kernel_arguments(arrays, ids, offsets, 0, 0, objective, schedule, progress,
-                                                        stats),
-                                _compiling.pop(arrays.weights.syn0.shape[1], None))
+        where = call_from_cache(kernels.train_sentences, arguments,
+                                _compiling.pop((arrays.weights.syn0.shape[1], *arguments[-3:]), None))
     finally:
         notice.cancel()
     if where == "here":

@@ -65,7 +65,8 @@ def _merge(sorted_counts: np.ndarray, parent: np.ndarray, branch: np.ndarray) ->
     """
     n = sorted_counts.shape[0]
     weight = np.empty(2 * n - 1, dtype=np.int64)
-    weight[:n] = sorted_counts
+    for i in range(n):   # (a loop: numba's slice assignment compiles a shape-mismatch error, 4 s in a first run)
+        weight[i] = sorted_counts[i]
     leaf = n - 1       # next unmerged leaf, moving toward the frequent end
     inner = n          # next unmerged inner node
     for node in range(n, 2 * n - 1):

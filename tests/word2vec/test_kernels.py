@@ -134,7 +134,7 @@ def test_negatives_never_hit_the_target():
     state = seed_state(0)
     for _ in range(50):
         state, _ = kernels.update(syn0, np.zeros(1, np.int32), 0, 1, 0, weights, tables, 20, np.float32(0.01),
-                                  state, scratch, (0, 0))
+                                  state, scratch, None, 0, (0, 0))
         state = np.uint64(state)   # numba hands a uint64 back as a Python int, which would compile an int64 RNG
         assert ((out_rows >= 0) & (out_rows < 4)).all()
         assert out_rows[0] == 0 and labels[0] == 1.0
