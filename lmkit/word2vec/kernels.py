@@ -267,13 +267,14 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, private, out_rows, 
     gains: float32[>= 2 n_hidden] scratch; dims: tuple of d zeros (d = len(dims), see above).
     Returns the summed negative log-likelihood.  The innermost call, once per window or target:
     it takes the arrays it uses one by one rather than the records, whose every array would be
-    passed along on each call.  Callers pass ``first``, ``n_out`` and (but for CBOW) ``n_hidden`` as
-    int64 (``np.int64(...)``, not a literal or an int32), so a first run compiles it twice: ``n_hidden``
-    an int64, or a literal 1 for CBOW's single hidden row, whose loops then fold away (paired runs
-    without it: CBOW-HS 0.95x).  Seven signatures had become three (SG-NS's cold compile 16.7 ->
-    9.6 s, CBOW-HS 21.7 -> 11.8 s); the third, ``n_hidden`` a literal 0 (from an ``update`` call
-    site under numba's inlining, gone once skip-gram's and the CBOW group's counts were int64),
-    cost another 19.7 -> 16.1 s (compiling the whole kernel in one process, vector size 100).
+    passed along on each call.  Callers pass ``first``, ``n_out`` and ``n_hidden`` as int64
+    (``np.int64(...)``, not a literal or an int32), so a kernel compiles it once, except CBOW's
+    Huffman paths (:func:`hs_path`), whose ``n_hidden`` is a literal 1: its loops then fold away
+    (paired runs without it: CBOW-HS 0.95x; CBOW-NS's positive took the int64 signature at 0.999x in
+    16 paired rounds, and its kernel compiles in 8.0 s instead of 10.9).  Seven signatures had become
+    three (SG-NS's cold compile 16.7 -> 9.6 s, CBOW-HS 21.7 -> 11.8 s); the third, ``n_hidden`` a
+    literal 0 (from an ``update`` call site under numba's inlining, gone once skip-gram's and the CBOW
+    group's counts were int64), cost another 19.7 -> 16.1 s (the whole kernel, vector size 100).
 
     For each output row ``u`` in order: all ``f_i = h_i . u`` and ``grad_i += g_i u``
     with the old ``u``, then ``u += sum_i g_i h_i`` (:func:`add_hidden_terms`).
@@ -446,9 +447,9 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
         if ns is not None:
             scratch.out_rows[0] = target
             scratch.labels[0] = 1.0
-            loss += logistic_rows(neu1, hidden_rows, g, 1, syn1neg, scratch.top_rows, scratch.out_rows,
-                                  scratch.labels, np.int64(1), alpha, grad, scratch.gains, tables.sigmoid, tables.nll,
-                                  dims)
+            loss += logistic_rows(neu1, hidden_rows, np.int64(g), np.int64(1), syn1neg, scratch.top_rows,
+                                  scratch.out_rows, scratch.labels, np.int64(1), alpha, grad, scratch.gains,
+                                  tables.sigmoid, tables.nll, dims)
     if ns is not None:
         for j in range(negative):
             drawn = targets[0]
