@@ -40,11 +40,13 @@ class Members:
     :func:`check_members`), their vocabulary, boundary convention and tokenizer, and the longest
     member's context (each member reads its own most recent columns).  The base of
     :class:`Ensemble` and :class:`lmkit.lm.loglinear.LogLinearEnsemble`; ``weights: float64[K]``
-    is the subclass's."""
+    is the subclass's.  ``validation_perplexity``: the perplexity of the corpus the weights were
+    fitted on, at those weights (set by ``fit_weights``, which scores it anyway; None otherwise)."""
 
     weights: np.ndarray
 
     def __init__(self, models):
+        self.validation_perplexity: float | None = None
         self.models = check_members(models)
         first = self.models[0]
         self.vocab, self.boundaries = first.vocab, first.boundaries
@@ -92,16 +94,20 @@ class Ensemble(Members):
 
     @classmethod
     def fit_weights(cls, models, corpus, *, batch_size: int = 8192) -> "Ensemble":
-        """The ensemble whose weights maximize the likelihood of ``corpus`` (the validation split)."""
+        """The ensemble whose weights maximize the likelihood of ``corpus`` (the validation split); its
+        ``validation_perplexity`` is that of ``corpus`` at the fitted weights."""
         probe = cls(models)
         logp = [probe.member_scores(contexts, targets)
                 for contexts, targets in example_batches(probe.models[0], as_corpus(probe.models[0], corpus),
                                                   batch_size, probe.context_size)]
         if not logp:
             raise ValueError("cannot fit ensemble weights on a corpus with no token to predict")
-        weights, iterations = em_weights(np.concatenate(logp, axis=1))
+        logp = np.concatenate(logp, axis=1)
+        weights, iterations = em_weights(logp)
         logger.info("ensemble weights %s after %d EM steps", np.round(weights, 4).tolist(), iterations)
-        return cls(models, weights)
+        ensemble = cls(models, weights)
+        ensemble.validation_perplexity = math.exp(-float(mix_log(logp, ensemble.weights).sum()) / logp.shape[1])
+        return ensemble
 
 
 def check_members(models) -> list:

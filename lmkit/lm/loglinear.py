@@ -116,7 +116,8 @@ class LogLinearEnsemble(Members):
         Damped Newton from equal weights (see the module docstring); each step
         is one pass over ``corpus`` scoring every member on every word.  Stops
         when the step's predicted gain (half the Newton decrement) is below
-        ``tolerance`` nats per prediction.
+        ``tolerance`` nats per prediction.  The returned mixture's
+        ``validation_perplexity`` is that of ``corpus`` at the weights returned.
         """
         mixture = cls(models)
         corpus = as_corpus(mixture.models[0], corpus)
@@ -137,5 +138,6 @@ class LogLinearEnsemble(Members):
                 break
             mixture.weights = best_weights + step
         mixture.weights = best_weights
+        mixture.validation_perplexity = math.exp(-best / n)
         return mixture
 

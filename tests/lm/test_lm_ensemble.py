@@ -36,6 +36,8 @@ def test_fitted_weights_sum_to_one_and_beat_every_grid_point():
     fitted = Ensemble.fit_weights(models, valid)
     assert math.isclose(fitted.weights.sum(), 1.0, rel_tol=1e-12) and np.all(fitted.weights >= 0)
     best = _log_likelihood(models, fitted.weights, valid)
+    assert fitted.validation_perplexity == pytest.approx(perplexity(fitted, valid).perplexity, rel=1e-9)
+    assert Ensemble(models).validation_perplexity is None
     step = 0.05
     grid_best = -math.inf
     for a, b in itertools.product(np.arange(0, 1 + 1e-9, step), repeat=2):

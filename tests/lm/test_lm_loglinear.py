@@ -126,6 +126,8 @@ def test_fitted_weights_maximize_the_validation_likelihood_and_the_newton_terms_
         return perplexity(LogLinearEnsemble(models, weights), valid).log_prob_sum
 
     best = log_likelihood(fitted.weights)
+    assert fitted.validation_perplexity == pytest.approx(perplexity(fitted, valid).perplexity, rel=1e-9)
+    assert LogLinearEnsemble(models).validation_perplexity is None  # not fitted: nothing scored
     for k in range(3):
         for delta in (-0.05, 0.05):
             moved = fitted.weights.copy()
