@@ -29,6 +29,12 @@ include the parent's, as Linux keeps it across exec).  Each run is repeated
   processes, ``--encode-workers``) against a Python process running gensim's
   ``Word2Vec(corpus_file=...)`` and ``save_word2vec_format``, both from
   start to the saved binary vectors, 1 and 5 epochs (``--command-epochs``).
+* Thread scaling (``--only scaling``): lmkit's words/s with 2 threads over 1
+  thread (its default update, the speed corpus), measured as ``--rounds``
+  adjacent pairs of fresh processes (the pair's order alternating) and
+  summarized by the median of the pairs' ratios: one run's words/s moves by
+  20-40% from minute to minute on this shared machine, so a ratio of two runs
+  minutes apart measures the moments as much as the threads.
 * Start-up: in a fresh lmkit process (numba cache warm), the seconds from
   ``import lmkit`` to the end of a fit on a 2,000-word corpus.
 
@@ -38,8 +44,9 @@ Quality: brown:train lowercased, 5 epochs, same settings, the ``--combos``
 ``lmkit.evaluate`` on each model's vectors.
 
 Usage:
-    flock /tmp/lmkit-bench.lock python scripts/bench_word2vec.py [--quick] [--only speed|command|quality]
-        [--threads 1 2] [--combos sg-ns cbow-ns ...] [--command-epochs 1 5] [--repeat 10] [--json results.json]
+    flock /tmp/lmkit-bench.lock python scripts/bench_word2vec.py [--quick] [--only speed|command|quality|scaling]
+        [--threads 1 2] [--combos sg-ns cbow-ns ...] [--command-epochs 1 5] [--repeat 10] [--rounds 5]
+        [--json results.json]
 Needs gensim (pip install -e '.[bench]') and LMKIT_DATA pointing at brown.zip etc.
 """
 from __future__ import annotations
@@ -307,6 +314,34 @@ def speed_section(args) -> list[dict]:
     return results
 
 
+def scaling_section(args) -> list[dict]:
+    """2 threads over 1 for each combo: ``args.rounds`` adjacent pairs of runs, their ratios and the median."""
+    import statistics
+
+    path = brown_text(None, args.repeat)
+    from lmkit.corpus.encoded import encode_corpus
+
+    encode_corpus(path, min_count=SETTINGS["min_count"], verbose=False)     # encode once, outside the timing
+    print(f"\n## Thread scaling: lmkit 2 threads / 1 thread, {path.name}, 1 epoch, default update, "
+          f"{args.rounds} adjacent pairs\n")
+    print("| combo | 1 thread words/s (median) | 2 threads (median) | ratio of each pair | median ratio | range |")
+    print("|---|---:|---:|---|---:|---|")
+    results = []
+    for combo in args.combos:
+        rates = {1: [], 2: []}
+        for round_ in range(args.rounds):
+            for threads in ((1, 2) if round_ % 2 == 0 else (2, 1)):   # neither side always runs first
+                result = spawn(dict(combo=combo, threads=threads, file=str(path), epochs=1, seed=1, trainer="lmkit",
+                                    update="batched"))
+                rates[threads].append(words_per_second(result))
+        ratios = [two / one for one, two in zip(rates[1], rates[2])]
+        results.append(dict(combo=combo, words_per_second=rates, ratios=ratios))
+        print(f"| {combo} | {statistics.median(rates[1]):,.0f} | {statistics.median(rates[2]):,.0f} | "
+              f"{' '.join(f'{r:.2f}' for r in ratios)} | **{statistics.median(ratios):.2f}x** | "
+              f"{min(ratios):.2f}-{max(ratios):.2f} |", flush=True)
+    return results
+
+
 def quality_section(args) -> list[dict]:
     import numpy as np
 
@@ -337,7 +372,8 @@ def main() -> None:
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true",
                         help="Brown x2, SG-NS and CBOW-NS only, one seed: a few minutes")
-    parser.add_argument("--only", choices=("speed", "command", "quality"), default=None)
+    parser.add_argument("--only", choices=("speed", "command", "quality", "scaling"), default=None,
+                        help="one section (default: speed, command and quality)")
     parser.add_argument("--combos", nargs="+", choices=COMBOS, default=list(COMBOS))
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--repeat", type=int, default=10, help="copies of Brown in the speed corpus (default 10)")
@@ -347,6 +383,7 @@ def main() -> None:
                         help="gensim's input mode (default corpus_file, its fastest, multi-threaded reader)")
     parser.add_argument("--command-epochs", nargs="+", type=int, default=[1, 5],
                         help="epochs of the whole-command runs (default 1 5)")
+    parser.add_argument("--rounds", type=int, default=5, help="pairs of runs per combo in --only scaling (default 5)")
     parser.add_argument("--json", help="also write every run's numbers to this JSON file")
     args = parser.parse_args()
     if args.run:
@@ -371,6 +408,8 @@ def main() -> None:
         results["command"] = command_section(args)
     if args.only in (None, "quality"):
         results["quality"] = quality_section(args)
+    if args.only == "scaling":
+        results["scaling"] = scaling_section(args)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
 
