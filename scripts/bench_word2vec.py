@@ -34,7 +34,9 @@ include the parent's, as Linux keeps it across exec).  Each run is repeated
   adjacent pairs of fresh processes (the pair's order alternating) and
   summarized by the median of the pairs' ratios: one run's words/s moves by
   20-40% from minute to minute on this shared machine, so a ratio of two runs
-  minutes apart measures the moments as much as the threads.
+  minutes apart measures the moments as much as the threads.  Beside each pair
+  runs a control with nothing to share (:func:`control_ratio`): what the two
+  cores give a perfectly parallel loop in the same minutes.
 * Start-up: in a fresh lmkit process (numba cache warm), the seconds from
   ``import lmkit`` to the end of a fit on a 2,000-word corpus.
 
@@ -314,6 +316,47 @@ def speed_section(args) -> list[dict]:
     return results
 
 
+def control_ratio(pairs: int = 4_000_000) -> float:
+    """2 threads over 1 thread of a loop with nothing to share: the SGNS row update (dot product, two axpys
+    over float32[100] rows) on matrices private to each thread and small enough for its own L2 cache
+    (2 x 500 rows, 0.4 MB), random rows.  No memory, lock or cache line is shared, so any ratio below 2
+    is the machine's (other tenants of the host's cores), not the code's."""
+    import threading
+
+    import numba
+    import numpy as np
+
+    @numba.njit(nogil=True, fastmath=True)
+    def update_rows(syn0, syn1, input_rows, output_rows):
+        for s in range(input_rows.shape[0]):
+            a, b = syn0[input_rows[s]], syn1[output_rows[s]]
+            f = np.float32(0.0)
+            for k in range(100):
+                f += a[k] * b[k]
+            g = np.float32(0.001) * (np.float32(1.0) - np.float32(1.0) / (np.float32(1.0) + np.exp(-f)))
+            for k in range(100):
+                old = a[k]
+                a[k] += g * b[k]
+                b[k] += g * old
+
+    def rate(threads: int) -> float:
+        rng = np.random.default_rng(threads)
+        work = [(rng.random((500, 100), dtype=np.float32) / 100, np.zeros((500, 100), np.float32),
+                 rng.integers(0, 500, pairs).astype(np.int32), rng.integers(0, 500, pairs).astype(np.int32))
+                for _ in range(threads)]
+        update_rows(*(array[:1] for array in work[0]))  # compiled before the clock starts
+        runners = [threading.Thread(target=update_rows, args=arrays) for arrays in work]
+        started = time.perf_counter()
+        for runner in runners:
+            runner.start()
+        for runner in runners:
+            runner.join()
+        return threads * pairs / (time.perf_counter() - started)
+
+    one = rate(1)
+    return rate(2) / one
+
+
 def scaling_section(args) -> list[dict]:
     """2 threads over 1 for each combo: ``args.rounds`` adjacent pairs of runs, their ratios and the median."""
     import statistics
@@ -324,21 +367,24 @@ def scaling_section(args) -> list[dict]:
     encode_corpus(path, min_count=SETTINGS["min_count"], verbose=False)     # encode once, outside the timing
     print(f"\n## Thread scaling: lmkit 2 threads / 1 thread, {path.name}, 1 epoch, default update, "
           f"{args.rounds} adjacent pairs\n")
-    print("| combo | 1 thread words/s (median) | 2 threads (median) | ratio of each pair | median ratio | range |")
-    print("|---|---:|---:|---|---:|---|")
+    print("| combo | 1 thread words/s (median) | 2 threads (median) | ratio of each pair | median ratio | range | "
+          "control: each pair's | control median |")
+    print("|---|---:|---:|---|---:|---|---|---:|")
     results = []
     for combo in args.combos:
-        rates = {1: [], 2: []}
+        rates, controls = {1: [], 2: []}, []
         for round_ in range(args.rounds):
             for threads in ((1, 2) if round_ % 2 == 0 else (2, 1)):   # neither side always runs first
                 result = spawn(dict(combo=combo, threads=threads, file=str(path), epochs=1, seed=1, trainer="lmkit",
                                     update="batched"))
                 rates[threads].append(words_per_second(result))
+            controls.append(control_ratio())
         ratios = [two / one for one, two in zip(rates[1], rates[2])]
-        results.append(dict(combo=combo, words_per_second=rates, ratios=ratios))
+        results.append(dict(combo=combo, words_per_second=rates, ratios=ratios, control_ratios=controls))
         print(f"| {combo} | {statistics.median(rates[1]):,.0f} | {statistics.median(rates[2]):,.0f} | "
               f"{' '.join(f'{r:.2f}' for r in ratios)} | **{statistics.median(ratios):.2f}x** | "
-              f"{min(ratios):.2f}-{max(ratios):.2f} |", flush=True)
+              f"{min(ratios):.2f}-{max(ratios):.2f} | {' '.join(f'{r:.2f}' for r in controls)} | "
+              f"{statistics.median(controls):.2f}x |", flush=True)
     return results
 
 
