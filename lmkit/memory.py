@@ -39,10 +39,16 @@ def human(n_bytes: float) -> str:
     raise AssertionError("unreachable")
 
 
+def fits(needed: int, available: int | None = None) -> bool:
+    """Whether ``needed`` bytes fit in the memory available (True when that is unknown)."""
+    available = available_bytes() if available is None else available
+    return available is None or needed <= available
+
+
 def check_fits(needed: int, what: str, available: int | None = None) -> None:
     """ValueError when ``needed`` bytes exceed the memory available; ``what`` says which options made them."""
     available = available_bytes() if available is None else available
-    if available is not None and needed > available:
+    if not fits(needed, available):
         raise ValueError(f"{what} needs at least {human(needed)} of memory, more than the {human(available)} "
                          f"available: choose smaller sizes")
 

@@ -25,6 +25,7 @@ from typing import Iterable
 
 import numpy as np
 
+from lmkit import memory
 from lmkit.corpus.tokenizer import Tokenizer, TokenizerConfig, sidecar_path
 from lmkit.corpus.vocab import Vocab, keep_probabilities
 from lmkit.io import load_model, save_model
@@ -84,9 +85,11 @@ class Word2Vec:
         """Start compiling the training kernel for this configuration in a child process, unless numba's cache
         has it, so that it compiles while the corpus is read; training waits for it.  :meth:`fit` calls it
         first; call it before encoding a corpus yourself (the CLI does).  Ray's workers load or compile the
-        kernel in their own processes, so a distributed configuration starts nothing here."""
+        kernel in their own processes, so a distributed configuration starts nothing here; nor does a
+        vector size no vocabulary fits in memory with (the kernel's arguments alone would fill it: the
+        checks after encoding refuse such sizes, naming the vocabulary)."""
         c = self.config
-        if not c.distributed:
+        if not c.distributed and memory.fits(memory.word2vec_bytes(c, 2)):
             start_kernel_compile(c.vector_size, c.architecture == "cbow", c.loss != "ns", c.loss != "hs")
 
     def fit(self, corpus, *, verbose: bool = True, callbacks: Iterable = (), log_dir=None,

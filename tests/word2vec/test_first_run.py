@@ -81,3 +81,21 @@ def test_the_cli_starts_the_kernel_compile_before_it_encodes_the_corpus(tmp_path
     assert main(["train", "cbow", "--input", str(corpus), "--output", str(tmp_path / "v.txt"), "--epochs", "1",
                  "--min-count", "1", "--size", "16", "--quiet"]) == 0
     assert events[:2] == ["compile", "encode"]
+
+
+def test_no_background_compile_for_a_vector_size_no_vocabulary_fits(tmp_path, monkeypatch):
+    """The CLI starts the kernel's compile before it encodes, so before the size checks that need the
+    vocabulary: a size no vocabulary fits must not start it (its arguments alone would fill the memory:
+    `--size 1000000000` took 15 GB before the check could refuse it)."""
+    import lmkit.word2vec.model as model
+    from lmkit.cli import main
+
+    started = []
+    monkeypatch.setattr(model, "start_kernel_compile", lambda *args: started.append(args))
+    monkeypatch.setattr("lmkit.memory.available_bytes", lambda: 1 << 30)  # a 1 GiB machine
+    corpus = zipf_corpus(tmp_path / "zipf.txt")
+    base = ["train", "skipgram", "--input", str(corpus), "--output", str(tmp_path / "v.txt"), "--quiet"]
+    assert main(base + ["--size", "1000000000"]) == 2   # refused after encoding, naming the vocabulary
+    assert started == []
+    assert main(base + ["--size", "8", "--epochs", "1"]) == 0
+    assert set(started) == {(8, False, False, True)}   # (the CLI, then fit: the second finds it started)
