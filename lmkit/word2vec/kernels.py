@@ -92,7 +92,7 @@ HS_PREFETCH_FROM = 4
 CBOW_GROUP = 4  # targets sharing one set of negatives in batched CBOW (BENCHMARKS.md: speed and quality)
 # With several workers, each keeps its own copy of the Huffman tree's top SHARED_TOP_ROWS inner nodes
 # (the rows with the highest ids: a node's parent always has a higher id than the node) and adds what
-# it learned to the shared rows every MERGE_EVERY sentences and at the end of a chunk
+# it learned to the shared rows every MERGE_WORDS corpus words and at the end of a chunk
 # (merge_private_rows); in between it does not see the other workers' changes to those rows.  Every
 # path starts at these nodes, so both threads wrote them on every target and their cache lines went
 # back and forth between the cores.  Measured, SG-HS on Brown x10: 0.83M words/s with 1 thread, 0.82M
@@ -101,7 +101,7 @@ CBOW_GROUP = 4  # targets sharing one set of negatives in batched CBOW (BENCHMAR
 # Quality (Brown train, 5 epochs, 2 threads, 3 seeds): analogy 0.0246 -> 0.0267, WordSim 0.357 -> 0.344.
 # One worker keeps no copy.
 SHARED_TOP_ROWS = 256
-MERGE_EVERY = 8
+MERGE_WORDS = 1024
 
 
 class Weights(NamedTuple):
@@ -518,10 +518,12 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
     raw = 0
     n_workers = progress.shape[0]
     private_rows = scratch.top_rows.shape[0] > 0
+    unmerged = MERGE_WORDS   # corpus words since the last merge: the chunk's first sentence starts with one
     for s in range(first_sentence, end_sentence):
         if hs is not None:
-            if private_rows and (s - first_sentence) % MERGE_EVERY == 0:   # see SHARED_TOP_ROWS
+            if private_rows and unmerged >= MERGE_WORDS:   # see SHARED_TOP_ROWS
                 merge_private_rows(weights.syn1, scratch.top_rows, scratch.top_base, dims)
+                unmerged = 0
         start = offsets[s]
         end = offsets[s + 1]
         done = 0.0
@@ -585,6 +587,7 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
                 examples += m
         effective += n
         raw += end - start
+        unmerged += end - start
         progress[worker, PROGRESS_WORDS] += end - start
         if not is_finite(loss):  # diverged: stop here, so the driver can say where
             break

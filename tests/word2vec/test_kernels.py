@@ -193,19 +193,21 @@ def test_merge_private_rows_adds_the_change_and_refreshes():
 def test_private_top_rows_alone_equal_the_shared_rows(cbow):
     """One worker given private copies of syn1's top rows (as with several workers) trains what it
     trains on the shared rows, up to rounding: every top-row update lands in its copy and is merged
-    back every MERGE_EVERY sentences and at the chunk's end."""
+    back every MERGE_WORDS corpus words (here several times inside the chunk) and at the chunk's end."""
+    sentences = SENTENCES * (3 * kernels.MERGE_WORDS // sum(map(len, SENTENCES)))
+    ids = np.concatenate(sentences).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in sentences])]).astype(np.int64)
+    assert len(ids) > 2 * kernels.MERGE_WORDS
     results = []
     for n_workers in (1, 2):
         arrays = _setup(True, 0, False)
         objective = Objective(cbow=cbow, cbow_mean=True, negative=0, window=3, batched=True, group=1)
-        ids = np.concatenate(SENTENCES).astype(np.int32)
-        offsets = np.concatenate([[0], np.cumsum([len(s) for s in SENTENCES])]).astype(np.int64)
         worker = Worker(0, seed_state(7), arrays, objective, max(len(s) for s in SENTENCES), n_workers)
         assert worker.scratch.top_rows.shape[0] == (0 if n_workers == 1 else min(kernels.SHARED_TOP_ROWS, V - 1))
         progress = np.zeros((1, kernels.ROW_WIDTH), np.int64)
         stats = np.zeros((1, kernels.ROW_WIDTH), np.float64)
-        worker.run(arrays, ids, offsets, 0, len(SENTENCES), objective, Schedule(0.05, 0.001, 100.0), progress,
-                   stats)
+        worker.run(arrays, ids, offsets, 0, len(sentences), objective, Schedule(0.05, 0.001, float(len(ids))),
+                   progress, stats)
         results.append(arrays.weights)
     np.testing.assert_allclose(results[1].syn1, results[0].syn1, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(results[1].syn0, results[0].syn0, rtol=1e-4, atol=1e-5)
