@@ -34,20 +34,26 @@ include the parent's, as Linux keeps it across exec).  Each run is repeated
   adjacent pairs of fresh processes (the pair's order alternating) and
   summarized by the median of the pairs' ratios: one run's words/s moves by
   20-40% from minute to minute on this shared machine, so a ratio of two runs
-  minutes apart measures the moments as much as the threads.  Beside each pair
-  runs a control with nothing to share (:func:`control_ratio`): what the two
-  cores give a perfectly parallel loop in the same minutes.
+  minutes apart measures the moments as much as the threads.  The ratio is
+  given twice: of ``fit()``'s words/s, and of the words/s inside the epoch
+  (without the ~0.25 s a fresh process spends loading the kernel, which no
+  thread count changes).  Beside each pair run two controls: two 1-thread
+  runs of the same training in two processes at once (their summed epoch
+  words/s over the pair's 1-thread run: what the machine gives this very work
+  when nothing is shared), and a loop with nothing to share
+  (:func:`control_ratio`).
 * Start-up: in a fresh lmkit process (numba cache warm), the seconds from
   ``import lmkit`` to the end of a fit on a 2,000-word corpus.
 
 Quality: brown:train lowercased, 5 epochs, same settings, the ``--combos``
-(default all four), seeds 1-3 with one thread; analogy accuracy (questions-words.txt, restrict
-30000, case-insensitive) and WordSim-353 Spearman, both computed with
-``lmkit.evaluate`` on each model's vectors.
+(default all four), seeds 1-3 with one thread (``--quality-threads``); analogy
+accuracy (questions-words.txt, restrict 30000, case-insensitive) and
+WordSim-353 Spearman, both computed with ``lmkit.evaluate`` on each model's vectors.
 
 Usage:
     flock /tmp/lmkit-bench.lock python scripts/bench_word2vec.py [--quick] [--only speed|command|quality|scaling]
         [--threads 1 2] [--combos sg-ns cbow-ns ...] [--command-epochs 1 5] [--repeat 10] [--rounds 5]
+        [--quality-threads 1]
         [--json results.json]
 Needs gensim (pip install -e '.[bench]') and LMKIT_DATA pointing at brown.zip etc.
 """
@@ -160,7 +166,8 @@ def _run_lmkit(spec: dict, arch: str, loss: str) -> dict:
     model.fit(corpus, verbose=False)
     seconds = time.perf_counter() - started
     out = {"seconds": seconds, "words": sum(h.words for h in model.history),
-           "effective_words": sum(h.effective_words for h in model.history)}
+           "effective_words": sum(h.effective_words for h in model.history),
+           "epoch_seconds": sum(h.seconds for h in model.history)}
     if spec.get("evaluate"):
         out.update(quality_scores(model.wv))
     return out
@@ -191,10 +198,20 @@ def startup_seconds() -> float:
 
 def spawn(spec: dict) -> dict:
     """Run ``spec`` in a fresh interpreter (its own peak RSS) and parse its JSON line."""
-    process = subprocess.run([sys.executable, __file__, "--run", json.dumps(spec)], capture_output=True, text=True)
-    if process.returncode != 0:
-        raise RuntimeError(f"run {spec} failed:\n{process.stderr[-3000:]}")
-    return json.loads(process.stdout.strip().splitlines()[-1])
+    return spawn_together([spec])[0]
+
+
+def spawn_together(specs: list[dict]) -> list[dict]:
+    """Run each of ``specs`` in a fresh interpreter, all at the same time; their results in order."""
+    processes = [subprocess.Popen([sys.executable, __file__, "--run", json.dumps(spec)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for spec in specs]
+    results = []
+    for spec, process in zip(specs, processes):
+        stdout, stderr = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"run {spec} failed:\n{stderr[-3000:]}")
+        results.append(json.loads(stdout.strip().splitlines()[-1]))
+    return results
 
 
 def interleaved_runs(specs: dict[str, dict], repeats: int, run=spawn) -> dict[str, list[dict]]:
@@ -209,6 +226,12 @@ def interleaved_runs(specs: dict[str, dict], repeats: int, run=spawn) -> dict[st
 
 def words_per_second(result: dict) -> float:
     return result["words"] / result["seconds"]
+
+
+def epoch_words_per_second(result: dict) -> float:
+    """lmkit's words/s inside its epochs: without what ``fit()`` does once (loading the kernel from numba's
+    cache, ~0.25 s a process, building the tables), which no thread count changes."""
+    return result["words"] / result["epoch_seconds"]
 
 
 # ----------------------------------------------------------------------------- tables
@@ -370,7 +393,8 @@ def control_ratio(pairs: int = 4_000_000) -> float:
 
 
 def scaling_section(args) -> list[dict]:
-    """2 threads over 1 for each combo: ``args.rounds`` adjacent pairs of runs, their ratios and the median."""
+    """2 threads over 1 for each combo: ``args.rounds`` adjacent pairs of runs, their ratios and the median,
+    in ``fit()`` words/s and in epoch words/s; and two controls (module docstring)."""
     import statistics
 
     path = brown_text(None, args.repeat)
@@ -379,24 +403,29 @@ def scaling_section(args) -> list[dict]:
     encode_corpus(path, min_count=SETTINGS["min_count"], verbose=False)     # encode once, outside the timing
     print(f"\n## Thread scaling: lmkit 2 threads / 1 thread, {path.name}, 1 epoch, default update, "
           f"{args.rounds} adjacent pairs\n")
-    print("| combo | 1 thread words/s (median) | 2 threads (median) | ratio of each pair | median ratio | range | "
-          "control: each pair's | control median |")
-    print("|---|---:|---:|---|---:|---|---|---:|")
+    print("| combo | 1 thread words/s (median) | 2 threads (median) | ratio of each pair | median ratio | "
+          "in epochs: each pair's | median | two 1-thread processes at once: median | loop control: median |")
+    print("|---|---:|---:|---|---:|---|---:|---:|---:|")
     results = []
     for combo in args.combos:
-        rates, controls = {1: [], 2: []}, []
+        runs, together, controls = {1: [], 2: []}, [], []
+        spec = dict(combo=combo, file=str(path), epochs=1, seed=1, trainer="lmkit", update="batched")
+        spawn(dict(spec, threads=2))   # untimed: compiles the kernel if numba's cache lacks it (a changed kernel)
         for round_ in range(args.rounds):
             for threads in ((1, 2) if round_ % 2 == 0 else (2, 1)):   # neither side always runs first
-                result = spawn(dict(combo=combo, threads=threads, file=str(path), epochs=1, seed=1, trainer="lmkit",
-                                    update="batched"))
-                rates[threads].append(words_per_second(result))
+                runs[threads].append(spawn(dict(spec, threads=threads)))
+            pair = spawn_together([dict(spec, threads=1), dict(spec, threads=1)])
+            together.append(sum(map(epoch_words_per_second, pair)) / epoch_words_per_second(runs[1][-1]))
             controls.append(control_ratio())
-        ratios = [two / one for one, two in zip(rates[1], rates[2])]
-        results.append(dict(combo=combo, words_per_second=rates, ratios=ratios, control_ratios=controls))
-        print(f"| {combo} | {statistics.median(rates[1]):,.0f} | {statistics.median(rates[2]):,.0f} | "
+        ratios = [words_per_second(two) / words_per_second(one) for one, two in zip(runs[1], runs[2])]
+        epoch_ratios = [epoch_words_per_second(two) / epoch_words_per_second(one) for one, two in zip(runs[1], runs[2])]
+        results.append(dict(combo=combo, runs=runs, ratios=ratios, epoch_ratios=epoch_ratios,
+                            together_ratios=together, control_ratios=controls))
+        print(f"| {combo} | {statistics.median(map(words_per_second, runs[1])):,.0f} | "
+              f"{statistics.median(map(words_per_second, runs[2])):,.0f} | "
               f"{' '.join(f'{r:.2f}' for r in ratios)} | **{statistics.median(ratios):.2f}x** | "
-              f"{min(ratios):.2f}-{max(ratios):.2f} | {' '.join(f'{r:.2f}' for r in controls)} | "
-              f"{statistics.median(controls):.2f}x |", flush=True)
+              f"{' '.join(f'{r:.2f}' for r in epoch_ratios)} | **{statistics.median(epoch_ratios):.2f}x** | "
+              f"{statistics.median(together):.2f}x | {statistics.median(controls):.2f}x |", flush=True)
     return results
 
 
@@ -404,7 +433,8 @@ def quality_section(args) -> list[dict]:
     import numpy as np
 
     path = brown_text("train", 1)
-    print(f"\n## Quality: {path.name}, 5 epochs, seeds {args.seeds}, 1 thread\n")
+    threads = args.quality_threads
+    print(f"\n## Quality: {path.name}, 5 epochs, seeds {args.seeds}, {threads} thread{'s' * (threads > 1)}\n")
     print("| combo | trainer | analogy accuracy | WordSim-353 Spearman | analogy coverage |")
     print("|---|---|---|---|---|")
     results = []
@@ -413,7 +443,7 @@ def quality_section(args) -> list[dict]:
         if combo != "cbow-hs":                             # CBOW-HS: nothing to share, batched is exact
             trainers.append(("lmkit", "batched"))
         for trainer, update in trainers:
-            runs = [spawn(dict(combo=combo, threads=1, file=str(path), epochs=5, seed=seed, trainer=trainer,
+            runs = [spawn(dict(combo=combo, threads=threads, file=str(path), epochs=5, seed=seed, trainer=trainer,
                                update=update, evaluate=True, gensim_input=args.gensim_input))
                     for seed in args.seeds]
             results += runs
@@ -441,6 +471,8 @@ def main() -> None:
                         help="gensim's input mode (default corpus_file, its fastest, multi-threaded reader)")
     parser.add_argument("--command-epochs", nargs="+", type=int, default=[1, 5],
                         help="epochs of the whole-command runs (default 1 5)")
+    parser.add_argument("--quality-threads", type=int, default=1,
+                        help="threads of every quality run (default 1; 2 shows what Hogwild and private rows cost)")
     parser.add_argument("--rounds", type=int, default=5, help="pairs of runs per combo in --only scaling (default 5)")
     parser.add_argument("--json", help="also write every run's numbers to this JSON file")
     args = parser.parse_args()
