@@ -99,6 +99,9 @@ CBOW_GROUP = 4  # targets sharing one set of negatives in batched CBOW (BENCHMAR
 # with 2 on shared rows, 1.66M with a whole private syn1 per thread; top 64 rows merged every
 # sentence 1.15M, 256 every 8: 1.48-1.52M, 128 every 8: 1.37M, 512 or 256 every 16: 1.31-1.33M.
 # Quality (Brown train, 5 epochs, 2 threads, 3 seeds): analogy 0.0246 -> 0.0267, WordSim 0.357 -> 0.344.
+# Merging by words, not sentences, keeps the merges' cost per word the same whatever the sentence length:
+# every 8 sentences (~160 Brown words) -> every 1,024 words, 2 threads: CBOW-HS 4.80-4.93M -> 5.22-5.39M
+# words/s, SG-HS 2.20-2.27M -> 2.31-2.37M (2,048 or 4,096 no faster; BENCHMARKS.md, 2026-12-04).
 # One worker keeps no copy.
 SHARED_TOP_ROWS = 256
 MERGE_WORDS = 1024
