@@ -36,12 +36,12 @@ include the parent's, as Linux keeps it across exec).  Each run is repeated
   20-40% from minute to minute on this shared machine, so a ratio of two runs
   minutes apart measures the moments as much as the threads.  The ratio is
   given twice: of ``fit()``'s words/s, and of the words/s inside the epoch
-  (without the ~0.25 s a fresh process spends loading the kernel, which no
-  thread count changes).  Beside each pair run two controls: two 1-thread
-  runs of the same training in two processes at once (their summed epoch
-  words/s over the pair's 1-thread run: what the machine gives this very work
-  when nothing is shared), and a loop with nothing to share
-  (:func:`control_ratio`).
+  (without the ~0.4 s a fresh process spends setting numba up and loading
+  the kernel from its cache, which no thread count changes).  Beside each
+  pair run two controls: two 1-thread runs of the same training in two
+  processes at once (their summed epoch words/s over the pair's 1-thread
+  run: what the machine gives this very work when nothing is shared), and a
+  loop with nothing to share (:func:`control_ratio`).
 * Start-up: in a fresh lmkit process (numba cache warm), the seconds from
   ``import lmkit`` to the end of a fit on a 2,000-word corpus.
 
@@ -229,8 +229,9 @@ def words_per_second(result: dict) -> float:
 
 
 def epoch_words_per_second(result: dict) -> float:
-    """lmkit's words/s inside its epochs: without what ``fit()`` does once (loading the kernel from numba's
-    cache, ~0.25 s a process, building the tables), which no thread count changes."""
+    """lmkit's words/s inside its epochs: without what ``fit()`` does once in a fresh process (numba's own
+    set-up and loading the kernel from its cache, ~0.4 s; building the tables), which no thread count
+    changes."""
     return result["words"] / result["epoch_seconds"]
 
 
