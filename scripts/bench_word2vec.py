@@ -206,11 +206,17 @@ def spawn_together(specs: list[dict]) -> list[dict]:
     processes = [subprocess.Popen([sys.executable, __file__, "--run", json.dumps(spec)], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for spec in specs]
     results = []
-    for spec, process in zip(specs, processes):
-        stdout, stderr = process.communicate()
-        if process.returncode != 0:
-            raise RuntimeError(f"run {spec} failed:\n{stderr[-3000:]}")
-        results.append(json.loads(stdout.strip().splitlines()[-1]))
+    try:
+        for spec, process in zip(specs, processes):
+            stdout, stderr = process.communicate()
+            if process.returncode != 0:
+                raise RuntimeError(f"run {spec} failed:\n{stderr[-3000:]}")
+            results.append(json.loads(stdout.strip().splitlines()[-1]))
+    finally:
+        for process in processes:   # a failed run stops the others
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
     return results
 
 
