@@ -28,6 +28,15 @@ well is here:
   (all exponent bits set) gets a NaN loss, which the trainer turns into a
   stop.
 
+* :func:`logsumexp_tile` -- evaluation's output layer in column tiles
+  (:meth:`lmkit.lm.nplm.NPLM.score`): the bias and an online log-sum-exp over
+  one tile of the logits (Milakov & Gimelshein 2018, "Online normalizer
+  calculation for softmax"), so the tile is still in cache when it is read
+  and no ``B x V`` logits buffer goes out to memory and back::
+
+      m' = max(m, max tile),  s' = s exp(m - m') + sum exp(tile - m'),
+      log p[t_b] = l[t_b] - m - log s      (after the last tile)
+
 * :func:`loglinear_rows` -- the log-linear mixture of K models' logits
   (:mod:`lmkit.lm.loglinear`): per row the log-probability of the target
   and, for fitting the weights, the mixture's expectations of the members'
@@ -179,6 +188,35 @@ def softmax_rows(logits, bias, targets, scale, write_grad, losses, first, last):
             for i in range(row.shape[0]):
                 row[i] *= factor
             row[targets[b]] -= np.float32(scale)
+
+
+@jit
+def logsumexp_tile(tile, bias, targets, first_column, first_row, running_max, running_sum, target_logit):
+    """Fold one column tile of the logits into each row's running log-sum-exp (module docstring).
+
+    ``tile: float32[R, n]`` holds columns ``[first_column, first_column + n)`` of rows
+    ``[first_row, first_row + R)``, before the output bias ``bias: float32[n]`` (those columns');
+    clobbered.  ``targets: int32[B]``; per row ``b``, float64[B]: ``running_max`` (start at -inf),
+    ``running_sum`` (start at 0) and ``target_logit`` (the target's biased logit, set by the tile
+    holding it).  A row holding NaN or inf gets a NaN ``running_max``, which stays NaN.
+    """
+    n = tile.shape[1]
+    for i in range(tile.shape[0]):
+        b = first_row + i
+        if np.isnan(running_max[b]):
+            continue
+        row = tile[i]
+        key, special = _add_bias_max_and_special(row, bias)
+        if special:
+            running_max[b] = np.nan
+            continue
+        t = targets[b] - first_column
+        if 0 <= t < n:
+            target_logit[b] = row[t]
+        top = max(running_max[b], np.float64(np.int32(_order_key(key)).view(np.float32)))
+        _exp_below(row, np.float32(top))  # top is a float32's value: exact either way
+        running_sum[b] = running_sum[b] * np.exp(running_max[b] - top) + _sum64(row)
+        running_max[b] = top
 
 
 @jit_finite

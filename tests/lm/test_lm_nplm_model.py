@@ -9,7 +9,7 @@ import pytest
 from lm_reference import (make_corpus, random_sentences, randomize_biases, reference_examples,
                           reference_nplm_logprob)
 from lmkit.lm.examples import build_examples
-from lmkit.lm.kernels import gather_features, softmax_rows
+from lmkit.lm.kernels import gather_features, logsumexp_tile, softmax_rows
 from lmkit.lm.nplm import NPLM, NPLMConfig
 from lmkit.lm.perplexity import perplexity
 from lmkit.nn.gradcheck import check_gradient
@@ -102,12 +102,42 @@ def test_softmax_kernel_matches_numpy(parts):
     assert np.isnan(losses[[1, 4, 6]]).all() and np.isfinite(np.delete(losses, [1, 4, 6])).all()
 
 
+@pytest.mark.parametrize("width", [1, 4, 301])
+def test_logsumexp_tiles_match_numpy(width):
+    """Column tiles folded one after another give each row's log-softmax at its target, whatever the tile
+    width; a row holding NaN or inf gets NaN, the others are untouched by it."""
+    rng = np.random.default_rng(8)
+    logits = (rng.standard_normal((6, 301)) * 8).astype(np.float32)
+    logits[1, 200] = 70.0   # the maximum in a late tile: the sums before it must be rescaled
+    logits[2] -= 150.0      # every logit far below zero
+    logits[3, 0] = 50.0     # the maximum in the first tile
+    bias = rng.standard_normal(301).astype(np.float32)
+    targets = np.array([0, 200, 17, 300, 150, 42], np.int32)
+    x = logits.astype(np.float64) + bias
+    top = x.max(1, keepdims=True)
+    expected = x[np.arange(6), targets] - (np.log(np.exp(x - top).sum(1)) + top[:, 0])
+    logits[4, 10] = np.nan
+    logits[5, 299] = -np.inf
+    running_max, running_sum, target_logit = np.full(6, -np.inf), np.zeros(6), np.zeros(6)
+    for first in range(0, 301, width):
+        for rows in (slice(0, 2), slice(2, 6)):   # two threads' rows, as NPLM._score_rows splits them
+            tile = np.ascontiguousarray(logits[rows, first:first + width])
+            logsumexp_tile(tile, bias[first:first + width], targets, first, rows.start, running_max, running_sum,
+                           target_logit)
+    got = target_logit - running_max - np.log(np.where(running_sum > 0, running_sum, 1.0))
+    np.testing.assert_allclose(got[:4], expected[:4], rtol=1e-6, atol=1e-6)
+    assert np.isnan(got[4:]).all()
+
+
 @pytest.mark.parametrize("hidden,direct", [(6, True), (6, False), (0, True)])
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu"])
-# serial: one thread; threaded: three row-split threads; float64: the numpy path
-@pytest.mark.parametrize("path", ["serial", "threaded", "float64"])
+# serial: one thread; threaded: three row-split threads; tiled: those threads scoring in column tiles of 8 words
+# (V = 22: three tiles); float64: the numpy path
+@pytest.mark.parametrize("path", ["serial", "threaded", "tiled", "float64"])
 def test_perplexity_matches_slow_numpy(hidden, direct, activation, path, monkeypatch):
-    monkeypatch.setattr("lmkit.lm.nplm.blas_threads", lambda: 3 if path == "threaded" else 0)
+    monkeypatch.setattr("lmkit.lm.nplm.blas_threads", lambda: 3 if path in ("threaded", "tiled") else 0)
+    if path == "tiled":
+        monkeypatch.setattr("lmkit.lm.nplm.SCORE_TILE_FLOATS", 1)
     rng = np.random.default_rng(5)
     sentences = random_sentences(rng, 60, 20)
     corpus = make_corpus(sentences, 22, unk=True)
