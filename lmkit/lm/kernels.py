@@ -198,17 +198,19 @@ def logsumexp_tile(tile, bias, targets, first_column, first_row, running_max, ru
     ``[first_row, first_row + R)``, before the output bias ``bias: float32[n]`` (those columns');
     clobbered.  ``targets: int32[B]``; per row ``b``, float64[B]: ``running_max`` (start at -inf),
     ``running_sum`` (start at 0) and ``target_logit`` (the target's biased logit, set by the tile
-    holding it).  A row holding NaN or inf gets a NaN ``running_max``, which stays NaN.
+    holding it).  A row holding NaN or inf gets ``running_sum = -1`` (no sum is negative) and is
+    skipped from then on: a flag, not a NaN, because the kernels compile with fastmath, under which
+    the compiler may assume no value is NaN.
     """
     n = tile.shape[1]
     for i in range(tile.shape[0]):
         b = first_row + i
-        if np.isnan(running_max[b]):
+        if running_sum[b] < 0.0:
             continue
         row = tile[i]
         key, special = _add_bias_max_and_special(row, bias)
         if special:
-            running_max[b] = np.nan
+            running_sum[b] = -1.0
             continue
         t = targets[b] - first_column
         if 0 <= t < n:

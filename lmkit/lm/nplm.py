@@ -431,7 +431,7 @@ class NPLM:
                                target_logit)
 
         run_parts(workers, rows)
-        with np.errstate(divide="ignore"):  # a NaN row's sum may be 0: its score is NaN either way
+        with np.errstate(invalid="ignore"):  # the log of a NaN/inf row's flag, -1: its score is NaN
             np.subtract(target_logit, running_max + np.log(running_sum), out=out)
 
     def logits(self, contexts: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -124,9 +124,30 @@ def test_logsumexp_tiles_match_numpy(width):
             tile = np.ascontiguousarray(logits[rows, first:first + width])
             logsumexp_tile(tile, bias[first:first + width], targets, first, rows.start, running_max, running_sum,
                            target_logit)
-    got = target_logit - running_max - np.log(np.where(running_sum > 0, running_sum, 1.0))
-    np.testing.assert_allclose(got[:4], expected[:4], rtol=1e-6, atol=1e-6)
-    assert np.isnan(got[4:]).all()
+    got = target_logit[:4] - running_max[:4] - np.log(running_sum[:4])
+    np.testing.assert_allclose(got, expected[:4], rtol=1e-6, atol=1e-6)
+    assert (running_sum[4:] == -1.0).all()   # the flag of a row that held NaN or inf
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in matmul:RuntimeWarning")  # inf x 0
+def test_score_is_nan_only_where_the_logits_are(monkeypatch):
+    """A prediction whose logits hold inf or NaN scores NaN; the others, in the same tiles, keep their
+    scores bit for bit (three threads, tiles of 8 words)."""
+    monkeypatch.setattr("lmkit.lm.nplm.blas_threads", lambda: 3)
+    monkeypatch.setattr("lmkit.lm.nplm.SCORE_TILE_FLOATS", 1)
+    rng = np.random.default_rng(9)
+    corpus = make_corpus(random_sentences(rng, 40, 20), 22)
+    model = NPLM(NPLMConfig(context=2, features=4, hidden=0, direct=True)).build(
+        corpus.vocab, rng=np.random.default_rng(3))
+    contexts, targets = _batch(corpus, 2, n=60)
+    clean = model.score(contexts, targets)
+    bad_word = contexts[0, -1]
+    model.C[bad_word] = np.inf       # the direct connections carry it into every logit of those rows
+    got = model.score(contexts, targets)
+    hit = (contexts == bad_word).any(axis=1)
+    assert hit.any() and not hit.all()
+    assert np.isnan(got[hit]).all() and np.isfinite(clean).all()
+    np.testing.assert_array_equal(got[~hit], clean[~hit])
 
 
 @pytest.mark.parametrize("hidden,direct", [(6, True), (6, False), (0, True)])
