@@ -295,14 +295,13 @@ class NPLM:
         """
         if workers == 1:
             dlogits, dz = self._output_layer(z, self.O, self.b, targets, logits, True, 1)
-            return self._output_grads(dlogits, z, 1), dz
+            return self._output_grads(dlogits, z, 0, len(self.vocab)), dz
         n = len(targets)
         logits = logits[:n]
         ws = self._workspace
         if ws.get("dz_shares") is None or ws["dz_shares"].shape[:2] != (workers, len(ws["dz"])):
             ws["dz_shares"] = np.empty((workers, *ws["dz"].shape), self.dtype)
         shares = ws["dz_shares"][:, :n]
-        grad_O, grad_b, ones = ws["grad_O"], ws["grad_b"], ws["ones"][:n]
         words, rows = even_bounds(len(self.vocab), workers), even_bounds(n, workers)
 
         def products(part: int) -> None:
@@ -315,14 +314,13 @@ class NPLM:
         def gradients(part: int) -> None:
             lo, hi = words[part], words[part + 1]
             np.matmul(logits[:, lo:hi], self.O[lo:hi], out=shares[part])
-            np.matmul(logits[:, lo:hi].T, z, out=grad_O[lo:hi])
-            np.matmul(ones, logits[:, lo:hi], out=grad_b[lo:hi])
+            self._output_grads(logits, z, lo, hi)
 
         for phase in (products, softmax, gradients):
             run_parts(workers, phase)
         dz = ws["dz"][:n]
         np.sum(shares, axis=0, out=dz)
-        return {"O": grad_O, "b": grad_b}, dz
+        return {"O": ws["grad_O"], "b": ws["grad_b"]}, dz
 
     def _output_layer(self, z: np.ndarray, weights: np.ndarray, bias: np.ndarray, targets: np.ndarray,
                       logits: np.ndarray, train: bool, workers: int):
@@ -375,20 +373,15 @@ class NPLM:
             rows *= scale
             rows[np.arange(len(t)), t] -= scale
 
-    def _output_grads(self, dlogits: np.ndarray, z: np.ndarray, workers: int) -> dict[str, np.ndarray]:
-        """``{"O": dL/dO = dlogits^T z, "b": column sums}``, rows ``[lo, hi)`` of ``O`` per thread.
-        The column sums are a product with a vector of ones: BLAS's gemv reads the ``[B, V]`` gradient
-        2-3x faster than ``np.sum(axis=0)`` (~0.7 ms of the ~55 ms of an MLP9 step on 1 thread)."""
+    def _output_grads(self, dlogits: np.ndarray, z: np.ndarray, lo: int, hi: int) -> dict[str, np.ndarray]:
+        """Rows ``[lo, hi)`` of the workspace's ``{"O": dL/dO = dlogits^T z, "b": column sums}`` (the whole
+        arrays are returned).  The column sums are a product with a vector of ones: BLAS's gemv reads the
+        ``[B, V]`` gradient 2-3x faster than ``np.sum(axis=0)`` (~0.7 ms of the ~55 ms of an MLP9 step on
+        1 thread)."""
         ws = self._workspace
-        grad_O, grad_b, ones = ws["grad_O"], ws["grad_b"], ws["ones"][:len(dlogits)]
-        cols = even_bounds(len(self.vocab), workers)
-
-        def output_grads(part: int) -> None:
-            lo, hi = cols[part], cols[part + 1]
-            np.matmul(dlogits[:, lo:hi].T, z, out=grad_O[lo:hi])
-            np.matmul(ones, dlogits[:, lo:hi], out=grad_b[lo:hi])
-
-        run_parts(workers, output_grads)
+        grad_O, grad_b = ws["grad_O"], ws["grad_b"]
+        np.matmul(dlogits[:, lo:hi].T, z, out=grad_O[lo:hi])
+        np.matmul(ws["ones"][:len(dlogits)], dlogits[:, lo:hi], out=grad_b[lo:hi])
         return {"O": grad_O, "b": grad_b}
 
     def _sampled_output_layer(self, z: np.ndarray, positions: np.ndarray, candidates: np.ndarray,
