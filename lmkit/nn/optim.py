@@ -268,6 +268,14 @@ def _pieces(table: np.ndarray, grad_rows: np.ndarray, state: dict[str, Any], nam
             for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
+def _in_dtype(p: np.ndarray, *values: float) -> tuple:
+    """``values`` as numpy scalars of ``p``'s dtype, for the kernels of :mod:`lmkit.nn.optim_kernels`:
+    they then compute in the parameter's precision (float32 tables in float32 arithmetic, as torch's
+    optimizers do; see that module's docstring for why)."""
+    scalar = p.dtype.type
+    return tuple(scalar(v) for v in values)
+
+
 def _check_param(name: str, p: Any) -> None:
     if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
         what = p.dtype if isinstance(p, np.ndarray) else type(p).__name__
@@ -282,7 +290,7 @@ class SGD(Optimizer):
     name = "sgd"
 
     def _rows(self, p, rows, g, st):
-        K.sgd_rows(p, rows, g, self._lr, self.weight_decay, self._decay_factor())
+        K.sgd_rows(p, rows, g, *_in_dtype(p, self._lr, self.weight_decay, self._decay_factor()))
 
 
 class Momentum(Optimizer):
@@ -297,8 +305,8 @@ class Momentum(Optimizer):
         self.momentum = _check_unit_interval("momentum", momentum)
 
     def _rows(self, p, rows, g, st):
-        K.momentum_rows(p, rows, g, st["velocity"], self._lr, self.momentum,
-                        self.weight_decay, self._decay_factor())
+        K.momentum_rows(p, rows, g, st["velocity"],
+                        *_in_dtype(p, self._lr, self.momentum, self.weight_decay, self._decay_factor()))
 
 
 class Nesterov(Momentum):
@@ -307,8 +315,8 @@ class Nesterov(Momentum):
     name = "nesterov"
 
     def _rows(self, p, rows, g, st):
-        K.nesterov_rows(p, rows, g, st["velocity"], self._lr, self.momentum,
-                        self.weight_decay, self._decay_factor())
+        K.nesterov_rows(p, rows, g, st["velocity"],
+                        *_in_dtype(p, self._lr, self.momentum, self.weight_decay, self._decay_factor()))
 
 
 class AdaGrad(Optimizer):
@@ -324,8 +332,8 @@ class AdaGrad(Optimizer):
         self.eps = _check_positive("eps", eps)
 
     def _rows(self, p, rows, g, st):
-        K.adagrad_rows(p, rows, g, st["sum_sq"], self._lr, self.eps,
-                       self.weight_decay, self._decay_factor())
+        K.adagrad_rows(p, rows, g, st["sum_sq"],
+                       *_in_dtype(p, self._lr, self.eps, self.weight_decay, self._decay_factor()))
 
 
 class RMSProp(Optimizer):
@@ -342,8 +350,8 @@ class RMSProp(Optimizer):
         self.eps = _check_positive("eps", eps)
 
     def _rows(self, p, rows, g, st):
-        K.rmsprop_rows(p, rows, g, st["mean_sq"], self._lr, self.rho, self.eps,
-                       self.weight_decay, self._decay_factor())
+        K.rmsprop_rows(p, rows, g, st["mean_sq"], *_in_dtype(
+            p, self._lr, self.rho, 1.0 - self.rho, self.eps, self.weight_decay, self._decay_factor()))
 
 
 class AdaDelta(Optimizer):
@@ -366,8 +374,8 @@ class AdaDelta(Optimizer):
         self.eps = _check_positive("eps", eps)
 
     def _rows(self, p, rows, g, st):
-        K.adadelta_rows(p, rows, g, st["mean_sq_grad"], st["mean_sq_step"], self._lr,
-                        self.rho, self.eps, self.weight_decay, self._decay_factor())
+        K.adadelta_rows(p, rows, g, st["mean_sq_grad"], st["mean_sq_step"], *_in_dtype(
+            p, self._lr, self.rho, 1.0 - self.rho, self.eps, self.weight_decay, self._decay_factor()))
 
 
 class Adam(Optimizer):
@@ -394,8 +402,9 @@ class Adam(Optimizer):
 
     def _rows(self, p, rows, g, st):
         bc1, bc2 = self._corrections(st)
-        K.adam_rows(p, rows, g, st["m"], st["v"], self._lr, self.beta1, self.beta2, self.eps,
-                    bc1, bc2, self.weight_decay, self._decay_factor())
+        K.adam_rows(p, rows, g, st["m"], st["v"], *_in_dtype(
+            p, self._lr, self.beta1, 1.0 - self.beta1, self.beta2, 1.0 - self.beta2, self.eps, bc1, bc2,
+            self.weight_decay, self._decay_factor()))
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {

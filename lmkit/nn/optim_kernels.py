@@ -15,13 +15,17 @@ operations made six or more.  Every kernel takes:
 - ``wd`` (coupled L2: ``g = G + wd * p``) and ``decay = 1 - lr * decoupled``
   (AdamW-style: ``p <- decay * p - lr * update``).
 
-Scalars arrive as Python floats, so each element is computed in float64 and
-rounded once when stored.  The tests check every update against its
-formula written out in float64 (``tests/nn/test_nn_optim.py``).
+Scalars arrive as numpy scalars of the table's dtype (the caller converts
+them, complements like ``1 - rho`` included, and no float literal appears
+below), so a float32 table is updated in float32 arithmetic, as torch's
+optimizers do, and a float64 one in float64.  Float64 arithmetic on a float32
+table bought nothing a float32 parameter can keep and made Adam's dense step
+2.7x slower: its square roots and divisions ran at half the vector width
+(BENCHMARKS.md, NPLM).  The tests check every update against its formula
+written out in float64 (``tests/nn/test_nn_optim.py``): to 1e-12 for float64
+tables, to float32's precision for float32 ones.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -101,24 +105,24 @@ def adagrad_rows(P, rows, G, Acc, lr, eps, wd, decay):
             g = G[j, c] + wd * p
             a = Acc[r, c] + g * g
             Acc[r, c] = a
-            P[r, c] = decay * p - lr * g / (math.sqrt(a) + eps)
+            P[r, c] = decay * p - lr * g / (np.sqrt(a) + eps)
 
 
 @jit_numpy_errors
-def rmsprop_rows(P, rows, G, Sq, lr, rho, eps, wd, decay):
+def rmsprop_rows(P, rows, G, Sq, lr, rho, one_minus_rho, eps, wd, decay):
     """``s <- rho * s + (1 - rho) * g^2;  p <- decay * p - lr * g / (sqrt(s) + eps)``."""
     for j in range(rows.shape[0]):
         r = rows[j]
         for c in range(P.shape[1]):
             p = P[r, c]
             g = G[j, c] + wd * p
-            s = rho * Sq[r, c] + (1.0 - rho) * g * g
+            s = rho * Sq[r, c] + one_minus_rho * g * g
             Sq[r, c] = s
-            P[r, c] = decay * p - lr * g / (math.sqrt(s) + eps)
+            P[r, c] = decay * p - lr * g / (np.sqrt(s) + eps)
 
 
 @jit_numpy_errors
-def adadelta_rows(P, rows, G, Eg, Edx, lr, rho, eps, wd, decay):
+def adadelta_rows(P, rows, G, Eg, Edx, lr, rho, one_minus_rho, eps, wd, decay):
     """``Eg <- rho Eg + (1-rho) g^2;  dx = sqrt(Edx + eps) / sqrt(Eg + eps) * g;
     Edx <- rho Edx + (1-rho) dx^2;  p <- decay * p - lr * dx``."""
     for j in range(rows.shape[0]):
@@ -126,15 +130,15 @@ def adadelta_rows(P, rows, G, Eg, Edx, lr, rho, eps, wd, decay):
         for c in range(P.shape[1]):
             p = P[r, c]
             g = G[j, c] + wd * p
-            eg = rho * Eg[r, c] + (1.0 - rho) * g * g
+            eg = rho * Eg[r, c] + one_minus_rho * g * g
             Eg[r, c] = eg
-            dx = math.sqrt(Edx[r, c] + eps) / math.sqrt(eg + eps) * g
-            Edx[r, c] = rho * Edx[r, c] + (1.0 - rho) * dx * dx
+            dx = np.sqrt(Edx[r, c] + eps) / np.sqrt(eg + eps) * g
+            Edx[r, c] = rho * Edx[r, c] + one_minus_rho * dx * dx
             P[r, c] = decay * p - lr * dx
 
 
 @jit_numpy_errors
-def adam_rows(P, rows, G, M, V, lr, beta1, beta2, eps, bc1, bc2, wd, decay):
+def adam_rows(P, rows, G, M, V, lr, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, bc1, bc2, wd, decay):
     """``m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;
     p <- decay * p - lr * (m / bc1) / (sqrt(v / bc2) + eps)``, with the bias
     corrections ``bc1 = 1 - b1^t``, ``bc2 = 1 - b2^t`` computed by the caller."""
@@ -143,8 +147,8 @@ def adam_rows(P, rows, G, M, V, lr, beta1, beta2, eps, bc1, bc2, wd, decay):
         for c in range(P.shape[1]):
             p = P[r, c]
             g = G[j, c] + wd * p
-            m = beta1 * M[r, c] + (1.0 - beta1) * g
-            v = beta2 * V[r, c] + (1.0 - beta2) * g * g
+            m = beta1 * M[r, c] + one_minus_beta1 * g
+            v = beta2 * V[r, c] + one_minus_beta2 * g * g
             M[r, c] = m
             V[r, c] = v
-            P[r, c] = decay * p - lr * (m / bc1) / (math.sqrt(v / bc2) + eps)
+            P[r, c] = decay * p - lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
