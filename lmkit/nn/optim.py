@@ -13,6 +13,10 @@ did); decoupled weight decay (Loshchilov & Hutter 2019, "AdamW") instead
 shrinks the parameter directly, ``p <- p - lr * dwd * p``, outside the
 adaptive scaling.  With both at 0 (the default) neither costs anything.
 
+Each update is computed in the parameter's precision: a float32 array in
+float32 arithmetic (as torch's optimizers do), a float64 one in float64, every
+operation correctly rounded (:mod:`lmkit.nn.optim_kernels`).
+
 =============  ==============================================================
 optimizer      update (state starts at 0)
 =============  ==============================================================
