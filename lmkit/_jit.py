@@ -21,13 +21,14 @@ jit_exact = numba.njit(cache=True, nogil=True)
 # The optimizers' kernels: numpy's error model (a float division by zero gives
 # inf/nan, as in numpy, instead of raising; the Python model's zero test before
 # each division keeps LLVM from vectorizing a loop that divides: the dense Adam
-# step 9.6 -> 1.7 ms on 1.8M floats) and of fastmath only ``nsz`` (the sign of
-# a zero may be ignored), which is what lets LLVM vectorize these loops
-# (float32 Adam, 1.8M floats: 5.3 -> 1.7 ms).  Every operation stays correctly
-# rounded, so a step's result does not depend on which elements the vector
-# body or the remainder loop computed: thread pieces stay bit-identical to one
-# thread.  Full fastmath (1.5 ms) turns float32 divisions and square roots
-# into refined reciprocal estimates, which differ between the two paths.
+# step, when it computed in float64 under full fastmath, 9.6 -> 1.7 ms on 1.8M
+# floats) and of fastmath only ``nsz`` (the sign of a zero may be ignored),
+# which is what lets LLVM vectorize these loops (float32 Adam, 1.8M floats:
+# 5.3 -> 1.7 ms).  Every operation stays correctly rounded, so a step's result
+# does not depend on which elements the vector body or the remainder loop
+# computed: thread pieces stay bit-identical to one thread.  Full fastmath
+# (1.5 ms) turns float32 divisions and square roots into refined reciprocal
+# estimates, which differ between the two paths.
 # ``jit`` without numba's runtime (NRT), for the word2vec kernels, which allocate no arrays: then
 # nothing is reference-counted.  With the runtime, every array a helper received and every row view
 # it made cost an atomic increment and decrement, each a call into the runtime, inside the hot loop,

@@ -19,9 +19,9 @@ Scalars arrive as numpy scalars of the table's dtype (the caller converts
 them, complements like ``1 - rho`` included, and no float literal appears
 below), so a float32 table is updated in float32 arithmetic, as torch's
 optimizers do, and a float64 one in float64.  Float64 arithmetic on a float32
-table bought nothing a float32 parameter can keep and made Adam's dense step
-2.7x slower: its square roots and divisions ran at half the vector width
-(BENCHMARKS.md, NPLM).  The tests check every update against its formula
+table rounded once instead of at each operation (an ulp or so of the stored
+value) and made Adam's dense step 1.6x slower: its square roots and divisions
+ran at half the vector width (BENCHMARKS.md, NPLM run 12).  The tests check every update against its formula
 written out in float64 (``tests/nn/test_nn_optim.py``): to 1e-12 for float64
 tables, to float32's precision for float32 ones.
 """

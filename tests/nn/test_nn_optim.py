@@ -153,11 +153,10 @@ def test_float32_step_is_in_place_and_close_to_float64(name):
     np.testing.assert_allclose(p, ref, rtol=2e-5, atol=2e-6)
 
 
-
 def test_float32_adam_step_is_float32_arithmetic_correctly_rounded():
     """A float32 table is updated in float32 arithmetic, every operation correctly rounded: bit for bit
     the float32 numpy twin below (same order of operations as the kernel).  Computing in float64 and
-    rounding once (2.7x slower on a large output layer) or dividing by reciprocal estimates (which differ
+    rounding once (1.6x slower on a large output layer) or dividing by reciprocal estimates (which differ
     between the vectorized body and the remainder) both fail it."""
     hp = dict(HYPER["adam"], weight_decay=0.01, decoupled_weight_decay=0.02)
     rng = np.random.default_rng(4)
@@ -177,6 +176,7 @@ def test_float32_adam_step_is_float32_arithmetic_correctly_rounded():
         twin = decay * twin - lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
         assert twin.dtype == np.float32
         np.testing.assert_array_equal(p, twin)
+
 
 # lr and steps chosen per optimizer; AdaDelta with a constant rate does not
 # settle (its step ~ sqrt(Edx + eps) / sqrt(Eg + eps) grows again as the
