@@ -295,7 +295,7 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, private, out_rows, 
     With one hidden row this is exactly the C tool's per-pair update, and both
     updates of ``u``'s row share one pass (``grad += g u`` with the old ``u``,
     then ``u += g h``, element by element: the same operations, weights
-    bit-identical; paired runs, 1 thread: CBOW-HS +4%, CBOW-NS +10%).  Terms
+    bit-identical; paired runs, 1 thread: CBOW-HS +4%, CBOW-NS +12%).  Terms
     with ``g_i == 0`` (sigma saturated on the side of the label) are skipped
     where it is one row's term: adding zero changes nothing.
 
