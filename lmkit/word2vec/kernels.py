@@ -492,17 +492,24 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
     neu1, grad, hidden_rows = scratch.neu1, scratch.grad, scratch.hidden_rows
     for g in range(n_group):
         hidden_row = row_view(neu1, g)
+        first_row = row_view(syn0, contexts[g, 0])
         for k in range(d):
-            hidden_row[k] = 0.0
+            hidden_row[k] = first_row[k]
             grad[g, k] = 0.0
-        for c in range(sizes[g]):
+        last = sizes[g] - 1 if cbow_mean else sizes[g]
+        for c in range(1, last):
             context_row = row_view(syn0, contexts[g, c])
             for k in range(d):
                 hidden_row[k] += context_row[k]
-        if cbow_mean:
+        if cbow_mean:   # the last context row and the mean in one pass
             inverse = np.float32(1.0) / np.float32(sizes[g])
-            for k in range(d):
-                hidden_row[k] *= inverse
+            if last > 0:
+                context_row = row_view(syn0, contexts[g, last])
+                for k in range(d):
+                    hidden_row[k] = (hidden_row[k] + context_row[k]) * inverse
+            else:
+                for k in range(d):
+                    hidden_row[k] *= inverse
     loss = 0.0
     for g in range(n_group):
         target = targets[g]
