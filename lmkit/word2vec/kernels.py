@@ -17,6 +17,8 @@ architecture x loss combinations share one inner loop.
   sigma(f))``, ``grad_h += g * u`` and ``u += g * h``; the negative
   log-likelihood ``-log sigma(+-f)`` is accumulated as the loss.  Each output
   row is read once for all hidden rows and then updated once per hidden row.
+  CBOW's Huffman paths (one hidden row, distinct nodes) take the same update
+  software-pipelined, :func:`one_hidden_row`.
 
 Skip-gram hands :func:`logistic_rows` its hidden rows one context at a time
 (``batched=False``: the C tool's update, fresh negatives for each (context,
@@ -300,7 +302,7 @@ def one_hidden_row(hidden, hidden_rows, first, out, private, out_rows, labels, n
     pass that adds ``g u`` (the old ``u``) to ``grad``, ``g h`` to ``u`` and computes the next row's
     ``f``, which this row's update does not change.  The same update as :func:`logistic_rows`, one pass
     over the path fewer per node; the dot products' vector lanes are summed in another order.  For
-    CBOW-HS (paired runs, 1 thread: +8-20%)."""
+    CBOW-HS (paired runs, 1 thread: +13-18%; BENCHMARKS.md, 2026-12-04 20:13)."""
     d = len(dims)
     hidden_row = row_view(hidden, hidden_rows[first])
     grad_row = row_view(grad, first)
@@ -349,10 +351,10 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, private, out_rows, 
     Returns the summed negative log-likelihood.  The innermost call, once per window or target:
     it takes the arrays it uses one by one rather than the records, whose every array would be
     passed along on each call.  Callers pass ``first``, ``n_out`` and ``n_hidden`` as int64
-    (``np.int64(...)``, not a literal or an int32), so a kernel compiles it once, except CBOW's
-    Huffman paths (:func:`hs_path`), whose ``n_hidden`` is a literal 1: its loops then fold away
-    (paired runs without it: CBOW-HS 0.95x; CBOW-NS's positive took the int64 signature at 0.999x in
-    16 paired rounds, and its kernel compiles in 8.0 s instead of 10.9).  Seven signatures had become
+    (``np.int64(...)``, not a literal or an int32), so a kernel compiles it once (CBOW-NS's positive
+    took the int64 signature at 0.999x in 16 paired rounds, and its kernel compiles in 8.0 s instead
+    of 10.9; CBOW's Huffman paths, which had a literal 1 of their own, now take
+    :func:`one_hidden_row`).  Seven signatures had become
     three (SG-NS's cold compile 16.7 -> 9.6 s, CBOW-HS 21.7 -> 11.8 s); the third, ``n_hidden`` a
     literal 0 (from an ``update`` call site under numba's inlining, gone once skip-gram's and the CBOW
     group's counts were int64), cost another 19.7 -> 16.1 s (the whole kernel, vector size 100).
@@ -545,7 +547,7 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
     neu1, grad, hidden_rows = scratch.neu1, scratch.grad, scratch.hidden_rows
     for g in range(n_group):
         hidden_row = row_view(neu1, g)
-        first_row = row_view(syn0, contexts[g, 0])
+        first_row = row_view(syn0, contexts[g, 0])   # a target joins a group with at least one context word
         for k in range(d):
             hidden_row[k] = first_row[k]
             grad[g, k] = 0.0
