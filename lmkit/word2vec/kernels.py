@@ -252,6 +252,16 @@ def add_hidden_terms(out_row, hidden, hidden_rows, first, n_hidden, gains, gains
 
 
 @jit_inline
+def add_gain_terms(grad_row, out_row, hidden_row, g, dims) -> None:
+    """``grad_row += g * out_row`` with the old ``out_row``, then ``out_row += g * hidden_row``, in one pass
+    (float32[d] each): one hidden row's update against one output row."""
+    for k in range(len(dims)):
+        u = out_row[k]
+        grad_row[k] += g * u
+        out_row[k] = u + g * hidden_row[k]
+
+
+@jit_inline
 def gain(hidden_row, out_row, label, alpha, sigmoid, nll, dims) -> tuple:
     """``(g, -log p(label))`` of one hidden row against one output row (float32[d] each):
     ``g = alpha * (label - sigma(h . u))``, the factor of both rows' updates."""
@@ -317,10 +327,7 @@ def one_hidden_row(hidden, hidden_rows, first, out, private, out_rows, labels, n
         g = (labels[j] - s) * alpha
         if j + 1 == n_out:   # the last row: its update alone
             if g != 0.0:
-                for k in range(d):
-                    u = out_row[k]
-                    grad_row[k] += g * u
-                    out_row[k] = u + g * hidden_row[k]
+                add_gain_terms(grad_row, out_row, hidden_row, g, dims)
             break
         next_row = output_row(out, private, out_rows[j + 1])
         f = np.float32(0.0)
@@ -429,11 +436,7 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, private, out_rows, 
             g, nll_value = gain(hidden_row, out_row, label, alpha, sigmoid, nll, dims)
             loss += nll_value
             if g != 0.0:
-                grad_row = row_view(grad, first)
-                for k in range(d):
-                    u = out_row[k]
-                    grad_row[k] += g * u
-                    out_row[k] = u + g * hidden_row[k]
+                add_gain_terms(row_view(grad, first), out_row, hidden_row, g, dims)
             j += 1
             continue
         for i in range(n_hidden):
@@ -556,15 +559,11 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
             context_row = row_view(syn0, contexts[g, c])
             for k in range(d):
                 hidden_row[k] += context_row[k]
-        if cbow_mean:   # the last context row and the mean in one pass
+        if cbow_mean and last > 0:   # the last context row and the mean in one pass (of one row: itself)
             inverse = np.float32(1.0) / np.float32(sizes[g])
-            if last > 0:
-                context_row = row_view(syn0, contexts[g, last])
-                for k in range(d):
-                    hidden_row[k] = (hidden_row[k] + context_row[k]) * inverse
-            else:
-                for k in range(d):
-                    hidden_row[k] *= inverse
+            context_row = row_view(syn0, contexts[g, last])
+            for k in range(d):
+                hidden_row[k] = (hidden_row[k] + context_row[k]) * inverse
     loss = 0.0
     for g in range(n_group):
         target = targets[g]
