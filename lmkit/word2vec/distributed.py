@@ -57,7 +57,7 @@ from lmkit.training.callbacks import Callbacks, Run
 from lmkit.word2vec import kernels
 from lmkit.word2vec.kernels import ROW_WIDTH, STATS_EFFECTIVE, STATS_EXAMPLES, STATS_LOSS, STATS_RAW
 from lmkit.word2vec.training import (CHUNK_TOKENS, Arrays, EpochStats, Objective, Pass, Schedule, Steps,
-                                     TrainingDivergedError, Worker, compile_kernel, private_array,
+                                     TrainingDivergedError, Worker, compile_kernel, negative_tables, private_array,
                                      scheduled_rate, train_chunks)
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ class Replica:
         else:  # read-only from the object store: a copy, as the kernel is compiled for writable arrays
             corpus = np.array(corpus, dtype=np.int32)
         tables = kernels.Tables(*(np.array(table) for table in tables))  # (the same; the tables are O(V))
+        tables = negative_tables(tables, objective, len(states))
         self.offsets = np.ascontiguousarray(offsets, dtype=np.int64)
         self.objective, self.schedule, self.sync_words = objective, schedule, int(sync_words)
         weights = kernels.Weights(*(np.zeros(shape, np.float32) for shape in shapes))

@@ -107,6 +107,15 @@ CBOW_GROUP = 4  # targets sharing one set of negatives in batched CBOW (BENCHMAR
 # One worker keeps no copy.
 SHARED_TOP_ROWS = 256
 MERGE_WORDS = 1024
+# Skip-gram with several workers and the batched update draws its negatives from P alias tables, one per
+# part of the vocabulary (``training.negative_tables``; P = the number of workers): worker k draws a
+# sentence's negatives from part (k + done // NEGATIVE_PART_WORDS) mod P, ``done`` being the corpus words
+# all workers have trained (the schedule's count).  At any moment the workers draw from different parts, so
+# a frequent word's output row is written as a negative by one worker at a time, and every worker's windows
+# draw from every part in turn, each for 1/P of its words: over a stretch of text, the negatives' expected
+# gradient is the one table's.  Parts owned for good by one worker each (tried first) lost quality (CBOW-NS
+# WordSim 0.22 -> 0.14, two threads): the words of a chunk of text then met half the vocabulary only.
+NEGATIVE_PART_WORDS = 16384
 
 
 class Weights(NamedTuple):
@@ -123,8 +132,8 @@ class Tables(NamedTuple):
     codes: np.ndarray         # uint8[V, L] Huffman codes (L = 0 without HS)
     points: np.ndarray        # int32[V, L] Huffman inner nodes
     code_lengths: np.ndarray  # int32[V]
-    threshold: np.ndarray     # int64[V] alias table of the unigram^ns_exponent distribution
-    alias: np.ndarray         # int32[V]
+    threshold: np.ndarray     # int64[P, V] alias tables of the unigram^ns_exponent distribution: P = 1, or
+    alias: np.ndarray         # int32[P, V]  one per part of the vocabulary (NEGATIVE_PART_WORDS)
     keep: np.ndarray          # float32[V] subsampling keep probabilities
     sigmoid: np.ndarray       # float32[TABLE_SIZE]
     nll: np.ndarray           # float32[TABLE_SIZE]
@@ -138,7 +147,7 @@ def no_tree(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def no_sampler() -> tuple[np.ndarray, np.ndarray]:
     """``(threshold, alias)`` of a run without negative sampling: a one-entry alias table, never read."""
-    return np.zeros(1, np.int64), np.zeros(1, np.int32)
+    return np.zeros((1, 1), np.int64), np.zeros((1, 1), np.int32)
 
 
 class Settings(NamedTuple):
@@ -485,11 +494,12 @@ def hs_path(hidden, hidden_rows, first, n_hidden, target, syn1, alpha, tables, s
 
 
 @jit_inline
-def update(hidden, hidden_rows, first, n_hidden, target, weights, tables, negative, alpha, state, scratch,
+def update(hidden, hidden_rows, first, n_hidden, target, weights, tables, sampler, negative, alpha, state, scratch,
            hs, ns, dims) -> tuple:
     """Predict ``target`` from the hidden rows with HS (``hs``) and/or NS (``ns``, ``negative`` draws).
 
-    ``hs`` and ``ns``: 0 (on) or None (off), see :func:`train_sentences`.  Zeroes and fills
+    ``hs`` and ``ns``: 0 (on) or None (off), see :func:`train_sentences`.  ``sampler``: the alias table
+    ``(threshold, alias)`` of this sentence's negatives (int64[V], int32[V]).  Zeroes and fills
     ``scratch.grad[first:first + n_hidden]``.  Returns ``(state, loss)``.
     """
     d = len(dims)
@@ -505,7 +515,7 @@ def update(hidden, hidden_rows, first, n_hidden, target, weights, tables, negati
         for j in range(1, negative + 1):
             drawn = target
             while drawn == target:
-                state, drawn = draw_alias(state, tables.threshold, tables.alias)
+                state, drawn = draw_alias(state, sampler[0], sampler[1])
             scratch.out_rows[j] = drawn
             scratch.labels[j] = 0.0
             prefetch_row(weights.syn1neg, drawn)   # all rows requested before the first is used
@@ -525,7 +535,7 @@ def in_group(word, targets, n) -> bool:
 
 
 @jit_inline
-def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scratch, hs, ns, dims) -> tuple:
+def cbow_group(weights, tables, sampler, n_group, cbow_mean, negative, alpha, state, scratch, hs, ns, dims) -> tuple:
     """The CBOW update of ``n_group`` consecutive targets of a sentence.  Returns ``(state, loss)``.
 
     Target ``g`` is ``scratch.group_targets[g]`` with context words
@@ -534,8 +544,8 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
     on its own outputs -- its Huffman path (HS) and itself as the NS positive --
     and then all targets of the group share one set of ``negative`` negatives,
     each redrawn while it equals any target of the group (a group's targets
-    are distinct and fewer than the words that can be drawn, so a draw can
-    always succeed).  Finally every context row gets its target's error
+    are distinct and fewer than the words that ``sampler``, the alias table
+    ``(threshold, alias)``, can draw, so a draw can always succeed).  Finally every context row gets its target's error
     (the C tool adds it unscaled, also for the mean).
 
     With ``n_group == 1`` this is exactly the C tool's CBOW update; a group
@@ -581,7 +591,7 @@ def cbow_group(weights, tables, n_group, cbow_mean, negative, alpha, state, scra
         for j in range(negative):
             drawn = targets[0]
             while in_group(drawn, targets, n_group):
-                state, drawn = draw_alias(state, tables.threshold, tables.alias)
+                state, drawn = draw_alias(state, sampler[0], sampler[1])
             scratch.out_rows[j] = drawn
             scratch.labels[j] = 0.0
             prefetch_row(syn1neg, drawn)
@@ -631,7 +641,9 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
     code it runs (SG-NS 15.7 -> 6.6 s, BENCHMARKS.md).
 
     The learning rate is recomputed before each sentence from the words all
-    workers have processed (the sum over ``progress``), one schedule for all.
+    workers have processed (the sum over ``progress``), one schedule for all;
+    so is the part of the vocabulary whose alias table gives the sentence's
+    negatives (``NEGATIVE_PART_WORDS``; with one table, always that one).
     """
     syn0 = weights.syn0
     keep = tables.keep
@@ -644,6 +656,7 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
     effective = 0
     raw = 0
     n_workers = progress.shape[0]
+    n_parts = tables.threshold.shape[0]
     private_rows = scratch.top_rows.shape[0] > 0
     unmerged = MERGE_WORDS   # corpus words since the last merge: the chunk's first sentence starts with one
     for s in range(first_sentence, end_sentence):
@@ -657,6 +670,8 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
         for w in range(n_workers):
             done += progress[w, PROGRESS_WORDS]
         alpha = learning_rate(settings.alpha0, settings.min_alpha, done, settings.total_words)
+        part = (worker + np.int64(done) // NEGATIVE_PART_WORDS) % n_parts
+        sampler = (row_view(tables.threshold, part), row_view(tables.alias, part))
         n = 0
         n_group = 0
         for t in range(start, end):                       # subsample into the scratch sentence
@@ -691,8 +706,8 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
                 else:
                     train_group = n_group > 0
                 if train_group:
-                    state, value = cbow_group(weights, tables, n_group, settings.cbow_mean, negative, alpha, state,
-                                              scratch, hs, ns, dims)
+                    state, value = cbow_group(weights, tables, sampler, n_group, settings.cbow_mean, negative, alpha,
+                                              state, scratch, hs, ns, dims)
                     loss += value
                     examples += n_group
                     n_group = 0
@@ -707,7 +722,7 @@ def train_sentences(ids, id_base, offsets, first_sentence, end_sentence, weights
                     first = 0 if settings.batched else c
                     n_hidden = m if settings.batched else 1
                     state, value = update(syn0, contexts, np.int64(first), np.int64(n_hidden), sentence[i], weights,
-                                          tables, negative, alpha, state, scratch, hs, ns, dims)
+                                          tables, sampler, negative, alpha, state, scratch, hs, ns, dims)
                     loss += value
                     for h in range(first, first + n_hidden):
                         add_to_row(syn0, contexts[h], row_view(grad, h), dims)

@@ -284,7 +284,7 @@ class Word2Vec:
             codes, points, lengths = kernels.no_tree(n)
         if self.syn1neg.shape[0] > 0:
             table = unigram_table(counts, c.ns_exponent)
-            threshold, alias = table.threshold, table.alias
+            threshold, alias = table.threshold[np.newaxis], table.alias[np.newaxis]   # one part (kernels.Tables)
         else:
             threshold, alias = kernels.no_sampler()
         sigmoid, nll = kernels.logistic_tables()

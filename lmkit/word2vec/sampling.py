@@ -17,6 +17,12 @@ uses Walker's alias method (Vose's O(V) construction): one draw picks a
 column ``i`` uniformly (high 32 bits) and keeps it if the low 32 bits fall
 below ``threshold[i]``, else takes ``alias[i]``: O(1) per negative and a table
 of 12 bytes per word.
+
+**Parts of the table.**  With several Hogwild workers, each can draw its
+negatives from its own part of the vocabulary (:func:`partition_table`): the
+parts hold equal shares of the probability mass and each part's table is
+the distribution restricted to it.  Why and what it costs:
+:func:`lmkit.word2vec.training.worker_samplers`.
 """
 from __future__ import annotations
 
@@ -140,8 +146,59 @@ def unigram_table(counts: np.ndarray, exponent: float = 0.75) -> AliasTable:
     total = weights.sum()
     if total <= 0:
         raise ValueError("negative sampling needs at least one word with a positive count")
-    probabilities = weights / total
-    threshold = np.zeros(counts.shape[0], dtype=np.int64)
-    alias = np.zeros(counts.shape[0], dtype=np.int32)
-    _vose(probabilities * counts.shape[0], threshold, alias)
+    return alias_table(weights / total)
+
+
+def alias_table(probabilities: np.ndarray) -> AliasTable:
+    """The alias table drawing ``i`` with ``probabilities[i]`` (float64[V], >= 0, summing to 1)."""
+    n = probabilities.shape[0]
+    threshold = np.zeros(n, dtype=np.int64)
+    alias = np.zeros(n, dtype=np.int32)
+    _vose(probabilities * n, threshold, alias)
     return AliasTable(threshold, alias, probabilities)
+
+
+def table_probabilities(threshold: np.ndarray, alias: np.ndarray) -> np.ndarray:
+    """What the alias table ``(threshold, alias)`` draws: float64[V], the inverse of :func:`alias_table` (up to
+    the thresholds' steps of 2^-32).  A draw picks column ``i`` with probability ``1/V`` and gives ``i`` with
+    probability ``threshold[i] / 2^32``, else ``alias[i]``."""
+    kept = np.asarray(threshold, dtype=np.float64) / _TWO_POW_32
+    given = np.bincount(np.asarray(alias, dtype=np.int64), weights=1.0 - kept, minlength=kept.shape[0])
+    return (kept + given) / kept.shape[0]
+
+
+def partition_table(probabilities: np.ndarray, parts: int, min_words: int) -> list[AliasTable] | None:
+    """``parts`` alias tables over disjoint sets of the words that ``probabilities`` (float64[V]) can draw.
+
+    The words are dealt most probable first, each to the set with the least
+    probability mass so far, so the sets' masses differ by at most the
+    largest probability (in practice far less: the many rare words even them
+    out); each table is the distribution restricted to its set and
+    renormalized.  None if some set would hold fewer than ``min_words``
+    words (a worker redraws negatives equal to its targets, so it needs more
+    words than targets).
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    drawable = np.flatnonzero(probabilities > 0)
+    if drawable.shape[0] < parts * min_words:
+        return None
+    order = drawable[np.argsort(-probabilities[drawable], kind="stable")]
+    owner = np.full(probabilities.shape[0], -1, dtype=np.int64)
+    _deal(order, probabilities, parts, owner)
+    tables = []
+    for part in range(parts):
+        mine = np.where(owner == part, probabilities, 0.0)
+        if np.count_nonzero(mine) < min_words:
+            return None
+        tables.append(alias_table(mine / mine.sum()))
+    return tables
+
+
+@jit_exact
+def _deal(order: np.ndarray, probabilities: np.ndarray, parts: int, owner: np.ndarray) -> None:
+    """``owner[w]`` for each word ``w`` of ``order`` in turn: the part with the least mass so far."""
+    mass = np.zeros(parts)
+    for w in order:
+        part = np.argmin(mass)
+        owner[w] = part
+        mass[part] += probabilities[w]

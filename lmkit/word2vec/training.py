@@ -29,7 +29,7 @@ import numpy as np
 from lmkit._cached_call import ChildCompile, call_from_cache, start_compile
 from lmkit.corpus.chunks import TokenReader, longest_sentence, sentence_ranges
 from lmkit.training.callbacks import Callbacks, Run
-from lmkit.word2vec import kernels
+from lmkit.word2vec import kernels, sampling
 from lmkit.word2vec.kernels import ROW_WIDTH, STATS_EFFECTIVE, STATS_EXAMPLES, STATS_LOSS, STATS_RAW
 from lmkit.word2vec.prefetch import CACHE_LINE
 
@@ -153,6 +153,35 @@ def switches(cbow: bool, hs: bool, ns: bool) -> tuple:
     return tuple(0 if on else None for on in (cbow, hs, ns))
 
 
+def negative_tables(tables: kernels.Tables, objective: Objective, n_workers: int) -> kernels.Tables:
+    """``tables`` with one negative-sampling alias table per worker, each over its own part of the vocabulary.
+
+    For skip-gram with several workers and the batched update, the one
+    table's words are split into ``n_workers`` parts of equal unigram^0.75
+    mass (:func:`~lmkit.word2vec.sampling.partition_table`; each part's table
+    is that distribution restricted to it), and at any moment the workers draw
+    from different parts, each part in turn (kernels.NEGATIVE_PART_WORDS).
+    Why: a frequent word is a negative in a large share of all windows, so
+    with one table both threads wrote its output row all the time and its
+    cache lines went back and forth between the cores.  Measured
+    (BENCHMARKS.md, 2026-12-04 late, 2 threads): SG-NS over 1 thread
+    ~1.7x -> ~1.85x, quality unchanged within the protocol's noise; CBOW-NS
+    gained 1-6% but lost quality (WordSim 0.244 -> 0.211 over 6 seeds: a
+    group of 4 targets shares 5 negatives, so each target meets few), so CBOW
+    keeps the one table.  So do one worker, the exact update (the C tool's)
+    and a vocabulary too small to give every part two words (a worker
+    redraws a negative equal to its target).
+    """
+    if n_workers < 2 or objective.cbow or not objective.batched or objective.negative == 0:
+        return tables
+    probabilities = sampling.table_probabilities(tables.threshold[0], tables.alias[0])
+    parts = sampling.partition_table(probabilities, n_workers, min_words=2)
+    if parts is None:
+        return tables
+    return tables._replace(threshold=np.stack([part.threshold for part in parts]),
+                           alias=np.stack([part.alias for part in parts]))
+
+
 def private_top_rows(arrays: Arrays, n_workers: int) -> int:
     """How many of syn1's top rows each worker keeps a private copy of (kernels.SHARED_TOP_ROWS): none
     with one worker, where the copy would only cost merges, or without hierarchical softmax."""
@@ -206,6 +235,7 @@ def train_epochs(arrays: Arrays, ids: np.ndarray, offsets: np.ndarray, objective
     epoch's time.
     """
     n_workers = len(states)
+    arrays = arrays._replace(tables=negative_tables(arrays.tables, objective, n_workers))
     max_sentence = max(longest_sentence(offsets), 1)
     workers = [Worker(k, state, arrays, objective, max_sentence, n_workers) for k, state in enumerate(states)]
     chunks = sentence_ranges(offsets, chunk_tokens)

@@ -1,6 +1,8 @@
 """The compiled training pass against its plain-Python twin (w2v_reference.py)."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -34,7 +36,8 @@ def _setup(hs: bool, negative: int, sample_keep: bool, seed: int = 3):
         syn1=rng.normal(0, 0.5, (V - 1 if hs else 0, D)).astype(np.float32),
         syn1neg=rng.normal(0, 0.5, (V if negative else 0, D)).astype(np.float32))
     tables = kernels.Tables(codes=tree.codes, points=tree.points, code_lengths=tree.lengths,
-                            threshold=table.threshold, alias=table.alias, keep=keep, sigmoid=sigmoid, nll=nll)
+                            threshold=table.threshold[np.newaxis], alias=table.alias[np.newaxis], keep=keep,
+                            sigmoid=sigmoid, nll=nll)
     return Arrays(weights, tables)
 
 
@@ -125,7 +128,8 @@ def test_negatives_never_hit_the_target():
     empty = np.zeros((0, 2), np.float32)
     out_rows, labels = np.zeros(21, np.int32), np.zeros(21, np.float32)
     weights = kernels.Weights(syn0, empty, syn1neg)
-    tables = kernels.Tables(*kernels.no_tree(4), table.threshold, table.alias, np.ones(4, np.float32), sigmoid, nll)
+    tables = kernels.Tables(*kernels.no_tree(4), table.threshold[np.newaxis], table.alias[np.newaxis],
+                            np.ones(4, np.float32), sigmoid, nll)
     scratch = kernels.Scratch(np.zeros(1, np.uint64), np.zeros(1, np.int32), np.zeros(2, np.int32), out_rows,
                               labels, np.zeros((1, 2), np.float32), np.zeros(2, np.float32),
                               np.zeros((1, 2), np.int32), np.zeros(1, np.int32), np.zeros(1, np.int32),
@@ -133,8 +137,8 @@ def test_negatives_never_hit_the_target():
                               np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32))
     state = seed_state(0)
     for _ in range(50):
-        state, _ = kernels.update(syn0, np.zeros(1, np.int32), 0, 1, 0, weights, tables, 20, np.float32(0.01),
-                                  state, scratch, None, 0, (0, 0))
+        state, _ = kernels.update(syn0, np.zeros(1, np.int32), 0, 1, 0, weights, tables,
+                                  (table.threshold, table.alias), 20, np.float32(0.01), state, scratch, None, 0, (0, 0))
         state = np.uint64(state)   # numba hands a uint64 back as a Python int, which would compile an int64 RNG
         assert ((out_rows >= 0) & (out_rows < 4)).all()
         assert out_rows[0] == 0 and labels[0] == 1.0
@@ -212,3 +216,40 @@ def test_private_top_rows_alone_equal_the_shared_rows(cbow):
     np.testing.assert_allclose(results[1].syn1, results[0].syn1, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(results[1].syn0, results[0].syn0, rtol=1e-4, atol=1e-5)
     assert not np.allclose(results[0].syn1, _setup(True, 0, False).weights.syn1)   # it trained
+
+
+def test_workers_draw_negatives_from_the_part_the_schedule_gives():
+    """Skip-gram with two workers and the batched update has one alias table per part of the vocabulary
+    (training.negative_tables), and worker k draws from part (k + done // NEGATIVE_PART_WORDS) mod 2, done
+    being all workers' words so far (the progress rows' sum).  Training on a text of words 0-2 only, the
+    other words' output rows that move are exactly the negatives drawn, so they lie in that part."""
+    from lmkit.word2vec.sampling import table_probabilities
+    from lmkit.word2vec.training import negative_tables
+
+    targets = [0, 1, 2]
+    ids = np.array(targets * 60, np.int32)
+    offsets = np.arange(0, len(ids) + 1, 12, dtype=np.int64)
+    objective = Objective(cbow=False, cbow_mean=True, negative=3, window=2, batched=True)
+    one = _setup(False, 3, False).tables
+    assert negative_tables(one, objective, 1) is one                                   # one worker: one table
+    assert negative_tables(one, dataclasses.replace(objective, batched=False), 2) is one   # the C tool's update
+    assert negative_tables(one, dataclasses.replace(objective, cbow=True, group=2), 2) is one   # CBOW
+    two = negative_tables(one, objective, 2)
+    parts = [table_probabilities(two.threshold[k], two.alias[k]) > 0 for k in range(2)]
+    assert not (parts[0] & parts[1]).any() and (parts[0] | parts[1]).sum() == V
+    step = kernels.NEGATIVE_PART_WORDS
+    for tables, worker, others, part in [(two, 0, 0, parts[0]), (two, 1, 0, parts[1]), (two, 0, step, parts[1]),
+                                         (two, 1, 3 * step, parts[0]), (one, 0, 0, None)]:
+        arrays = _setup(False, 3, False)._replace(tables=tables)
+        before = arrays.weights.syn1neg.copy()
+        progress = np.zeros((2, kernels.ROW_WIDTH), np.int64)
+        progress[1 - worker, kernels.PROGRESS_WORDS] = others           # the other worker's words so far
+        Worker(worker, seed_state(5), arrays, objective, 12, 2).run(
+            arrays, ids, offsets, 0, len(offsets) - 1, objective, Schedule(0.05, 0.001, float(len(ids))), progress,
+            np.zeros((2, kernels.ROW_WIDTH), np.float64))
+        moved = (arrays.weights.syn1neg != before).any(axis=1)
+        moved[targets] = False
+        if part is None:
+            assert (moved & ~parts[0]).any() and (moved & ~parts[1]).any()               # drawn from all words
+        else:
+            assert moved.any() and not (moved & ~part).any()

@@ -91,7 +91,7 @@ def update(hidden, target, model, rng, alpha):
         for _ in range(model["negative"]):
             drawn = target
             while drawn == target:
-                drawn = rng.alias(model["threshold"], model["alias"])
+                drawn = rng.alias(model["threshold"][0], model["alias"][0])
             rows.append(drawn)
             labels.append(0.0)
         g, value = logistic_rows(hidden, model["syn1neg"], rows, labels, alpha, model["sigmoid"], model["nll"])
@@ -127,7 +127,7 @@ def cbow_group(group: list[tuple[int, list[int]]], model: dict, rng, alpha, cbow
         for _ in range(model["negative"]):
             drawn = targets[0]
             while drawn in targets:
-                drawn = rng.alias(model["threshold"], model["alias"])
+                drawn = rng.alias(model["threshold"][0], model["alias"][0])
             rows.append(drawn)
         shared, value = logistic_rows(hidden, model["syn1neg"], rows, [0.0] * len(rows), alpha, model["sigmoid"],
                                       model["nll"])
@@ -146,7 +146,8 @@ def train_sentences(sentences: list[list[int]], model: dict, rng: XorShift64Star
 
     CBOW trains consecutive targets in groups of up to ``group_size`` distinct targets (1: the C
     tool's update), a group being trained when the next target finds it full or already holding it,
-    and at the end of the sentence."""
+    and at the end of the sentence.  One worker's pass: one negative-sampling table (kernels.Tables)."""
+    assert model["threshold"].shape[0] == 1
     syn0 = model["syn0"]
     loss, examples, effective = 0.0, 0, 0
     for raw in sentences:
