@@ -27,7 +27,11 @@ class Word2VecConfig:
     The defaults are the C tool's and gensim's, except ``update``: lmkit's
     default is ``"batched"`` (negatives shared per window or group of
     targets), faster at the same quality (BENCHMARKS.md); ``"exact"`` is the
-    C tool's update.
+    C tool's update.  With several ``workers``, batched skip-gram's threads
+    also draw their negatives from different parts of the vocabulary at any
+    moment, each part in turn (the same distribution over a stretch of text;
+    fewer rows written by two cores at once:
+    :func:`lmkit.word2vec.training.negative_tables`).
     """
 
     architecture: str = option("skipgram", "skipgram predicts the context from the word, cbow the reverse "
