@@ -545,8 +545,9 @@ def cbow_group(weights, tables, sampler, n_group, cbow_mean, negative, alpha, st
     and then all targets of the group share one set of ``negative`` negatives,
     each redrawn while it equals any target of the group (a group's targets
     are distinct and fewer than the words that ``sampler``, the alias table
-    ``(threshold, alias)``, can draw, so a draw can always succeed).  Finally every context row gets its target's error
-    (the C tool adds it unscaled, also for the mean).
+    ``(threshold, alias)``, can draw, so a draw can always succeed).  Finally
+    every context row gets its target's error (the C tool adds it unscaled,
+    also for the mean).
 
     With ``n_group == 1`` this is exactly the C tool's CBOW update; a group
     of several is the batched update: one set of negative rows fetched and

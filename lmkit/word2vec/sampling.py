@@ -18,11 +18,11 @@ column ``i`` uniformly (high 32 bits) and keeps it if the low 32 bits fall
 below ``threshold[i]``, else takes ``alias[i]``: O(1) per negative and a table
 of 12 bytes per word.
 
-**Parts of the table.**  With several Hogwild workers, each can draw its
-negatives from its own part of the vocabulary (:func:`partition_table`): the
-parts hold equal shares of the probability mass and each part's table is
-the distribution restricted to it.  Why and what it costs:
-:func:`lmkit.word2vec.training.worker_samplers`.
+**Parts of the table.**  With several Hogwild workers, skip-gram's workers
+draw their negatives from different parts of the vocabulary at any moment
+(:func:`partition_table`): the parts hold equal shares of the probability
+mass and each part's table is the distribution restricted to it.  Why and
+what it costs: :func:`lmkit.word2vec.training.negative_tables`.
 """
 from __future__ import annotations
 

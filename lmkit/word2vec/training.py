@@ -164,11 +164,11 @@ def negative_tables(tables: kernels.Tables, objective: Objective, n_workers: int
     Why: a frequent word is a negative in a large share of all windows, so
     with one table both threads wrote its output row all the time and its
     cache lines went back and forth between the cores.  Measured
-    (BENCHMARKS.md, 2026-12-04 late, 2 threads): SG-NS over 1 thread
-    ~1.7x -> ~1.85x, quality unchanged within the protocol's noise; CBOW-NS
-    gained 1-6% but lost quality (WordSim 0.244 -> 0.211 over 6 seeds: a
-    group of 4 targets shares 5 negatives, so each target meets few), so CBOW
-    keeps the one table.  So do one worker, the exact update (the C tool's)
+    (BENCHMARKS.md, 2026-12-04 late): SG-NS 2 threads over 1, in the epoch,
+    1.65x -> 1.79x, quality within the protocol's noise; CBOW-NS gained 1-6%
+    but lost quality (2 threads, 6 seeds: WordSim 0.244 -> 0.211, turns of
+    1,024 words 0.231: a group of 4 targets shares 5 negatives, so each target
+    meets few), so CBOW keeps the one table.  So do one worker, the exact update (the C tool's)
     and a vocabulary too small to give every part two words (a worker
     redraws a negative equal to its target).
     """
