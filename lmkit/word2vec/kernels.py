@@ -369,11 +369,11 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, private, out_rows, 
     passed along on each call.  Callers pass ``first``, ``n_out`` and ``n_hidden`` as int64
     (``np.int64(...)``, not a literal or an int32), so a kernel compiles it once (CBOW-NS's positive
     took the int64 signature at 0.999x in 16 paired rounds, and its kernel compiles in 8.0 s instead
-    of 10.9; CBOW's Huffman paths, which had a literal 1 of their own, now take
-    :func:`one_hidden_row`).  Seven signatures had become
-    three (SG-NS's cold compile 16.7 -> 9.6 s, CBOW-HS 21.7 -> 11.8 s); the third, ``n_hidden`` a
-    literal 0 (from an ``update`` call site under numba's inlining, gone once skip-gram's and the CBOW
-    group's counts were int64), cost another 19.7 -> 16.1 s (the whole kernel, vector size 100).
+    of 10.9; CBOW's Huffman paths, which had a literal 1 of their own, now take :func:`one_hidden_row`).
+    Seven signatures had become three (SG-NS's cold compile 16.7 -> 9.6 s, CBOW-HS 21.7 -> 11.8 s); the
+    third, ``n_hidden`` a literal 0 (from an ``update`` call site under numba's inlining, gone once
+    skip-gram's and the CBOW group's counts were int64), cost another 19.7 -> 16.1 s (the whole kernel,
+    vector size 100).
 
     For each output row ``u`` in order: all ``f_i = h_i . u`` and ``grad_i += g_i u``
     with the old ``u``, then ``u += sum_i g_i h_i`` (:func:`add_hidden_terms`).
@@ -382,9 +382,9 @@ def logistic_rows(hidden, hidden_rows, first, n_hidden, out, private, out_rows, 
     then ``u += g h``, element by element: the same operations, weights
     bit-identical; paired runs, 1 thread: CBOW-HS +4%, CBOW-NS +12%; CBOW's
     Huffman paths now take :func:`one_hidden_row`, which also computes the next
-    row's dot product in that pass).  Terms
-    with ``g_i == 0`` (sigma saturated on the side of the label) are skipped
-    where it is one row's term: adding zero changes nothing.
+    row's dot product in that pass).  Terms with ``g_i == 0`` (sigma saturated
+    on the side of the label) are skipped where it is one row's term: adding
+    zero changes nothing.
 
     With several hidden rows (skip-gram's window), two consecutive output rows
     that differ share one pass over the hidden rows: each ``h_i`` is read once

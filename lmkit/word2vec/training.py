@@ -168,9 +168,9 @@ def negative_tables(tables: kernels.Tables, objective: Objective, n_workers: int
     1.65x -> 1.79x, quality within the protocol's noise; CBOW-NS gained 1-6%
     but lost quality (2 threads, 6 seeds: WordSim 0.244 -> 0.211, turns of
     1,024 words 0.231: a group of 4 targets shares 5 negatives, so each target
-    meets few), so CBOW keeps the one table.  So do one worker, the exact update (the C tool's)
-    and a vocabulary too small to give every part two words (a worker
-    redraws a negative equal to its target).
+    meets few), so CBOW keeps the one table.  So do one worker, the exact
+    update (the C tool's) and a vocabulary too small to give every part two
+    words (a worker redraws a negative equal to its target).
     """
     if n_workers < 2 or objective.cbow or not objective.batched or objective.negative == 0:
         return tables
